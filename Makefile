@@ -1,0 +1,35 @@
+# The README's quickstart is exactly `make demo` and `make test`; both create .venv when missing.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench system-deps clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+# Debian's chromium and CJK fonts for the browser tests: installed by the project, never downloaded
+# by a test tool. Skipped when already present.
+system-deps:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi wqy; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+			chromium fonts-wqy-zenhei fontconfig sqlite3 >/dev/null; \
+	fi
+
+demo: $(STAMP)
+	$(VENV)/bin/nianbao demo
+
+test: $(STAMP) system-deps
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) bench/parse.py
+
+clean:
+	rm -rf $(VENV) data test-artifacts .pytest_cache
