@@ -1,0 +1,312 @@
+"""The archive's tables and views, declared once with sqlite-utils.
+
+Long-form cell tables are keyed by (version_id, canonical keys) so every number is one row with its
+raw text and its position in the page; wide views for journalists are plain SQL on top.  Ids are
+derived from content (see `archive.ids`) so building twice gives identical databases; only the
+build's own `runs` row differs.  docs/schema.md documents every column: keep the two in step.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+SCHEMA_VERSION = 1
+
+# name -> (columns, pk, foreign keys, indexes, not-null)
+TABLES: dict[str, dict] = {
+    "sources": {
+        "columns": {
+            "name": str, "agency": str, "division_code": str, "start_urls": str, "platform": str,
+            "enabled": int, "frozen": int, "note": str,
+        },
+        "pk": "name",
+    },
+    "agencies": {
+        "columns": {
+            "name": str, "division_code": str, "province": str, "city": str, "county": str,
+            "level": str, "level_rule": str, "source": str,
+        },
+        "pk": "name",
+        "indexes": [["level"], ["division_code"]],
+    },
+    "runs": {
+        "columns": {
+            "id": str, "kind": str, "started": str, "finished": str, "complete": int,
+            "parser_version": str, "inputs": str, "n_warc_files": int, "n_records": int,
+            "n_captures": int, "n_documents": int, "n_versions": int, "n_cells": int,
+            "n_rule_failures": int, "seconds": float, "reports_per_second": float, "stats": str,
+        },
+        "pk": "id",
+    },
+    "crawl_summaries": {
+        "columns": {
+            "id": str, "source": str, "run_id": str, "started": str, "finished": str,
+            "complete": int, "n_report_urls": int, "n_fetched": int, "n_not_modified": int,
+            "n_errors": int, "report_urls": str, "errors": str, "stats": str,
+            "warc_file": str, "warc_offset": int, "warc_length": int, "record_id": str,
+        },
+        "pk": "id",
+        "foreign_keys": [("run_id", "runs", "id")],
+        "indexes": [["source", "finished"]],
+    },
+    "captures": {
+        "columns": {
+            "id": str, "url": str, "fetched": str, "record_type": str, "role": str, "source": str,
+            "parent_url": str, "http_status": int, "content_type": str, "payload_digest": str,
+            "refers_to": str, "junk": str, "warc_file": str, "warc_offset": int,
+            "warc_length": int, "record_id": str, "version_id": str,
+        },
+        "pk": "id",
+        "indexes": [["url", "fetched"], ["payload_digest"], ["version_id"], ["source"]],
+    },
+    "documents": {
+        "columns": {
+            "id": str, "agency": str, "year": int, "key": str, "url": str,
+            "first_seen": str, "last_seen": str, "withdrawn_at": str,
+            "n_versions": int, "latest_version_id": str,
+        },
+        "pk": "id",
+        "foreign_keys": [("agency", "agencies", "name")],
+        "indexes": [["agency", "year"], ["year"]],
+    },
+    "document_versions": {
+        "columns": {
+            "id": str, "document_id": str, "version": int, "is_latest": int,
+            "agency": str, "year": int, "edition": str, "status": str, "title": str,
+            "published": str, "url": str, "source": str, "payload_digest": str,
+            "first_seen": str, "last_seen": str, "withdrawn_at": str, "parser_version": str,
+            "capture_id": str, "n_cells": int, "n_rule_failures": int, "warnings": str,
+        },
+        "pk": "id",
+        "foreign_keys": [
+            ("document_id", "documents", "id"),
+            ("capture_id", "captures", "id"),
+            ("agency", "agencies", "name"),
+        ],
+        "indexes": [["document_id", "version"], ["agency", "year"], ["status"], ["is_latest"],
+                    ["payload_digest"]],
+    },
+    "active_disclosure": {
+        "columns": {
+            "version_id": str, "row_key": str, "measure": str, "value": float, "raw": str,
+            "reading": str, "pos_table": int, "pos_row": int, "pos_col": int,
+        },
+        "pk": ("version_id", "row_key", "measure"),
+        "foreign_keys": [
+            ("version_id", "document_versions", "id"),
+            ("row_key", "active_rows", "key"),
+            ("measure", "active_measures", "key"),
+        ],
+        "indexes": [["row_key", "measure"]],
+    },
+    "requests": {
+        "columns": {
+            "version_id": str, "row_key": str, "column_key": str, "value": int, "raw": str,
+            "reading": str, "pos_table": int, "pos_row": int, "pos_col": int,
+        },
+        "pk": ("version_id", "row_key", "column_key"),
+        "foreign_keys": [
+            ("version_id", "document_versions", "id"),
+            ("row_key", "request_rows", "key"),
+            ("column_key", "request_columns", "key"),
+        ],
+        "indexes": [["row_key", "column_key"]],
+    },
+    "appeals": {
+        "columns": {
+            "version_id": str, "procedure": str, "outcome": str, "value": int, "raw": str,
+            "reading": str, "pos_table": int, "pos_row": int, "pos_col": int,
+        },
+        "pk": ("version_id", "procedure", "outcome"),
+        "foreign_keys": [
+            ("version_id", "document_versions", "id"),
+            ("procedure", "appeal_procedures", "key"),
+            ("outcome", "appeal_outcomes", "key"),
+        ],
+        "indexes": [["procedure", "outcome"]],
+    },
+    "sections": {
+        "columns": {
+            "id": int, "version_id": str, "seq": int, "number": int, "heading": str, "text": str,
+            "agency": str, "year": int, "title": str,
+        },
+        "pk": "id",
+        "foreign_keys": [("version_id", "document_versions", "id")],
+        "indexes": [["version_id", "seq"]],
+    },
+    "rule_results": {
+        "columns": {
+            "version_id": str, "rule": str, "scope": str, "ok": int, "expected": float,
+            "actual": float, "blank_as_zero": int, "note": str, "other_version_id": str,
+        },
+        "pk": ("version_id", "rule", "scope"),
+        "foreign_keys": [
+            ("version_id", "document_versions", "id"),
+            ("rule", "rules", "rule"),
+        ],
+        "indexes": [["rule", "ok"]],
+    },
+    # Lookups: every key explained in the database itself (labels from the template's keys.json).
+    "active_rows": {
+        "columns": {"key": str, "label_2021": str, "label_2019": str, "measures_2021": str,
+                    "measures_2019": str, "sort": int},
+        "pk": "key",
+    },
+    "active_measures": {
+        "columns": {"key": str, "label": str, "editions": str, "sort": int},
+        "pk": "key",
+    },
+    "request_rows": {
+        "columns": {"key": str, "label": str, "group_label": str, "editions": str,
+                    "sort_2021": int, "sort_2019": int},
+        "pk": "key",
+    },
+    "request_columns": {
+        "columns": {"key": str, "label": str, "is_applicant": int, "sort": int},
+        "pk": "key",
+    },
+    "appeal_procedures": {
+        "columns": {"key": str, "label": str, "sort": int},
+        "pk": "key",
+    },
+    "appeal_outcomes": {
+        "columns": {"key": str, "label": str, "sort": int},
+        "pk": "key",
+    },
+    "rules": {
+        "columns": {"rule": str, "scope": str, "statement": str, "source": str},
+        "pk": "rule",
+    },
+}
+
+# Created in this order so foreign keys point at existing tables.
+TABLE_ORDER = [
+    "sources", "agencies", "runs", "crawl_summaries",
+    "active_rows", "active_measures", "request_rows", "request_columns",
+    "appeal_procedures", "appeal_outcomes", "rules",
+    "captures", "documents", "document_versions",
+    "active_disclosure", "requests", "appeals", "sections", "rule_results",
+]
+
+# Full-text search: content tables and the columns indexed (see archive/search.py, archive/README.md).
+FTS: dict[str, list[str]] = {
+    "document_versions": ["title", "agency"],
+    "sections": ["heading", "text", "agency", "title"],
+}
+
+_JAN31_LEVELS = "('department', 'township', 'ministry')"
+
+VIEWS: dict[str, str] = {
+    # One row per report (latest version) with the headline numbers (total column of table 3).
+    "reports": """
+select
+  v.id as version_id, v.document_id, v.agency, v.year, v.edition, v.status, v.title, v.published,
+  v.url, v.first_seen, v.last_seen, v.withdrawn_at, v.version, d.n_versions,
+  max(case when r.row_key = 'new_received' then r.value end) as received,
+  max(case when r.row_key = 'carried_over' then r.value end) as carried_over,
+  max(case when r.row_key = 'granted' then r.value end) as granted,
+  max(case when r.row_key = 'partially_granted' then r.value end) as partially_granted,
+  sum(case when r.row_key like 'denied\\_%' escape '\\' then r.value end) as denied,
+  sum(case when r.row_key like 'unavailable\\_%' escape '\\' then r.value end) as unavailable,
+  sum(case when r.row_key like 'not\\_processed\\_%' escape '\\' then r.value end) as not_processed,
+  sum(case when r.row_key = 'other' or r.row_key like 'other\\_%' escape '\\' then r.value end) as other_handling,
+  max(case when r.row_key = 'total' then r.value end) as total,
+  max(case when r.row_key = 'carried_forward' then r.value end) as carried_forward,
+  (select a.value from appeals a where a.version_id = v.id and a.procedure = 'review' and a.outcome = 'total') as review_total,
+  (select sum(a.value) from appeals a where a.version_id = v.id and a.procedure like 'litigation%' and a.outcome = 'total') as litigation_total,
+  v.n_rule_failures, v.parser_version, v.capture_id
+from document_versions v
+join documents d on d.id = v.document_id
+left join requests r on r.version_id = v.id and r.column_key = 'total'
+where v.is_latest = 1
+group by v.id
+""",
+    # Every cell with the capture it came from: URL, time, digest, WARC file and offset.
+    "cell_provenance": """
+select 'active_disclosure' as table_name, c.version_id, c.row_key as row_key, c.measure as column_key,
+  c.value, c.raw, c.pos_table, c.pos_row, c.pos_col,
+  v.agency, v.year, v.is_latest, cap.id as capture_id, cap.url, cap.fetched, cap.payload_digest,
+  cap.warc_file, cap.warc_offset, cap.warc_length, cap.record_id
+from active_disclosure c join document_versions v on v.id = c.version_id
+left join captures cap on cap.id = v.capture_id
+union all
+select 'requests', c.version_id, c.row_key, c.column_key, c.value, c.raw, c.pos_table, c.pos_row, c.pos_col,
+  v.agency, v.year, v.is_latest, cap.id, cap.url, cap.fetched, cap.payload_digest,
+  cap.warc_file, cap.warc_offset, cap.warc_length, cap.record_id
+from requests c join document_versions v on v.id = c.version_id
+left join captures cap on cap.id = v.capture_id
+union all
+select 'appeals', c.version_id, c.procedure, c.outcome, c.value, c.raw, c.pos_table, c.pos_row, c.pos_col,
+  v.agency, v.year, v.is_latest, cap.id, cap.url, cap.fetched, cap.payload_digest,
+  cap.warc_file, cap.warc_offset, cap.warc_length, cap.record_id
+from appeals c join document_versions v on v.id = c.version_id
+left join captures cap on cap.id = v.capture_id
+""",
+    # agency x year over the archive's year range (2019 on): found / missing / late.
+    "coverage": f"""
+with recursive bounds as (
+  select max(2019, min(year)) as lo, max(year) as hi from documents where year >= 2019
+), years(year) as (
+  select lo from bounds where lo is not null
+  union all select year + 1 from years, bounds where year < bounds.hi
+), latest as (
+  select agency, year, min(published) as published, count(*) as n_reports,
+         group_concat(id) as version_ids
+  from document_versions where is_latest = 1 and year is not null
+    and status in ('parsed', 'partial', 'no_tables')
+  group by agency, year
+)
+select a.name as agency, a.level, a.division_code, y.year,
+  case when a.level in {_JAN31_LEVELS} then (y.year + 1) || '-01-31' else (y.year + 1) || '-03-31' end as deadline,
+  case when l.agency is not null then 1 else 0 end as found,
+  case when l.agency is null then 1 else 0 end as missing,
+  l.published,
+  case when l.published is not null and l.published >
+    (case when a.level in {_JAN31_LEVELS} then (y.year + 1) || '-01-31' else (y.year + 1) || '-03-31' end)
+    then 1 else 0 end as late,
+  l.version_ids
+from agencies a cross join years y
+left join latest l on l.agency = a.name and l.year = y.year
+""",
+    # Rule failures with the report they belong to: the findings list.
+    "rule_failures": """
+select r.version_id, v.agency, v.year, v.edition, v.is_latest, r.rule, r.scope, r.expected, r.actual,
+  r.actual - r.expected as difference, r.blank_as_zero, r.note, r.other_version_id, v.url
+from rule_results r join document_versions v on v.id = r.version_id
+where r.ok = 0
+""",
+    # Per-source health from the crawl summaries in the WARCs (latest crawl first).
+    "source_health": """
+select s.name as source, s.agency, s.enabled, s.frozen,
+  (select count(*) from crawl_summaries c where c.source = s.name) as n_crawls,
+  (select max(finished) from crawl_summaries c where c.source = s.name) as last_crawl,
+  (select max(finished) from crawl_summaries c where c.source = s.name and c.complete = 1) as last_complete_crawl,
+  (select c.n_errors from crawl_summaries c where c.source = s.name order by finished desc limit 1) as last_errors,
+  (select c.n_report_urls from crawl_summaries c where c.source = s.name order by finished desc limit 1) as last_report_urls,
+  (select count(*) from captures k where k.source = s.name and k.junk is not null) as n_junk_pages,
+  (select count(*) from document_versions v where v.source = s.name and v.is_latest = 1) as n_reports,
+  (select count(*) from document_versions v where v.source = s.name and v.withdrawn_at is not null) as n_withdrawn
+from sources s
+""",
+}
+
+
+def create_tables(db: sqlite_utils.Database) -> None:
+    """Create every table (sqlite-utils DDL, explicit pks and foreign keys), indexes and views."""
+    for name in TABLE_ORDER:
+        spec = TABLES[name]
+        db[name].create(
+            spec["columns"],
+            pk=spec["pk"],
+            foreign_keys=spec.get("foreign_keys"),
+            if_not_exists=True,
+        )
+    for name in TABLE_ORDER:
+        for columns in TABLES[name].get("indexes", []):
+            db[name].create_index(columns, if_not_exists=True)
+    create_views(db)
+
+
+def create_views(db: sqlite_utils.Database) -> None:
+    for name, sql in VIEWS.items():
+        db.create_view(name, sql.strip(), replace=True)
