@@ -1,0 +1,9 @@
+"""Publishing the archive with Datasette: the nianbao Datasette plugin and its helpers.
+
+This package is registered as a Datasette plugin (entry point `nianbao_publish` in pyproject.toml),
+so its `templates/` and `static/` folders are Datasette's too. Modules:
+`hooks` (routes, cell links, robots.txt), `original` + `warc` (archived originals from WARC records),
+`robots`, `indexes` (indexes the published queries need), `inspect` (the immutable-mode inspect file).
+"""
+
+from nianbao.publish.hooks import register_routes, render_cell  # noqa: F401  (Datasette hooks)

@@ -1,0 +1,145 @@
+"""Datasette plugin hooks for the nianbao archive.
+
+- `/-/original/<capture_id>`: a page naming the archived original (source URL, capture time, WARC
+  location) with the capture itself in a sandboxed iframe;
+- `/-/original/<capture_id>/raw`: the captured body read from its WARC record, served so archived
+  scripts can never run in the archive's origin (CSP sandbox without allow-scripts, nothing loaded
+  from elsewhere, nosniff);
+- `/robots.txt`: index pages, not query endpoints;
+- `render_cell`: every `capture_id` cell (tables, views, canned queries) links to its original.
+
+Configured under `plugins.nianbao` in datasette-metadata.json: `warc_dir` (usually
+`{"$env": "NIANBAO_WARCS"}`, which `nianbao serve` sets) and `database` (default "nianbao").
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+from typing import Any
+
+from datasette import hookimpl
+from datasette.utils.asgi import NotFound, Response
+from markupsafe import Markup
+
+from nianbao.publish.original import (
+    CaptureLocation,
+    find_capture,
+    raw_headers,
+    resolve_body,
+)
+from nianbao.publish.robots import robots_txt
+from nianbao.publish.warc import OriginalNotFound
+
+PLUGIN = "nianbao"
+LINK_COLUMNS = {"capture_id", "original_capture_id", "first_capture_id", "last_capture_id"}
+
+
+def _config(datasette) -> dict[str, Any]:
+    return datasette.plugin_config(PLUGIN) or {}
+
+
+def warc_dir(datasette) -> Path:
+    """Where the WARCs are: plugin config, else $NIANBAO_WARCS, else $NIANBAO_DATA/warcs, else ./data/warcs."""
+    configured = _config(datasette).get("warc_dir") or os.environ.get("NIANBAO_WARCS")
+    if configured:
+        return Path(configured)
+    return Path(os.environ.get("NIANBAO_DATA") or "data") / "warcs"
+
+
+def _database(datasette):
+    name = _config(datasette).get("database") or "nianbao"
+    try:
+        return datasette.get_database(name)
+    except KeyError:
+        raise NotFound(f"database {name!r} is not being served")
+
+
+async def _location(datasette, request) -> CaptureLocation:
+    capture_id = request.url_vars["capture_id"]
+    db = _database(datasette)
+    location = await db.execute_fn(lambda conn: find_capture(conn, capture_id))
+    if location is None:
+        raise NotFound(f"no capture {capture_id}")
+    return location
+
+
+async def original_page(datasette, request) -> Response:
+    """The viewer page: provenance first, then the capture in an iframe with an empty sandbox."""
+    location = await _location(datasette, request)
+    raw_url = datasette.urls.path(f"/-/original/{location.capture_id}/raw")
+    body = await datasette.render_template(
+        "nianbao_original.html",
+        {"capture": location, "raw_url": raw_url, "database": _database(datasette).name},
+        request=request,
+    )
+    return Response.html(body, headers={"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
+
+
+async def original_raw(datasette, request) -> Response:
+    """The captured body, as received (transfer/content encodings undone), never executable here."""
+    location = await _location(datasette, request)
+    try:
+        record = await _read(datasette, location)
+    except OriginalNotFound as exc:
+        return Response.text(f"archived original unavailable: {exc}", status=404,
+                             headers={"X-Content-Type-Options": "nosniff"})
+    content_type, headers = raw_headers(record)
+    return Response(record.body, status=200, headers=headers, content_type=content_type)
+
+
+async def _read(datasette, location: CaptureLocation):
+    import asyncio
+
+    directory = warc_dir(datasette)
+    db = _database(datasette)
+    # File reads off the event loop; revisits resolved through the captures table.
+    return await asyncio.get_running_loop().run_in_executor(
+        None, lambda: resolve_body(directory, location, _lookup_sync(db))
+    )
+
+
+def _lookup_sync(db):
+    """A blocking capture lookup by record id / URL for revisit resolution (own connection)."""
+    from nianbao.publish.original import find_revisit_target
+
+    path = db.path
+
+    def lookup(location: CaptureLocation) -> CaptureLocation | None:
+        import sqlite3
+
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return find_revisit_target(conn, location)
+        finally:
+            conn.close()
+
+    return lookup
+
+
+async def robots(datasette, request) -> Response:
+    return Response.text(robots_txt(datasette.setting("base_url") or "/"))
+
+
+@hookimpl
+def register_routes():
+    return [
+        (r"^/robots\.txt$", robots),
+        (r"^/-/original/(?P<capture_id>[^/]+)/raw$", original_raw),
+        (r"^/-/original/(?P<capture_id>[^/]+)$", original_page),
+    ]
+
+
+@hookimpl
+def render_cell(row, value, column, table, database, datasette):
+    """Link capture ids to the archived original, wherever they appear."""
+    if value is None or value == "":
+        return None
+    if column in LINK_COLUMNS or (table == "captures" and column == "id"):
+        href = datasette.urls.path(f"/-/original/{value}")
+        return Markup(
+            f'<a class="nianbao-original" href="{html.escape(href)}" '
+            f'title="存档原件 / archived original">{html.escape(str(value))} ⧉ 原件</a>'
+        )
+    return None

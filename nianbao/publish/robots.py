@@ -1,0 +1,25 @@
+"""robots.txt for the published archive: search engines may index the archive's HTML pages (reports,
+agencies, tables) but not its query endpoints, exports or internal pages, which are infinite and
+expensive to crawl."""
+
+from __future__ import annotations
+
+# Wildcard patterns follow RFC 9309 (`*` any sequence, `$` end), honoured by the major engines.
+DISALLOWED: tuple[str, ...] = (
+    "/*.json",      # JSON export of every table and query
+    "/*.json?",
+    "/*.csv",       # CSV export, including _stream=on
+    "/*.csv?",
+    "/*?sql=",      # arbitrary SQL query pages
+    "/*&sql=",
+    "/-/",          # internal pages: metadata, versions, plugins, dashboards, archived originals
+)
+
+
+def robots_txt(base_url: str = "/") -> str:
+    """The robots.txt body; `base_url` is Datasette's base_url setting so prefixes stay right."""
+    prefix = base_url.rstrip("/")
+    lines = ["User-agent: *"]
+    lines += [f"Disallow: {prefix}{rule}" for rule in DISALLOWED]
+    lines.append(f"Allow: {prefix}/")
+    return "\n".join(lines) + "\n"
