@@ -16,7 +16,7 @@ SCHEMA_VERSION = 1
 TABLES: dict[str, dict] = {
     "sources": {
         "columns": {
-            "name": str, "agency": str, "division_code": str, "start_urls": str, "platform": str,
+            "name": str, "agency": str, "region": str, "division_code": str, "start_urls": str, "platform": str,
             "enabled": int, "frozen": int, "note": str,
         },
         "pk": "name",
