@@ -1,0 +1,58 @@
+"""Scrapy settings for nianbao's crawler: polite by default.
+
+`nianbao crawl` (crawler.run) overrides the NIANBAO_* paths per data directory and, for loopback
+benchmarks only, politeness (`--impolite`).
+"""
+
+from nianbao import __version__
+
+BOT_NAME = "nianbao"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+USER_AGENT = (f"nianbao/{__version__} (+https://github.com/nianbao/nianbao; archive of government "
+              "information-disclosure annual reports; contact: see URL)")
+
+# Politeness: robots.txt obeyed (a per-source override needs a written reason in the registry),
+# AutoThrottle on, at most 2 requests in flight per domain, a base delay between them.
+ROBOTSTXT_OBEY = True
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 2.0
+AUTOTHROTTLE_MAX_DELAY = 60.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 1.0
+RANDOMIZE_DOWNLOAD_DELAY = True
+
+# Retries with backoff: Scrapy retries at once, so our subclass waits base*2^(n-1) s (capped) first.
+RETRY_ENABLED = True
+NIANBAO_RETRY_BACKOFF_BASE = 2.0
+NIANBAO_RETRY_BACKOFF_MAX = 60.0
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+
+# Size and time limits: annual-report PDFs are rarely above 20 MB.
+DOWNLOAD_TIMEOUT = 60
+DOWNLOAD_MAXSIZE = 64 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 16 * 1024 * 1024
+
+COOKIES_ENABLED = True
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+
+# Keep every byte: our WARC middleware sits on the downloader side of HttpCompressionMiddleware (590)
+# and RedirectMiddleware (600), so it sees bodies still compressed and every redirect and error.
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.WarcCaptureMiddleware": 880,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
+}
+
+# Where to write (overridden by crawler.run from the data directory).
+NIANBAO_WARC_DIR = "data/warcs"
+NIANBAO_STATE_DB = "data/crawl_state.db"
+NIANBAO_RUN_ID = ""
+NIANBAO_REVALIDATE = "policy"  # policy | all | none (see crawler/state.py)
+NIANBAO_CYCLE_DAYS = 30
+NIANBAO_NOW = ""  # ISO time standing in for "now" (tests and the benchmark's "next night")

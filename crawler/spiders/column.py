@@ -1,0 +1,310 @@
+"""The generic column spider: from a 政府信息公开年报 column, find every report and keep every byte.
+
+List pages are fetched on every crawl (digest-compared, so unchanged ones become `revisit`
+records); detail pages and attachments only when new or due (crawler/state.py's policy), with
+conditional GETs. When the crawl goes idle, reports that vanished from the column since the last
+complete crawl are fetched once to tell moved (redirect) from withdrawn; the per-source
+`crawl-summary` metadata record is written on close.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any, AsyncIterator
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
+from scrapy.http import Request, Response
+from scrapy.spidermiddlewares.httperror import HttpError
+
+from nianbao import __version__
+from crawler.links import attachment_links, column_prefix, is_attachment_url, parse_list_page, strip_fragment
+from crawler.registry import Source
+from crawler.state import CrawlState, Policy, iso, parse_iso, utcnow
+from crawler.warc import WarcRecorder
+
+MAX_SUBCOLUMN_DEPTH = 3
+ERROR_STATUSES = [304, 400, 401, 403, 404, 410, 500, 502, 503, 504]
+
+
+class ColumnSpider(scrapy.Spider):
+    name = "column"
+    handle_httpstatus_list = ERROR_STATUSES
+
+    def __init__(self, source: Source | None = None, start_url: str | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        if source is None:
+            if not start_url:
+                raise ValueError("ColumnSpider needs source= (a registry entry) or start_url=")
+            from crawler.registry import adhoc_source
+            source = adhoc_source(start_url)
+        self.source = source
+        self.start_urls = list(source.start_urls)
+        self.allowed_domains = list(source.domains)
+        self.columns = [column_prefix(u) for u in source.start_urls]
+        self.state: dict[str, Any] = {}
+        self.recorder: WarcRecorder | None = None
+        self.crawl_db: CrawlState | None = None
+        self._vanished_checked = False
+
+    # -- set-up -------------------------------------------------------------------------------
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> "ColumnSpider":
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        s = crawler.settings
+        if not spider.source.robots_obey:
+            spider.logger.warning("robots.txt ignored for %s: %s", spider.source.name, spider.source.robots_reason)
+        spider.crawl_db = CrawlState(s.get("NIANBAO_STATE_DB"))
+        spider.policy = Policy(mode=s.get("NIANBAO_REVALIDATE", "policy"), cycle_days=s.getint("NIANBAO_CYCLE_DAYS", 30))
+        now = s.get("NIANBAO_NOW")
+        spider.now = parse_iso(now) if now else utcnow()
+        spider.run_id = s.get("NIANBAO_RUN_ID") or spider.now.strftime("%Y%m%dT%H%M%SZ")
+        info = {
+            "software": f"nianbao-crawler/{__version__} (Scrapy {scrapy.__version__})",
+            "format": "WARC File Format 1.1",
+            "isPartOf": f"nianbao run {spider.run_id}",
+            "description": f"source {spider.source.name}: {', '.join(spider.source.start_urls)}",
+            "http-header-user-agent": s.get("USER_AGENT"),
+            "robots": "obey" if s.getbool("ROBOTSTXT_OBEY") else "ignore",
+            "nianbao-settings": json.dumps({k: s.get(k) for k in (
+                "ROBOTSTXT_OBEY", "AUTOTHROTTLE_ENABLED", "CONCURRENT_REQUESTS_PER_DOMAIN", "DOWNLOAD_DELAY",
+                "RETRY_TIMES", "DOWNLOAD_TIMEOUT", "DOWNLOAD_MAXSIZE", "NIANBAO_REVALIDATE",
+                "NIANBAO_CYCLE_DAYS", "JOBDIR")}, default=str, sort_keys=True),
+        }
+        spider.recorder = WarcRecorder(s.get("NIANBAO_WARC_DIR"), spider.run_id, spider.source.name, info)
+        crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
+        return spider
+
+    def _st(self) -> dict[str, Any]:
+        """Run bookkeeping kept in `self.state`, which Scrapy persists in JOBDIR across a resume."""
+        st = self.state
+        if "run_id" not in st:
+            st.update(run_id=self.run_id, started=iso(utcnow()), listed={}, fetched=[], not_modified=[],
+                      errors=[], moved=[], withdrawn=[], unlisted=[], list_errors=0, list_pages=0,
+                      skipped=0, detail_requests=0)
+        return st
+
+    # -- requests -----------------------------------------------------------------------------
+    async def start(self) -> AsyncIterator[Any]:
+        self._st()
+        for url in self.start_urls:
+            yield self.list_request(url, depth=0)
+
+    def list_request(self, url: str, depth: int) -> Request:
+        return Request(url, callback=self.parse_list, errback=self.on_error,
+                       meta={"nianbao_role": "list", "sub_depth": depth}, priority=10)
+
+    def detail_request(self, url: str, role: str, parent: str | None = None) -> Request | None:
+        """A request for a report page or attachment when new or due; else None (not fetched)."""
+        assert self.crawl_db is not None
+        row = self.crawl_db.get(url)
+        st = self._st()
+        if not self.policy.is_due(row, self.now):
+            st["skipped"] += 1
+            return None
+        headers = {}
+        if row and row.get("digest") and not row.get("junk"):
+            if row.get("etag"):
+                headers["If-None-Match"] = row["etag"]
+            if row.get("last_modified"):
+                headers["If-Modified-Since"] = row["last_modified"]
+        st["detail_requests"] += 1
+        meta = {"nianbao_role": role}
+        if parent:
+            meta["nianbao_parent"] = parent
+        callback = self.parse_attachment if role == "attachment" or is_attachment_url(url) else self.parse_report
+        return Request(url, headers=headers, callback=callback, errback=self.on_error, meta=meta)
+
+    # -- callbacks ----------------------------------------------------------------------------
+    def _record_outcome(self, response: Response) -> str:
+        st = self._st()
+        outcome = response.meta.get("nianbao_outcome", "")
+        junk = response.meta.get("nianbao_junk")
+        url = response.url
+        if response.status == 304 or outcome == "unchanged":
+            st["not_modified"].append(url)
+            return "not_modified"
+        if junk:
+            st["errors"].append({"url": url, "status": response.status, "class": junk})
+            return "junk"
+        if response.status != 200:
+            st["errors"].append({"url": url, "status": response.status, "class": "http_error"})
+            return "error"
+        st["fetched"].append(url)
+        return "fetched"
+
+    def parse_list(self, response: Response) -> Any:
+        st = self._st()
+        st["list_pages"] += 1
+        outcome = self._record_outcome(response)
+        if outcome in ("junk", "error"):
+            st["list_errors"] += 1
+            return
+        column = next((c for c in self.columns if response.url.startswith(c)), column_prefix(response.url))
+        depth = response.meta.get("sub_depth", 0)
+        page = parse_list_page(response.text, response.url, column, depth < MAX_SUBCOLUMN_DEPTH)
+        when = iso(self.now)
+        for url, title in page.reports:
+            if not self._allowed(url):
+                continue
+            st["listed"].setdefault(url, title)
+            self.crawl_db.update(url, source=self.source.name, role="report", last_seen_listed=when,
+                                 withdrawn_at=None)
+            req = self.detail_request(url, "report")
+            if req is not None:
+                yield req
+        for url in self.extra_list_pages(response, page.pages):
+            if self._allowed(url) and not self._same_page(url, response.url):
+                yield self.list_request(url, depth)
+        for url in page.subcolumns:
+            if self._allowed(url):
+                yield self.list_request(url, depth + 1)
+
+    def extra_list_pages(self, response: Response, pages: list[str]) -> list[str]:
+        """Hook for platform spiders: list pages the generic rules miss."""
+        return pages
+
+    def parse_report(self, response: Response) -> Any:
+        outcome = self._record_outcome(response)
+        listed_as = (response.meta.get("redirect_urls") or [response.url])[0]
+        if response.meta.get("vanished_check"):
+            self._classify_vanished(listed_as, response)
+            return
+        if listed_as != response.url:
+            self.crawl_db.update(response.url, source=self.source.name, role="report",
+                                 last_seen_listed=iso(self.now))
+        if outcome == "fetched" and not self._is_binary(response):
+            for url, _label in attachment_links(response.text, response.url):
+                if self._allowed(url):
+                    req = self.detail_request(url, "attachment", parent=response.url)
+                    if req is not None:
+                        yield req
+        elif outcome == "not_modified":
+            for row in self.crawl_db.attachments_of(response.url):
+                req = self.detail_request(row["url"], "attachment", parent=response.url)
+                if req is not None:
+                    yield req
+
+    def parse_attachment(self, response: Response) -> None:
+        if response.meta.get("vanished_check"):
+            self._classify_vanished((response.meta.get("redirect_urls") or [response.url])[0], response)
+            return
+        self._record_outcome(response)
+
+    def on_error(self, failure: Any) -> None:
+        st = self._st()
+        request = failure.request
+        status = None
+        if failure.check(HttpError):
+            status = failure.value.response.status
+        if request.meta.get("vanished_check"):
+            st["withdrawn"].append(request.url)
+            return
+        st["errors"].append({"url": request.url, "status": status, "class": failure.type.__name__})
+        if request.meta.get("nianbao_role") == "list":
+            st["list_errors"] += 1
+
+    # -- moved / withdrawn ----------------------------------------------------------------------
+    def _previously_listed(self) -> list[str]:
+        rows = self.crawl_db.table.rows_where(
+            "source = ? and role = 'report' and last_seen_listed is not null and last_seen_listed < ?",
+            [self.source.name, iso(self.now)])
+        return [r["url"] for r in rows if not (r.get("status") in (301, 302, 303, 307, 308))]
+
+    def _on_idle(self, spider: Any) -> None:
+        """Once the column is exhausted: fetch each vanished report once (moved or withdrawn?)."""
+        if spider is not self or self._vanished_checked:
+            return
+        self._vanished_checked = True
+        st = self._st()
+        if st["list_errors"] or not st["list_pages"]:
+            return  # an incomplete listing proves nothing about absence
+        current = {self.crawl_db.resolve(u) for u in st["listed"]} | set(st["listed"])
+        vanished = [u for u in self._previously_listed() if u not in current and u not in st["withdrawn"]]
+        vanished = [u for u in vanished if not (self.crawl_db.get(u) or {}).get("withdrawn_at")]
+        if not vanished:
+            return
+        for url in vanished:
+            self.crawler.engine.crawl(Request(
+                url, callback=self.parse_report, errback=self.on_error, dont_filter=True,
+                meta={"nianbao_role": "report", "vanished_check": True}))
+        raise DontCloseSpider
+
+    def _classify_vanished(self, url: str, response: Response) -> None:
+        st = self._st()
+        current = {self.crawl_db.resolve(u) for u in st["listed"]} | set(st["listed"])
+        if response.url != url and response.url in current:
+            st["moved"].append({"from": url, "to": response.url})
+        elif response.status == 200 and not response.meta.get("nianbao_junk"):
+            st["unlisted"].append(url)  # still online, no longer in the column
+            st["withdrawn"].append(url)
+        else:
+            st["withdrawn"].append(url)
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _allowed(self, url: str) -> bool:
+        host = urlsplit(url).hostname or ""
+        return any(host == d or host.endswith("." + d) for d in self.allowed_domains)
+
+    @staticmethod
+    def _same_page(a: str, b: str) -> bool:
+        def norm(u: str) -> str:
+            u = strip_fragment(u)
+            for idx in ("index.html", "index.htm", "index.shtml"):
+                if u.endswith("/" + idx):
+                    return u[: -len(idx)]
+            return u
+        return norm(a) == norm(b)
+
+    @staticmethod
+    def _is_binary(response: Response) -> bool:
+        ctype = (response.headers.get(b"Content-Type") or b"").decode("latin-1").lower()
+        return bool(ctype) and "html" not in ctype and "text" not in ctype
+
+    # -- summary -------------------------------------------------------------------------------
+    def summary(self, reason: str) -> dict[str, Any]:
+        st = self._st()
+        finished = iso(utcnow())
+        complete = reason == "finished" and not st["list_errors"] and st["list_pages"] > 0
+        report_urls = sorted({self.crawl_db.resolve(u) for u in st["listed"]})
+        stats = self.crawler.stats.get_stats() if self.crawler and self.crawler.stats else {}
+        return {
+            "source": self.source.name,
+            "run_id": self.run_id,
+            "resumed_from": st["run_id"] if st["run_id"] != self.run_id else None,
+            "started": st["started"],
+            "finished": finished,
+            "complete": complete,
+            "close_reason": reason,
+            "report_urls": report_urls,
+            "titles": {self.crawl_db.resolve(u): t for u, t in st["listed"].items()},
+            "fetched": sorted(set(st["fetched"])),
+            "not_modified": sorted(set(st["not_modified"])),
+            "errors": st["errors"],
+            "moved": st["moved"],
+            "withdrawn": sorted(set(st["withdrawn"])) if complete else [],
+            "stats": {
+                "list_pages": st["list_pages"], "list_errors": st["list_errors"],
+                "reports_listed": len(report_urls), "detail_requests": st["detail_requests"],
+                "skipped_not_due": st["skipped"],
+                "requests": stats.get("downloader/request_count", 0),
+                "responses": stats.get("downloader/response_count", 0),
+                "bytes": stats.get("downloader/response_bytes", 0),
+                "revalidate": self.policy.mode,
+            },
+        }
+
+    def closed(self, reason: str) -> None:
+        if self.recorder is None:
+            return
+        summary = self.summary(reason)
+        self.recorder.write_summary(summary, self.start_urls[0])
+        self.recorder.close()
+        if summary["complete"]:
+            for url in summary["withdrawn"]:
+                self.crawl_db.update(url, withdrawn_at=summary["finished"])
+        self.crawl_summary = summary
+        self.crawl_db.close()

@@ -1,0 +1,117 @@
+"""The crawler's own per-URL state (`DataDir.crawl_state`): what we need for polite re-crawls.
+
+Per URL: validators (ETag, Last-Modified) for conditional GETs, the payload digest and WARC record of
+the last stored copy (for `revisit` records), when it was fetched and last seen in a listing. It is
+derivable from the WARCs and kept apart from the archive so a rebuild never loses it.
+
+Revalidation policy (why the second night fetches a few percent of detail pages): a detail page or
+attachment already fetched is revalidated when it is *due*:
+  - never fetched successfully, or
+  - last fetched `cycle_days` (default 30) or more ago (every report is rechecked at least monthly), or
+  - last fetched at least `min_hours` (20) ago AND today is its rotation day: bucket(url) =
+    sha1(url) mod cycle_days equals the day number mod cycle_days, so about 1/cycle_days of the
+    reports (3.3%) are revalidated each night, spread evenly.
+List pages are fetched on every crawl (they are how we find new and withdrawn reports).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+TABLE = "urls"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """When an already-fetched page is fetched again; `mode` all|policy|none."""
+
+    mode: str = "policy"
+    cycle_days: int = 30
+    min_hours: float = 20.0
+
+    def bucket(self, url: str) -> int:
+        return int(hashlib.sha1(url.encode("utf-8")).hexdigest(), 16) % self.cycle_days
+
+    def is_due(self, row: dict[str, Any] | None, now: datetime) -> bool:
+        if row is None or not row.get("digest") and not row.get("location"):
+            return True  # never stored a copy (or only errors): try again
+        if self.mode == "all":
+            return True
+        if self.mode == "none":
+            return False
+        last = parse_iso(row.get("last_fetch"))
+        if last is None:
+            return True
+        age = now - last
+        if age >= timedelta(days=self.cycle_days):
+            return True
+        day_number = (now - datetime(1970, 1, 1, tzinfo=timezone.utc)).days
+        return age >= timedelta(hours=self.min_hours) and self.bucket(row["url"]) == day_number % self.cycle_days
+
+
+class CrawlState:
+    """sqlite-utils wrapper; one row per URL."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite_utils.Database(self.path)
+        self.db.conn.execute("PRAGMA journal_mode=WAL")
+        self.db.conn.execute("PRAGMA busy_timeout=30000")
+        if TABLE not in self.db.table_names():
+            self.db[TABLE].create(
+                {
+                    "url": str, "source": str, "role": str, "status": int,
+                    "etag": str, "last_modified": str, "digest": str,
+                    "record_id": str, "record_date": str, "location": str, "parent": str,
+                    "junk": str, "first_seen": str, "last_fetch": str, "last_changed": str,
+                    "last_seen_listed": str, "withdrawn_at": str, "fetch_count": int,
+                },
+                pk="url",
+            )
+            self.db[TABLE].create_index(["source"])
+            self.db[TABLE].create_index(["parent"])
+        self.table = self.db[TABLE]
+
+    def get(self, url: str) -> dict[str, Any] | None:
+        rows = list(self.table.rows_where("url = ?", [url]))
+        return rows[0] if rows else None
+
+    def update(self, url: str, **fields: Any) -> None:
+        fields["url"] = url
+        self.table.upsert(fields, pk="url", alter=True)
+
+    def attachments_of(self, parent: str) -> list[dict[str, Any]]:
+        return list(self.table.rows_where("parent = ? and role = 'attachment'", [parent]))
+
+    def resolve(self, url: str, hops: int = 5) -> str:
+        """Follow recorded redirects (301/302 Location) to the URL that served the page."""
+        for _ in range(hops):
+            row = self.get(url)
+            if not row or not row.get("location") or row["location"] == url:
+                break
+            url = row["location"]
+        return url
+
+    def close(self) -> None:
+        self.db.conn.close()

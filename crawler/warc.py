@@ -1,0 +1,140 @@
+"""Write what the crawler saw as ISO 28500 WARC records (warcio), exactly as received.
+
+One `WarcRecorder` per crawl of one source; its file name carries the run id, the source and a
+per-process stamp, so two crawls (or a resumed crawl) never write the same file. Conventions are
+those of docs/architecture.md (extra `WARC-Nianbao-*` headers, `revisit` for unchanged pages,
+one `crawl-summary` metadata record per source per crawl).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import time
+from http import HTTPStatus
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+WARC_VERSION = "1.1"
+# Hop-by-hop framing Scrapy has already undone (the body we get is de-chunked): keeping the header
+# would make readers de-chunk again and `warcio check` fail. Renamed, not dropped, so nothing is lost.
+FRAMING_HEADERS = {"transfer-encoding"}
+
+
+def payload_digest(body: bytes) -> str:
+    """The WARC-Payload-Digest warcio computes: sha1, base32."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
+
+
+def _headers(raw_headers: Any) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for key, values in raw_headers.items():
+        name = key.decode("latin-1") if isinstance(key, bytes) else str(key)
+        if name.lower() in FRAMING_HEADERS:
+            name = "X-Nianbao-Original-" + name
+        for value in values if isinstance(values, (list, tuple)) else [values]:
+            out.append((name, value.decode("latin-1") if isinstance(value, bytes) else str(value)))
+    return out
+
+
+class WarcRecorder:
+    """Appends records to one gzipped WARC file."""
+
+    def __init__(self, directory: str | Path, run_id: str, source: str, info: dict[str, Any]):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        self.filename = f"nianbao-{run_id}-{source}-{stamp}-{os.getpid()}.warc.gz"
+        self.path = self.directory / self.filename
+        n = 1
+        while self.path.exists():  # same second, same pid (resume in-process): never overwrite
+            n += 1
+            self.path = self.directory / self.filename.replace(".warc.gz", f"-{n}.warc.gz")
+        self.filename = self.path.name
+        self._fh = open(self.path, "xb")
+        self.writer = WARCWriter(self._fh, gzip=True, warc_version=WARC_VERSION)
+        self.source = source
+        record = self.writer.create_warcinfo_record(self.filename, info)
+        self.writer.write_record(record)
+        self.records = 0
+
+    def _extra(self, role: str, parent: str | None, junk: str | None) -> dict[str, str]:
+        extra = {"WARC-Nianbao-Source": self.source, "WARC-Nianbao-Role": role}
+        if parent:
+            extra["WARC-Nianbao-Parent"] = parent
+        if junk:
+            extra["WARC-Nianbao-Junk"] = junk
+        return extra
+
+    def write_request(self, request: Any, concurrent_to: str | None = None) -> str:
+        """The request as sent (method, path, headers after every middleware that adds some)."""
+        parts = urlsplit(request.url)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        headers = _headers(request.headers)
+        if not any(k.lower() == "host" for k, _ in headers):
+            headers.insert(0, ("Host", parts.netloc))
+        http = StatusAndHeaders(f"{request.method} {path} HTTP/1.1", headers, is_http_request=True)
+        warc_headers = {"WARC-Concurrent-To": concurrent_to} if concurrent_to else {}
+        body = request.body or b""
+        record = self.writer.create_warc_record(
+            request.url, "request", payload=BytesIO(body), length=len(body),
+            http_headers=http, warc_headers_dict=warc_headers)
+        self.writer.write_record(record)
+        self.records += 1
+        return record.rec_headers.get_header("WARC-Record-ID")
+
+    def _status_line(self, response: Any) -> str:
+        try:
+            reason = HTTPStatus(response.status).phrase
+        except ValueError:
+            reason = "Unknown"
+        return f"{response.status} {reason}"
+
+    def write_response(self, response: Any, role: str, parent: str | None = None,
+                       junk: str | None = None) -> tuple[str, str]:
+        """A full response, body as received (still compressed if it came compressed)."""
+        protocol = getattr(response, "protocol", None) or "HTTP/1.1"
+        http = StatusAndHeaders(self._status_line(response), _headers(response.headers), protocol=protocol)
+        body = response.body
+        record = self.writer.create_warc_record(
+            response.url, "response", payload=BytesIO(body), length=len(body), http_headers=http,
+            warc_headers_dict=self._extra(role, parent, junk))
+        self.writer.write_record(record)
+        self.records += 1
+        return record.rec_headers.get_header("WARC-Record-ID"), record.rec_headers.get_header("WARC-Date")
+
+    def write_revisit(self, response: Any, role: str, digest: str, refers_to: dict[str, str],
+                      parent: str | None = None) -> str:
+        """An unchanged page (304, or 200 with an identical payload digest): headers only."""
+        protocol = getattr(response, "protocol", None) or "HTTP/1.1"
+        http = StatusAndHeaders(self._status_line(response), _headers(response.headers), protocol=protocol)
+        extra = self._extra(role, parent, None)
+        if refers_to.get("record_id"):
+            extra["WARC-Refers-To"] = refers_to["record_id"]
+        record = self.writer.create_revisit_record(
+            response.url, digest, refers_to["url"], refers_to["date"], http_headers=http,
+            warc_headers_dict=extra)
+        self.writer.write_record(record)
+        self.records += 1
+        return record.rec_headers.get_header("WARC-Record-ID")
+
+    def write_summary(self, summary: dict[str, Any], target: str) -> str:
+        payload = json.dumps(summary, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
+        record = self.writer.create_warc_record(
+            target, "metadata", payload=BytesIO(payload), length=len(payload),
+            warc_content_type="application/json",
+            warc_headers_dict={"WARC-Nianbao-Kind": "crawl-summary", "WARC-Nianbao-Source": self.source})
+        self.writer.write_record(record)
+        self.records += 1
+        return record.rec_headers.get_header("WARC-Record-ID")
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()
