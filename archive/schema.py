@@ -88,7 +88,7 @@ TABLES: dict[str, dict] = {
     },
     "active_disclosure": {
         "columns": {
-            "version_id": str, "row_key": str, "measure": str, "value": float, "raw": str,
+            "version_id": str, "row_key": str, "measure": str, "value": "ANY", "raw": str,
             "reading": str, "pos_table": int, "pos_row": int, "pos_col": int,
         },
         "pk": ("version_id", "row_key", "measure"),
@@ -136,8 +136,8 @@ TABLES: dict[str, dict] = {
     },
     "rule_results": {
         "columns": {
-            "version_id": str, "rule": str, "scope": str, "ok": int, "expected": float,
-            "actual": float, "blank_as_zero": int, "note": str, "other_version_id": str,
+            "version_id": str, "rule": str, "scope": str, "ok": int, "expected": "ANY",
+            "actual": "ANY", "blank_as_zero": int, "note": str, "other_version_id": str,
         },
         "pk": ("version_id", "rule", "scope"),
         "foreign_keys": [

@@ -1,0 +1,666 @@
+"""Derive the archive database from the record (WARC files, or a folder of report files).
+
+Raw first: nothing here fetches anything. The same inputs and parser give the same rows and ids;
+only this build's own `runs` row differs. Cells stream into the database in batches as reports are
+parsed (one report's rows never wait for the whole archive); the small per-version metadata
+(versions, documents, captures, agencies) is written at the end, when first/last seen, version
+numbers, withdrawals and carry chains are known.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from archive import search
+from archive.agencies import infer_level, split_region
+from archive.ids import document_key, payload_digest, stable_id
+from archive.lookups import write_lookups
+from archive.rules import carry_chain_function
+from archive.schema import FTS, create_tables
+from archive.sources import load_sources
+
+log = logging.getLogger(__name__)
+
+USABLE = ("parsed", "partial")
+REPORT_ROLES = ("report", "attachment")
+FILE_SUFFIXES = (".html", ".htm", ".shtml", ".txt", ".pdf", ".docx", ".doc", ".xhtml")
+ATTACHMENT_TYPES = ("pdf", "msword", "officedocument", "octet-stream")
+
+Parser = Callable[..., dict]
+
+
+def default_parser() -> tuple[Parser, str]:
+    """The current parser (imported lazily: the archive works with any parser that keeps the contract)."""
+    try:
+        from parsers import PARSER_VERSION, parse_report  # type: ignore[attr-defined]
+    except ImportError as exc:  # pragma: no cover - depends on the parser having landed
+        raise RuntimeError(f"the parser is not available ({exc}); pass parse= to build") from exc
+    return parse_report, str(PARSER_VERSION)
+
+
+def _classify_junk() -> Callable[[bytes, str], str | None] | None:
+    try:
+        from crawler.junk import classify_junk
+        return classify_junk
+    except ImportError:
+        return None
+
+
+def _attachment_to_html() -> Callable[[bytes, str | None], str | None] | None:
+    try:
+        from parsers.attachments import attachment_to_html  # type: ignore[import-not-found]
+        return attachment_to_html
+    except ImportError:
+        return None
+
+
+def utc_iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Version:
+    """What the build must remember about one version until the end (cells are already written)."""
+
+    id: str
+    document_id: str
+    document_key: str
+    agency: str | None
+    year: int | None
+    edition: str | None
+    status: str
+    title: str | None
+    published: str | None
+    url: str
+    source: str | None
+    digest: str
+    first_seen: str | None
+    last_seen: str | None
+    parser_version: str
+    capture_id: str
+    order: int
+    n_cells: int = 0
+    n_rule_failures: int = 0
+    warnings: list = field(default_factory=list)
+    urls: set = field(default_factory=set)
+    chain: dict | None = None  # carried_over / carried_forward cells for carry_chain
+    version: int = 0
+    is_latest: int = 0
+    withdrawn_at: str | None = None
+
+
+def _later(a: str | None, b: str | None) -> str | None:
+    return max(x for x in (a, b) if x) if (a or b) else None
+
+
+def _earlier(a: str | None, b: str | None) -> str | None:
+    return min(x for x in (a, b) if x) if (a or b) else None
+
+
+def _num(v: Any) -> float | int | None:
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, (int, float)):
+        return v
+    return None
+
+
+class ArchiveBuilder:
+    """Feed captures in record order; `finish()` writes the metadata and indexes."""
+
+    def __init__(self, db: sqlite_utils.Database, parse: Parser, parser_version: str,
+                 batch_size: int = 20000, registry: list[dict] | None = None):
+        self.db = db
+        self.parse = parse
+        self.parser_version = parser_version
+        self.batch_size = batch_size
+        self.registry = registry or []
+        self.junk = _classify_junk()
+        self.attachment_to_html = _attachment_to_html()
+        self.carry_chain = carry_chain_function()
+        self.versions: dict[str, Version] = {}
+        self.by_digest: dict[str, str] = {}  # payload digest -> version id
+        self.captures: list[dict] = []
+        self.summaries: list[dict] = []
+        self.buffers: dict[str, list] = {t: [] for t in
+                                         ("active_disclosure", "requests", "appeals", "rule_results")}
+        self.section_rows: list[dict] = []
+        self.section_id = 0
+        self.n_buffered = 0
+        self.stats = {"records": 0, "parsed": 0, "parse_seconds": 0.0, "cells": 0, "rule_failures": 0}
+        self.order = 0
+
+    # -- input ------------------------------------------------------------------------------------
+    def add_capture(self, capture: dict, body: bytes | None, parseable: bool,
+                    require_report: bool = False) -> None:
+        """A response (or input file). Parse it when it shows a report whose payload is new."""
+        self.order += 1
+        capture.setdefault("version_id", None)
+        self.captures.append(capture)
+        if body is not None and capture.get("junk") is None and self.junk and parseable:
+            try:
+                capture["junk"] = self.junk(body, capture["url"])
+            except Exception as exc:  # never lose a record over a classifier bug
+                log.warning("junk classifier failed on %s: %s", capture["url"], exc)
+        if not parseable or body is None:
+            return
+        digest = capture["payload_digest"]
+        known = self.by_digest.get(digest)
+        if known:
+            self._seen_again(known, capture)
+            return
+        report = self._parse(capture, body)
+        if require_report and report.get("status") == "not_a_report":
+            return
+        version = self._new_version(capture, report)
+        capture["version_id"] = version.id
+
+    def add_revisit(self, capture: dict) -> None:
+        """An unchanged page: the version with that payload was still there at this time."""
+        self.order += 1
+        capture.setdefault("version_id", None)
+        self.captures.append(capture)
+        known = self.by_digest.get(capture.get("payload_digest") or "")
+        if known:
+            self._seen_again(known, capture)
+
+    def add_summary(self, summary: dict, meta: dict) -> None:
+        self.summaries.append({"summary": summary, **meta})
+
+    def _seen_again(self, version_id: str, capture: dict) -> None:
+        v = self.versions[version_id]
+        v.last_seen = _later(v.last_seen, capture.get("fetched"))
+        v.first_seen = _earlier(v.first_seen, capture.get("fetched"))
+        v.urls.add(capture["url"])
+        if capture.get("parent_url"):
+            v.urls.add(capture["parent_url"])
+        capture["version_id"] = version_id
+
+    def _parse(self, capture: dict, body: bytes) -> dict:
+        if capture.get("junk"):
+            return {"status": capture["junk"], "warnings": [f"junk page: {capture['junk']}"]}
+        data: bytes | str = body
+        ctype = (capture.get("content_type") or "").lower()
+        url = capture["url"].lower()
+        if any(t in ctype for t in ATTACHMENT_TYPES) or url.endswith((".pdf", ".docx", ".doc")):
+            if self.attachment_to_html is None:
+                return {"status": "unreadable", "warnings": ["attachment converter not available"]}
+            try:
+                html = self.attachment_to_html(body, capture.get("content_type"))
+            except Exception as exc:
+                return {"status": "unreadable", "warnings": [f"attachment conversion failed: {exc}"]}
+            if html is None:
+                return {"status": "unreadable", "warnings": ["attachment could not be converted"]}
+            data = html
+        started = time.perf_counter()
+        try:
+            report = self.parse(data, source=capture["url"])
+        except Exception as exc:  # the contract says never raises; keep the record if it does
+            log.warning("parser raised on %s: %s", capture["url"], exc)
+            report = {"status": "unreadable", "warnings": [f"parser raised: {exc!r}"]}
+        self.stats["parse_seconds"] += time.perf_counter() - started
+        self.stats["parsed"] += 1
+        return report if isinstance(report, dict) else {"status": "unreadable"}
+
+    # -- one new version: cells go straight to the buffers ------------------------------------------
+    def _new_version(self, capture: dict, report: dict) -> Version:
+        agency = report.get("agency") or None
+        year = report.get("year") if isinstance(report.get("year"), int) else None
+        key = document_key(agency, year, capture["url"])
+        doc_id = stable_id(key)
+        vid = stable_id(doc_id, capture["payload_digest"])
+        v = Version(
+            id=vid, document_id=doc_id, document_key=key, agency=agency, year=year,
+            edition=report.get("edition"), status=str(report.get("status") or "unreadable"),
+            title=report.get("title"), published=report.get("published"), url=capture["url"],
+            source=capture.get("source"), digest=capture["payload_digest"],
+            first_seen=capture.get("fetched"), last_seen=capture.get("fetched"),
+            parser_version=str(report.get("parser_version") or self.parser_version),
+            capture_id=capture["id"], order=self.order,
+            warnings=list(report.get("warnings") or []), urls={capture["url"]},
+        )
+        if capture.get("parent_url"):
+            v.urls.add(capture["parent_url"])
+        self.versions[vid] = v
+        self.by_digest[capture["payload_digest"]] = vid
+        self._buffer_cells(v, report)
+        return v
+
+    def _buffer_cells(self, v: Version, report: dict) -> None:
+        vid = v.id
+        n = 0
+        rows = self.buffers["active_disclosure"]
+        for c in report.get("active") or []:
+            p = c.get("position") or {}
+            rows.append((vid, c.get("row"), c.get("measure"), _num(c.get("value")), c.get("raw"),
+                         c.get("reading"), p.get("table"), p.get("row"), p.get("col")))
+            n += 1
+        rows = self.buffers["requests"]
+        chain = []
+        for c in report.get("requests") or []:
+            p = c.get("position") or {}
+            rows.append((vid, c.get("row"), c.get("column"), _num(c.get("value")), c.get("raw"),
+                         c.get("reading"), p.get("table"), p.get("row"), p.get("col")))
+            if c.get("row") in ("carried_over", "carried_forward"):
+                chain.append({"row": c.get("row"), "column": c.get("column"), "value": c.get("value")})
+            n += 1
+        rows = self.buffers["appeals"]
+        for c in report.get("appeals") or []:
+            p = c.get("position") or {}
+            rows.append((vid, c.get("procedure"), c.get("outcome"), _num(c.get("value")), c.get("raw"),
+                         c.get("reading"), p.get("table"), p.get("row"), p.get("col")))
+            n += 1
+        if chain:
+            v.chain = {"agency": v.agency, "year": v.year, "edition": v.edition, "requests": chain}
+        for seq, s in enumerate(report.get("sections") or []):
+            self.section_id += 1
+            number = s.get("number")
+            self.section_rows.append((self.section_id, vid, seq, number if isinstance(number, int) else None,
+                                      s.get("heading"), s.get("text"), v.agency, v.year, v.title))
+        for check in report.get("checks") or []:
+            self._buffer_rule(vid, check)
+        v.n_cells = n
+        self.stats["cells"] += n
+        self.n_buffered += n
+        if self.n_buffered >= self.batch_size:
+            self.flush()
+
+    def _buffer_rule(self, vid: str, check: dict, other_version_id: str | None = None) -> None:
+        known = {"rule", "scope", "ok", "expected", "actual", "blank_as_zero"}
+        extra = {k: val for k, val in check.items() if k not in known}
+        expected, actual = _num(check.get("expected")), _num(check.get("actual"))
+        for name, val in (("expected", check.get("expected")), ("actual", check.get("actual"))):
+            if val is not None and _num(val) is None:
+                extra[name] = val
+        blank = check.get("blank_as_zero")
+        if blank is None and "blanks" in check:
+            blank = bool(check.get("blanks"))
+        ok = 1 if check.get("ok") else 0
+        self.buffers["rule_results"].append((
+            vid, check.get("rule"), str(check.get("scope") if check.get("scope") is not None else ""),
+            ok, expected, actual, None if blank is None else int(bool(blank)),
+            json.dumps(extra, ensure_ascii=False, sort_keys=True) if extra else None, other_version_id))
+        if not ok:
+            self.versions[vid].n_rule_failures += 1
+            self.stats["rule_failures"] += 1
+
+    _CELL_COLUMNS = {
+        "active_disclosure": ("version_id", "row_key", "measure"),
+        "requests": ("version_id", "row_key", "column_key"),
+        "appeals": ("version_id", "procedure", "outcome"),
+    }
+    _CELL_TAIL = ("value", "raw", "reading", "pos_table", "pos_row", "pos_col")
+    _RULE_COLUMNS = ("version_id", "rule", "scope", "ok", "expected", "actual", "blank_as_zero",
+                     "note", "other_version_id")
+    _SECTION_COLUMNS = ("id", "version_id", "seq", "number", "heading", "text", "agency", "year", "title")
+
+    def flush(self) -> None:
+        """Write buffered rows (batched insert_all; INSERT OR REPLACE keeps the last of duplicate keys)."""
+        for table, rows in self.buffers.items():
+            if not rows:
+                continue
+            cols = self._RULE_COLUMNS if table == "rule_results" else self._CELL_COLUMNS[table] + self._CELL_TAIL
+            self.db[table].insert_all((dict(zip(cols, r)) for r in rows), batch_size=2000, replace=True)
+            rows.clear()
+        if self.section_rows:
+            self.db["sections"].insert_all((dict(zip(self._SECTION_COLUMNS, r)) for r in self.section_rows),
+                                           batch_size=2000, replace=True)
+            fts_cols = FTS["sections"]
+            idx = [self._SECTION_COLUMNS.index(c) for c in fts_cols]
+            search.index_rows(self.db, "sections", fts_cols,
+                              [(r[0], *(r[i] for i in idx)) for r in self.section_rows])
+            self.section_rows.clear()
+        self.n_buffered = 0
+
+    # -- the end: versions, documents, agencies, chains, withdrawals ---------------------------------
+    def finish(self) -> dict:
+        self._carry_chains_and_order()
+        self.flush()
+        withdrawn = self._withdrawals()
+        docs: dict[str, list[Version]] = {}
+        for v in self.versions.values():
+            docs.setdefault(v.document_id, []).append(v)
+        for vs in docs.values():
+            for v in vs:
+                listed = [withdrawn.get(u) for u in v.urls if u in withdrawn]
+                if listed and all(listed):
+                    v.withdrawn_at = max(listed)
+        ordered = sorted(self.versions.values(),
+                         key=lambda v: (v.agency or "\uffff", v.year or 0, v.document_key, v.version))
+        self.db["document_versions"].insert_all(({
+            "id": v.id, "document_id": v.document_id, "version": v.version, "is_latest": v.is_latest,
+            "agency": v.agency, "year": v.year, "edition": v.edition, "status": v.status,
+            "title": v.title, "published": v.published, "url": v.url, "source": v.source,
+            "payload_digest": v.digest, "first_seen": v.first_seen, "last_seen": v.last_seen,
+            "withdrawn_at": v.withdrawn_at, "parser_version": v.parser_version,
+            "capture_id": v.capture_id, "n_cells": v.n_cells, "n_rule_failures": v.n_rule_failures,
+            "warnings": json.dumps(v.warnings, ensure_ascii=False) if v.warnings else None,
+        } for v in ordered), batch_size=2000, replace=True)
+        rowids = {r[0]: r[1] for r in self.db.execute("select id, rowid from document_versions")}
+        search.index_rows(self.db, "document_versions", FTS["document_versions"],
+                          [(rowids[v.id], v.title, v.agency) for v in ordered])
+        doc_rows = []
+        for doc_id in sorted(docs, key=lambda d: (docs[d][0].agency or "\uffff", docs[d][0].year or 0, d)):
+            vs = sorted(docs[doc_id], key=lambda v: v.version)
+            latest = next(v for v in vs if v.is_latest)
+            doc_rows.append({
+                "id": doc_id, "agency": vs[0].agency, "year": vs[0].year, "key": vs[0].document_key,
+                "url": vs[0].url, "first_seen": min((v.first_seen for v in vs if v.first_seen), default=None),
+                "last_seen": max((v.last_seen for v in vs if v.last_seen), default=None),
+                "withdrawn_at": latest.withdrawn_at if all(v.withdrawn_at for v in vs) else None,
+                "n_versions": len(vs), "latest_version_id": latest.id,
+            })
+        self.db["documents"].insert_all(doc_rows, batch_size=2000, replace=True)
+        self.db["captures"].insert_all(self.captures, batch_size=2000, replace=True)
+        self._write_sources_and_agencies()
+        self._write_crawl_runs()
+        return {"documents": len(doc_rows), "versions": len(self.versions),
+                "captures": len(self.captures)}
+
+    def _carry_chains_and_order(self) -> None:
+        docs: dict[str, list[Version]] = {}
+        for v in self.versions.values():
+            docs.setdefault(v.document_id, []).append(v)
+        latest_by_agency_year: dict[tuple[str, int], Version] = {}
+        for vs in docs.values():
+            vs.sort(key=lambda v: (v.first_seen or "", v.order))
+            for i, v in enumerate(vs, 1):
+                v.version = i
+            usable = [v for v in vs if v.status in USABLE]
+            latest = (usable or vs)[-1]
+            latest.is_latest = 1
+            if latest.agency and latest.year:
+                latest_by_agency_year[(latest.agency, latest.year)] = latest
+        for (agency, year), cur in sorted(latest_by_agency_year.items()):
+            prev = latest_by_agency_year.get((agency, year - 1))
+            if not prev or not prev.chain or not cur.chain:
+                continue
+            try:
+                checks = self.carry_chain(prev.chain, cur.chain)
+            except Exception as exc:
+                log.warning("carry_chain failed for %s %s: %s", agency, year, exc)
+                continue
+            for check in checks or []:
+                check = {**check, "rule": check.get("rule") or "carry_chain"}
+                self._buffer_rule(cur.id, check, other_version_id=prev.id)
+
+    def _withdrawals(self) -> dict[str, str | None]:
+        """URL -> time it was withdrawn (None while still listed), for every URL a complete summary listed."""
+        state: dict[str, str | None] = {}
+        by_source: dict[str, list[dict]] = {}
+        for s in self.summaries:
+            summary = s["summary"]
+            by_source.setdefault(str(summary.get("source") or s.get("source") or ""), []).append(summary)
+        for summaries in by_source.values():
+            previous: set[str] | None = None
+            for summary in sorted(summaries, key=lambda x: (str(x.get("finished") or ""), str(x.get("run_id")))):
+                if not summary.get("complete"):
+                    continue
+                current = set(summary.get("report_urls") or [])
+                when = summary.get("finished") or summary.get("started")
+                if previous is not None:
+                    for url in previous - current:
+                        if state.get(url) is None:
+                            state[url] = when
+                for url in current:
+                    state[url] = None
+                previous = current
+        return state
+
+    def _write_sources_and_agencies(self) -> None:
+        rows = []
+        for s in self.registry:
+            rows.append({
+                "name": s["name"], "agency": s.get("agency"), "region": s.get("region"),
+                "division_code": str(s["division_code"]) if s.get("division_code") else None,
+                "start_urls": json.dumps(list(s.get("start_urls") or []), ensure_ascii=False),
+                "platform": s.get("platform"), "enabled": int(bool(s.get("enabled", True))),
+                "frozen": int(bool(s.get("frozen", False))), "note": s.get("note"),
+            })
+        known = {r["name"] for r in rows}
+        for src in sorted({v.source for v in self.versions.values() if v.source} - known):
+            rows.append({"name": src, "note": "seen in WARCs, not in the registry"})
+        if rows:
+            self.db["sources"].insert_all(rows, replace=True, alter=False)
+        code_by_agency = {s["agency"]: s for s in rows if s.get("agency")}
+        code_by_source = {s["name"]: s for s in rows}
+        names: dict[str, dict] = {}
+        for s in rows:
+            if s.get("agency"):
+                names.setdefault(s["agency"], {"source": s["name"], "division_code": s.get("division_code")})
+        for v in sorted(self.versions.values(), key=lambda v: v.order):
+            if v.agency and v.agency not in names:
+                src = code_by_source.get(v.source or "") or {}
+                names[v.agency] = {"source": None, "division_code": src.get("division_code")}
+        agency_rows = []
+        for name in sorted(names):
+            info = names[name]
+            reg = code_by_agency.get(name)
+            code = info.get("division_code") or (reg or {}).get("division_code")
+            level, rule = infer_level(name, code)
+            province, city, county = split_region(name)
+            agency_rows.append({"name": name, "division_code": code, "province": province, "city": city,
+                                "county": county, "level": level, "level_rule": rule,
+                                "source": info.get("source")})
+        if agency_rows:
+            self.db["agencies"].insert_all(agency_rows, replace=True)
+
+    def _write_crawl_runs(self) -> None:
+        rows, runs = [], {}
+        for s in self.summaries:
+            summ = s["summary"]
+            source, run_id = str(summ.get("source") or s.get("source") or ""), str(summ.get("run_id") or "")
+            errors = summ.get("errors") or []
+            rows.append({
+                "id": f"{source}|{run_id}", "source": source, "run_id": f"crawl:{run_id}",
+                "started": summ.get("started"), "finished": summ.get("finished"),
+                "complete": int(bool(summ.get("complete"))),
+                "n_report_urls": len(summ.get("report_urls") or []),
+                "n_fetched": len(summ.get("fetched") or []),
+                "n_not_modified": len(summ.get("not_modified") or []), "n_errors": len(errors),
+                "report_urls": json.dumps(summ.get("report_urls") or [], ensure_ascii=False),
+                "errors": json.dumps(errors, ensure_ascii=False),
+                "stats": json.dumps(summ.get("stats") or {}, ensure_ascii=False, sort_keys=True),
+                "warc_file": s.get("warc_file"), "warc_offset": s.get("warc_offset"),
+                "warc_length": s.get("warc_length"), "record_id": s.get("record_id"),
+            })
+            run = runs.setdefault(run_id, {"id": f"crawl:{run_id}", "kind": "crawl", "started": None,
+                                           "finished": None, "complete": 1, "stats": {}, "n_records": 0})
+            run["started"] = _earlier(run["started"], summ.get("started"))
+            run["finished"] = _later(run["finished"], summ.get("finished"))
+            run["complete"] = int(run["complete"] and bool(summ.get("complete")))
+            run["stats"][source] = summ.get("stats") or {}
+            run["n_records"] += len(summ.get("fetched") or []) + len(summ.get("not_modified") or [])
+        for run in runs.values():
+            run["stats"] = json.dumps(run["stats"], ensure_ascii=False, sort_keys=True)
+        if runs:
+            self.db["runs"].insert_all(sorted(runs.values(), key=lambda r: r["id"]), replace=True)
+        if rows:
+            self.db["crawl_summaries"].insert_all(rows, replace=True)
+
+
+# -- readers ------------------------------------------------------------------------------------------
+def iter_file_inputs(paths: Iterable[Path]) -> Iterator[tuple[dict, bytes]]:
+    """Report files under the given folders (or files), in sorted path order."""
+    files: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            files.extend(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in FILE_SUFFIXES)
+        elif p.is_file():
+            files.append(p)
+    for f in sorted(set(files), key=lambda f: str(f.resolve())):
+        body = f.read_bytes()
+        digest = payload_digest(body)
+        url = f.resolve().as_uri()
+        suffix = f.suffix.lower()
+        ctype = {".pdf": "application/pdf", ".txt": "text/plain", ".doc": "application/msword",
+                 ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                 }.get(suffix, "text/html")
+        yield ({
+            "id": stable_id("file", url, digest), "url": url, "fetched": utc_iso(f.stat().st_mtime),
+            "record_type": "file", "role": "report", "source": None, "parent_url": None,
+            "http_status": None, "content_type": ctype, "payload_digest": digest, "refers_to": None,
+            "junk": None, "warc_file": None, "warc_offset": None, "warc_length": None, "record_id": None,
+        }, body)
+
+
+def iter_warc(path: Path) -> Iterator[tuple[str, dict, bytes | None]]:
+    """(kind, capture-or-meta, body) for each record of one WARC file, with offsets for provenance."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    with open(path, "rb") as fh:
+        records = ArchiveIterator(fh)
+        for record in records:
+            rtype = record.rec_type
+            h = record.rec_headers
+            if rtype not in ("response", "revisit", "metadata"):
+                continue
+            kind = h.get_header("WARC-Nianbao-Kind")
+            try:
+                if rtype == "metadata":
+                    body = record.content_stream().read()
+                else:
+                    body = record.content_stream().read() if rtype == "response" else None
+                error = None
+            except Exception as exc:  # a damaged record: keep it as a capture with the error
+                body, error = None, f"unreadable record: {exc}"
+            offset, length = records.get_record_offset(), records.get_record_length()
+            record_id = h.get_header("WARC-Record-ID")
+            if rtype == "metadata":
+                if kind == "crawl-summary" and body is not None:
+                    try:
+                        summary = json.loads(body.decode("utf-8"))
+                    except ValueError:
+                        continue
+                    yield "summary", {"summary": summary, "source": h.get_header("WARC-Nianbao-Source"),
+                                      "warc_file": path.name, "warc_offset": offset,
+                                      "warc_length": length, "record_id": record_id}, None
+                continue
+            http = record.http_headers
+            status = None
+            ctype = None
+            if http is not None:
+                try:
+                    status = int(http.get_statuscode())
+                except (TypeError, ValueError):
+                    status = None
+                ctype = http.get_header("Content-Type")
+            digest = h.get_header("WARC-Payload-Digest")
+            if rtype == "response" and body is not None and not digest:
+                digest = payload_digest(body)
+            capture = {
+                "id": stable_id(path.name, offset), "url": h.get_header("WARC-Target-URI"),
+                "fetched": h.get_header("WARC-Date"), "record_type": rtype,
+                "role": h.get_header("WARC-Nianbao-Role"), "source": h.get_header("WARC-Nianbao-Source"),
+                "parent_url": h.get_header("WARC-Nianbao-Parent"), "http_status": status,
+                "content_type": ctype, "payload_digest": digest,
+                "refers_to": h.get_header("WARC-Refers-To"), "junk": h.get_header("WARC-Nianbao-Junk"),
+                "warc_file": path.name, "warc_offset": offset, "warc_length": length,
+                "record_id": record_id,
+            }
+            if error:
+                capture["junk"] = None
+            yield rtype, capture, body
+
+
+def feed_warcs(builder: ArchiveBuilder, warc_files: list[Path]) -> int:
+    n = 0
+    for path in warc_files:
+        for kind, item, body in iter_warc(path):
+            n += 1
+            if kind == "summary":
+                builder.add_summary(item["summary"], {k: v for k, v in item.items() if k != "summary"})
+            elif kind == "revisit":
+                builder.add_revisit(item)
+            else:
+                role = item.get("role")
+                ok_status = item.get("http_status") in (None, 200)
+                parseable = ok_status and (role in REPORT_ROLES or role is None)
+                builder.add_capture(item, body, parseable=bool(parseable), require_report=role is None)
+    return n
+
+
+# -- the whole build ------------------------------------------------------------------------------------
+def _previous_build_runs(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    try:
+        old = sqlite_utils.Database(path)
+        if "runs" not in old.table_names():
+            return []
+        return list(old.query("select * from runs where kind = 'build' order by id"))
+    except Exception:
+        return []
+
+
+def prepare_database(db: sqlite_utils.Database) -> None:
+    db.conn.execute("pragma journal_mode = off")
+    db.conn.execute("pragma synchronous = off")
+    create_tables(db)
+    for table, columns in FTS.items():
+        search.enable_fts(db, table, columns)
+    write_lookups(db)
+
+
+def build_archive(out: Path, *, warcs: list[Path] | None = None, files: list[Path] | None = None,
+                  parse: Parser | None = None, parser_version: str | None = None,
+                  registry_path: Path | None = None, batch_size: int = 20000,
+                  progress: Callable[[int], None] | None = None) -> dict:
+    """Build `out` from scratch (into a temporary file, then renamed): WARCs and/or report files."""
+    if parse is None:
+        parse, default_version = default_parser()
+        parser_version = parser_version or default_version
+    parser_version = parser_version or "unknown"
+    started_wall, started = time.time(), time.perf_counter()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".building")
+    for stale in (tmp, Path(str(tmp) + "-journal")):
+        if stale.exists():
+            stale.unlink()
+    old_runs = _previous_build_runs(out)
+    db = sqlite_utils.Database(tmp)
+    prepare_database(db)
+    registry = load_sources(registry_path)
+    builder = ArchiveBuilder(db, parse, parser_version, batch_size=batch_size, registry=registry)
+    n_records = 0
+    warc_files = sorted(warcs or [], key=lambda p: Path(p).name)
+    n_records += feed_warcs(builder, [Path(p) for p in warc_files])
+    for capture, body in iter_file_inputs(files or []):
+        n_records += 1
+        builder.add_capture(capture, body, parseable=True)
+        if progress:
+            progress(n_records)
+    counts = builder.finish()
+    seconds = time.perf_counter() - started
+    stats = {**builder.stats, "parse_seconds": round(builder.stats["parse_seconds"], 3)}
+    run = {
+        "id": f"build:{utc_iso(started_wall)}", "kind": "build", "started": utc_iso(started_wall),
+        "finished": utc_iso(time.time()), "complete": 1, "parser_version": parser_version,
+        "inputs": json.dumps([str(p) for p in warc_files] + [str(p) for p in files or []], ensure_ascii=False),
+        "n_warc_files": len(warc_files), "n_records": n_records, "n_captures": counts["captures"],
+        "n_documents": counts["documents"], "n_versions": counts["versions"],
+        "n_cells": builder.stats["cells"], "n_rule_failures": builder.stats["rule_failures"],
+        "seconds": round(seconds, 3),
+        "reports_per_second": round(builder.stats["parsed"] / seconds, 1) if seconds else None,
+        "stats": json.dumps(stats, sort_keys=True),
+    }
+    if old_runs:
+        db["runs"].insert_all(old_runs, replace=True)
+    db["runs"].insert(run, replace=True)
+    db.conn.commit()
+    db.conn.execute("pragma journal_mode = delete")
+    db.close()
+    os.replace(tmp, out)
+    return run
