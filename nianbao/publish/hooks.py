@@ -33,7 +33,13 @@ from nianbao.publish.robots import robots_txt
 from nianbao.publish.warc import OriginalNotFound
 
 PLUGIN = "nianbao"
-LINK_COLUMNS = {"capture_id", "original_capture_id", "first_capture_id", "last_capture_id"}
+
+
+def is_capture_column(column: str | None, table: str | None) -> bool:
+    """`capture_id`, `*_capture_id` anywhere, and the primary key of `captures`."""
+    if not column:
+        return False
+    return column == "capture_id" or column.endswith("_capture_id") or (table == "captures" and column == "id")
 
 
 def _config(datasette) -> dict[str, Any]:
@@ -136,7 +142,7 @@ def render_cell(row, value, column, table, database, datasette):
     """Link capture ids to the archived original, wherever they appear."""
     if value is None or value == "":
         return None
-    if column in LINK_COLUMNS or (table == "captures" and column == "id"):
+    if is_capture_column(column, table):
         href = datasette.urls.path(f"/-/original/{value}")
         return Markup(
             f'<a class="nianbao-original" href="{html.escape(href)}" '
