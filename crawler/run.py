@@ -57,7 +57,7 @@ def select_sources(args: argparse.Namespace) -> list[Source]:
 
 
 def crawl(args: argparse.Namespace) -> int:
-    from scrapy.crawler import Crawler, CrawlerProcess
+    from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings
 
     from crawler.spiders import SPIDERS_BY_PLATFORM
@@ -89,16 +89,18 @@ def crawl(args: argparse.Namespace) -> int:
     if args.close_after:
         base.set("CLOSESPIDER_PAGECOUNT", args.close_after, priority="cmdline")
 
-    process = CrawlerProcess(base, install_root_handler=True)
+    process = CrawlerProcess(base)
     crawlers: list[tuple[Source, Any, Path]] = []
     for source in sources:
-        settings = base.copy()
         jobdir = data.jobs / source.name
-        settings.set("JOBDIR", str(jobdir), priority="cmdline")
+        per_source: dict[str, Any] = {"JOBDIR": str(jobdir)}
         if not source.robots_obey:
-            settings.set("ROBOTSTXT_OBEY", False, priority="cmdline")
-        cls = SPIDERS_BY_PLATFORM.get(source.platform, SPIDERS_BY_PLATFORM["generic"])
-        crawler = Crawler(cls, settings)
+            per_source["ROBOTSTXT_OBEY"] = False
+        base_cls = SPIDERS_BY_PLATFORM.get(source.platform, SPIDERS_BY_PLATFORM["generic"])
+        # Per-source settings ride on a per-source subclass (custom_settings is per class).
+        cls = type(f"{base_cls.__name__}_{source.name.replace('-', '_')}", (base_cls,),
+                   {"custom_settings": per_source})
+        crawler = process.create_crawler(cls)
         process.crawl(crawler, source=source)
         crawlers.append((source, crawler, jobdir))
     process.start()

@@ -23,7 +23,7 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 1.0
-RANDOMIZE_DOWNLOAD_DELAY = True
+DOWNLOAD_DELAY_JITTER = 0.5  # ±50%
 
 # Retries with backoff: Scrapy retries at once, so our subclass waits base*2^(n-1) s (capped) first.
 RETRY_ENABLED = True

@@ -49,6 +49,7 @@ class ColumnSpider(scrapy.Spider):
         self.recorder: WarcRecorder | None = None
         self.crawl_db: CrawlState | None = None
         self._vanished_checked = False
+        self._lists_seen: set[str] = set()
 
     # -- set-up -------------------------------------------------------------------------------
     @classmethod
@@ -91,9 +92,15 @@ class ColumnSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[Any]:
         self._st()
         for url in self.start_urls:
-            yield self.list_request(url, depth=0)
+            req = self.list_request(url, depth=0)
+            if req is not None:
+                yield req
 
-    def list_request(self, url: str, depth: int) -> Request:
+    def list_request(self, url: str, depth: int) -> Request | None:
+        key = self._page_key(url)
+        if key in self._lists_seen:  # '…/', '…/index.html' are one page
+            return None
+        self._lists_seen.add(key)
         return Request(url, callback=self.parse_list, errback=self.on_error,
                        meta={"nianbao_role": "list", "sub_depth": depth}, priority=10)
 
@@ -157,11 +164,15 @@ class ColumnSpider(scrapy.Spider):
             if req is not None:
                 yield req
         for url in self.extra_list_pages(response, page.pages):
-            if self._allowed(url) and not self._same_page(url, response.url):
-                yield self.list_request(url, depth)
+            if self._allowed(url):
+                req = self.list_request(url, depth)
+                if req is not None:
+                    yield req
         for url in page.subcolumns:
             if self._allowed(url):
-                yield self.list_request(url, depth + 1)
+                req = self.list_request(url, depth + 1)
+                if req is not None:
+                    yield req
 
     def extra_list_pages(self, response: Response, pages: list[str]) -> list[str]:
         """Hook for platform spiders: list pages the generic rules miss."""
@@ -250,14 +261,12 @@ class ColumnSpider(scrapy.Spider):
         return any(host == d or host.endswith("." + d) for d in self.allowed_domains)
 
     @staticmethod
-    def _same_page(a: str, b: str) -> bool:
-        def norm(u: str) -> str:
-            u = strip_fragment(u)
-            for idx in ("index.html", "index.htm", "index.shtml"):
-                if u.endswith("/" + idx):
-                    return u[: -len(idx)]
-            return u
-        return norm(a) == norm(b)
+    def _page_key(url: str) -> str:
+        u = strip_fragment(url)
+        for idx in ("index.html", "index.htm", "index.shtml"):
+            if u.endswith("/" + idx):
+                return u[: -len(idx)]
+        return u
 
     @staticmethod
     def _is_binary(response: Response) -> bool:

@@ -1,0 +1,114 @@
+"""Serve a laid-out fixture site on 127.0.0.1 (ephemeral port) the way real portals do:
+Content-Type with or without charset, ETag/Last-Modified and 304s (where the column supports
+them), 301 redirects, 404s, gzip Content-Encoding on some columns, robots.txt. Every request is
+logged so tests and the benchmark can count exactly what the crawler fetched.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import threading
+from dataclasses import dataclass
+from email.utils import formatdate, parsedate_to_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import unquote, urlsplit
+
+
+@dataclass
+class LoggedRequest:
+    method: str
+    path: str
+    status: int
+    conditional: bool
+    user_agent: str
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "FixtureCMS/1.0"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        srv: "FixtureServer" = self.server.fixture  # type: ignore[attr-defined]
+        path = unquote(urlsplit(self.path).path)
+        conditional = bool(self.headers.get("If-None-Match") or self.headers.get("If-Modified-Since"))
+        status = self._serve(srv, path)
+        with srv.lock:
+            srv.log.append(LoggedRequest("GET", path, status, conditional, self.headers.get("User-Agent", "")))
+
+    def _send(self, status: int, headers: dict[str, str], body: bytes = b"") -> int:
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
+        return status
+
+    def _serve(self, srv: "FixtureServer", path: str) -> int:
+        redirects, files = srv.routes()
+        if path in redirects:
+            return self._send(301, {"Location": redirects[path], "Content-Type": "text/html"})
+        if path.endswith("/"):
+            path += "index.html"
+        meta = files.get(path)
+        file = srv.root / path.lstrip("/")
+        if meta is None or not file.is_file():
+            body = b"<html><head><title>404 Not Found</title></head><body><h1>404 Not Found</h1></body></html>"
+            return self._send(404, {"Content-Type": "text/html"}, body)
+        data = file.read_bytes()
+        headers = {"Content-Type": meta.content_type}
+        if meta.validators:
+            etag = '"' + hashlib.md5(data).hexdigest()[:16] + '"'
+            mtime = file.stat().st_mtime
+            headers["ETag"] = etag
+            headers["Last-Modified"] = formatdate(mtime, usegmt=True)
+            inm, ims = self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since")
+            fresh = False
+            if inm is not None:
+                fresh = etag in [t.strip() for t in inm.split(",")] or inm.strip() == "*"
+            elif ims:
+                try:
+                    fresh = int(mtime) <= parsedate_to_datetime(ims).timestamp()
+                except (TypeError, ValueError):
+                    fresh = False
+            if fresh:
+                return self._send(304, {k: v for k, v in headers.items() if k != "Content-Type"})
+        if meta.gzip and "gzip" in (self.headers.get("Accept-Encoding") or ""):
+            data = gzip.compress(data, mtime=0)
+            headers["Content-Encoding"] = "gzip"
+            headers["Vary"] = "Accept-Encoding"
+        return self._send(200, headers, data)
+
+
+class FixtureServer:
+    """A threaded HTTP server over `root`; `routes()` gives (redirects, file metadata) per request."""
+
+    def __init__(self, root: Path, routes: Callable[[], tuple[dict[str, str], dict[str, Any]]]):
+        self.root = Path(root)
+        self.routes = routes
+        self.log: list[LoggedRequest] = []
+        self.lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.fixture = self  # type: ignore[attr-defined]
+        self.thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self.httpd.server_address[1]
+
+    def start(self) -> "FixtureServer":
+        self.thread = threading.Thread(target=self.httpd.serve_forever, name="fixture-portal", daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
