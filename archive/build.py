@@ -646,7 +646,8 @@ def build_archive(out: Path, *, warcs: list[Path] | None = None, files: list[Pat
     seconds = time.perf_counter() - started
     stats = {**builder.stats, "parse_seconds": round(builder.stats["parse_seconds"], 3)}
     run = {
-        "id": f"build:{utc_iso(started_wall)}", "kind": "build", "started": utc_iso(started_wall),
+        "id": "build:" + datetime.fromtimestamp(started_wall, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "kind": "build", "started": utc_iso(started_wall),
         "finished": utc_iso(time.time()), "complete": 1, "parser_version": parser_version,
         "inputs": json.dumps([str(p) for p in warc_files] + [str(p) for p in files or []], ensure_ascii=False),
         "n_warc_files": len(warc_files), "n_records": n_records, "n_captures": counts["captures"],

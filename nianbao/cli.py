@@ -16,6 +16,10 @@ from nianbao import __version__
 # Modules under nianbao.commands, in the order `nianbao --help` lists them.
 COMMAND_MODULES: list[str] = [
     "parse",
+    "build",
+    "check",
+    "export",
+    "serve",
 ]
 
 
