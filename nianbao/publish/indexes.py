@@ -1,0 +1,46 @@
+"""Indexes the published pages and canned queries need on a large archive (measured with
+bench/serve.py on 100,000 reports). They belong in archive/schema.py eventually; until they move
+there, `nianbao serve` adds them (idempotently) before the database is opened read-only.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+# (index name, table, columns): names prefixed so they are easy to find and move.
+PUBLISH_INDEXES: list[tuple[str, str, tuple[str, ...]]] = [
+    # Default sort (year desc) of the table pages with facets: no full sort of the table.
+    ("idx_publish_versions_year", "document_versions", ("year",)),
+    ("idx_publish_versions_latest_year", "document_versions", ("is_latest", "year", "agency")),
+    ("idx_publish_sections_year", "sections", ("year",)),
+    ("idx_publish_sections_version", "sections", ("version_id",)),
+    # Findings: `where ok = 0` over millions of rule results.
+    ("idx_publish_rule_results_failed", "rule_results", ("ok", "rule", "version_id")),
+    # Trends and outcome shares read only the 总计 column: covering index, no table lookups.
+    ("idx_publish_requests_total", "requests", ("column_key", "row_key", "version_id", "value")),
+    ("idx_publish_appeals_outcome", "appeals", ("outcome", "procedure", "version_id", "value")),
+    ("idx_publish_documents_versions", "documents", ("n_versions",)),
+    ("idx_publish_captures_fetched", "captures", ("fetched",)),
+]
+
+
+def ensure_publish_indexes(db_path: Path) -> list[str]:
+    """Create any missing publishing index (and ANALYZE when one was added); return names created."""
+    conn = sqlite3.connect(str(db_path))
+    try:
+        tables = {r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")}
+        existing = {r[0] for r in conn.execute("select name from sqlite_master where type = 'index'")}
+        created = []
+        for name, table, columns in PUBLISH_INDEXES:
+            if table not in tables or name in existing:
+                continue
+            cols = ", ".join(f"[{c}]" for c in columns)
+            conn.execute(f"create index [{name}] on [{table}] ({cols})")
+            created.append(name)
+        if created:
+            conn.execute("analyze")
+        conn.commit()
+        return created
+    finally:
+        conn.close()
