@@ -25,6 +25,12 @@ from crawler.registry import RegistryError, Source, adhoc_source, load_sources
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nianbao crawl", description="Crawl report columns into WARC files.")
+    add_arguments(p)
+    return p
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The crawl options, shared by `python -m crawler.run` and `nianbao crawl`."""
     add_data_dir_argument(p)
     p.add_argument("--sources", default=None, help="registry file (default: the bundled crawler/sources.yaml)")
     p.add_argument("--source", action="append", default=[], metavar="NAME",
@@ -40,7 +46,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--close-after", type=int, default=0, metavar="N",
                    help="stop after N responses (simulates an interrupted crawl; resume by re-running)")
     p.add_argument("--log-level", default="WARNING")
-    return p
+
+
+def to_argv(args: argparse.Namespace) -> list[str]:
+    """The options in `args` as command-line words (to re-run them in a fresh process)."""
+    argv: list[str] = []
+    for flag, value in (("--data-dir", args.data_dir), ("--sources", args.sources), ("--revalidate", args.revalidate),
+                        ("--now", args.now), ("--run-id", args.run_id), ("--log-level", args.log_level)):
+        if value:
+            argv += [flag, str(value)]
+    for name in args.source:
+        argv += ["--source", name]
+    for url in args.start_url:
+        argv += ["--start-url", url]
+    if args.impolite:
+        argv.append("--impolite")
+    if args.close_after:
+        argv += ["--close-after", str(args.close_after)]
+    return argv
 
 
 def select_sources(args: argparse.Namespace) -> list[Source]:

@@ -16,6 +16,7 @@ from nianbao import __version__
 # Modules under nianbao.commands, in the order `nianbao --help` lists them.
 COMMAND_MODULES: list[str] = [
     "parse",
+    "crawl",
     "build",
     "check",
     "export",
