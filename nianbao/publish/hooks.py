@@ -128,6 +128,29 @@ async def robots(datasette, request) -> Response:
     return Response.text(robots_txt(datasette.setting("base_url") or "/"))
 
 
+READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    """The archive is read-only: any other HTTP method gets 405 before Datasette sees it."""
+
+    def wrap(app):
+        async def read_only(scope, receive, send):
+            if scope.get("type") == "http" and scope.get("method", "GET").upper() not in READ_METHODS:
+                await send({"type": "http.response.start", "status": 405,
+                            "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                        (b"allow", b"GET, HEAD, OPTIONS")]})
+                await send({"type": "http.response.body",
+                            "body": "只读存档 read-only archive: only GET and HEAD\n".encode("utf-8")})
+                return
+            await app(scope, receive, send)
+
+        return read_only
+
+    return wrap
+
+
 @hookimpl
 def register_routes():
     return [

@@ -1,0 +1,303 @@
+"""The published archive over HTTP: a real Datasette started like `nianbao serve`, on an archive
+built by the archive's builder from a WARC; every canned query checked against planted answers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from nianbao.publish.original import CSP
+from nianbao.publish.warc import OriginalNotFound, resolve_warc_path
+from tests.publish.archive_fixture import AGENCIES, SCRIPT
+
+A, B, C, D, E = (AGENCIES[k] for k in "ABCDE")
+CJK = re.compile(r"[\u4e00-\u9fff]")
+LATIN = re.compile(r"[A-Za-z]{3,}")
+
+
+def db(server) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{server.data_dir / 'nianbao.db'}?mode=ro", uri=True)
+
+
+def rows(server, query: str, **params: str) -> list[dict]:
+    return server.json(f"/nianbao/{query}.json", _shape="array", **params)
+
+
+def total_cell(report: dict, row: str, column: str = "total") -> int:
+    return next(c["value"] for c in report["requests"] if c["row"] == row and c["column"] == column)
+
+
+# -- read-only, immutable, settings, robots ------------------------------------------------------
+
+def test_served_immutable_with_inspect_file_and_csv_streaming(server):
+    dbs = server.json("/-/databases.json")
+    assert [(d["name"], d["is_mutable"]) for d in dbs] == [("nianbao", False)]
+    settings = server.json("/-/settings.json")
+    assert settings["allow_csv_stream"] is True
+    assert (server.data_dir / "nianbao.inspect.json").is_file()
+
+
+def test_no_write_endpoint(server):
+    plugins = {p["name"] for p in server.json("/-/plugins.json")}
+    assert "nianbao" in plugins and "datasette-dashboards" in plugins
+    assert not {p for p in plugins if re.search(r"write|insert|upload|edit|import", p)}
+    import urllib.error
+    import urllib.request
+    before = (server.data_dir / "nianbao.db").read_bytes()
+    for method, path in (("POST", "/nianbao/reports"), ("POST", "/nianbao/requests/-/insert"),
+                         ("POST", "/nianbao/-/create"), ("PUT", "/nianbao/agencies"),
+                         ("DELETE", "/nianbao/agencies"), ("POST", "/nianbao/outcome_shares")):
+        req = urllib.request.Request(server.base + path, data=b'{"row": {}}', method=method,
+                                     headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=10)
+        assert err.value.code == 405 and err.value.headers["Allow"] == "GET, HEAD, OPTIONS"
+    assert (server.data_dir / "nianbao.db").read_bytes() == before
+
+
+def test_robots_txt_lets_pages_be_indexed_but_not_queries(server):
+    status, headers, body = server.get("/robots.txt")
+    assert status == 200 and headers["content-type"].startswith("text/plain")
+    lines = body.decode().splitlines()
+    assert lines[0] == "User-agent: *"
+    for rule in ("/*.json", "/*.csv", "/*?sql=", "/-/"):
+        assert f"Disallow: {rule}" in lines
+    assert "Allow: /" in lines
+    assert not any(line == "Disallow: /" for line in lines)
+
+
+# -- metadata ------------------------------------------------------------------------------------
+
+def test_metadata_describes_every_table_and_view_in_both_languages(server):
+    meta = server.json("/-/metadata.json")
+    assert meta["title"] and meta["license"] and meta["source"] and meta["license_url"]
+    described = meta["databases"]["nianbao"]["tables"]
+    info = server.json("/nianbao.json")
+    names = [t["name"] for t in info["tables"] if not t["hidden"]] + [v["name"] for v in info["views"]]
+    assert "reports" in names and "sections" in names
+    for name in names:
+        assert name in described, f"no metadata for {name}"
+        text = described[name]["description"]
+        assert CJK.search(text) and LATIN.search(text), f"{name} needs Chinese and English: {text}"
+    units = " ".join(described["requests"]["columns"].values()) + described["active_disclosure"]["description"]
+    assert "件" in units and "万元" in units
+    assert {"year", "edition", "status"} <= set(described["reports"]["facets"])
+    assert {"province", "city", "level"} <= set(described["agencies"]["facets"])
+    assert "rule" in described["rule_failures"]["facets"]
+
+
+def test_table_page_facets_sort_and_column_descriptions(server):
+    data = server.json("/nianbao/reports.json", _shape="objects")
+    assert "sorted by year descending" in data["human_description_en"]
+    assert [r["year"] for r in data["rows"]] == sorted((r["year"] for r in data["rows"]), reverse=True)
+    facets = data["facet_results"]
+    assert {"year", "edition", "status"} <= set(facets)
+    assert {f["value"]: f["count"] for f in facets["year"]["results"]} == {2021: 6, 2022: 5, 2023: 6}
+    status, _, body = server.get("/nianbao/reports")
+    assert "本年新收申请（件）" in body.decode()
+
+
+# -- canned queries ------------------------------------------------------------------------------
+
+def test_requests_per_agency_and_year(server):
+    ex = server.expect
+    got = rows(server, "requests_per_agency_year", agency="教育局", year="2022")
+    report = ex.reports[("A", 2022)]
+    assert [(r["agency"], r["year"], r["received"], r["carried_forward"]) for r in got] == [
+        (A, 2022, total_cell(report, "new_received"), total_cell(report, "carried_forward"))]
+    assert got[0]["source_url"] == ex.urls[("A", 2022)]
+    assert got[0]["captured"] == "2023-02-01T03:00:00Z" and got[0]["capture_id"]
+    every = rows(server, "requests_per_agency_year", agency="", year="")
+    assert len(every) == 17
+
+
+def test_outcome_shares_by_reason(server):
+    ex = server.expect
+    got = {r["outcome_key"]: r for r in rows(server, "outcome_shares", year="2021", agency="")}
+    reports = [r for (k, y), r in ex.reports.items() if y == 2021]
+    handled = sum(total_cell(r, "total") for r in reports)
+    granted = sum(total_cell(r, "granted") for r in reports)
+    assert got["granted"]["requests"] == granted
+    assert got["granted"]["share_percent"] == round(100 * granted / handled, 2)
+    assert "denied_state_secret" in got and "unavailable_not_held" in got
+    assert got["denied_state_secret"]["outcome"] == "1.属于国家秘密"
+    assert "total" not in got and "new_received" not in got
+
+
+def test_agencies_with_most_lawsuits(server):
+    ex = server.expect
+    latest = {k: r for k, r in ex.reports.items()}  # C 2023's edit changes no appeal numbers
+    sums: dict[str, int] = {}
+    for (letter, _), r in latest.items():
+        n = sum(c["value"] or 0 for c in r["appeals"]
+                if c["procedure"].startswith("litigation") and c["outcome"] == "total")
+        sums[AGENCIES[letter]] = sums.get(AGENCIES[letter], 0) + n
+    expected = sorted(((n, a) for a, n in sums.items() if n > 0), key=lambda t: (-t[0], t[1]))
+    got = rows(server, "most_lawsuits", year="")
+    assert [(r["lawsuits"], r["agency"]) for r in got] == expected
+
+
+def test_reports_that_dont_add_up(server):
+    got = rows(server, "inconsistent_reports", rule="", year="")
+    assert {(r["agency"], r["year"], r["rule"], r["scope"]) for r in got} == {
+        (A, 2022, "outcomes_sum", "total"), (A, 2022, "row_total", "granted")}
+    for r in got:
+        assert abs(r["difference"]) == 5 and r["expected"] is not None and r["actual"] is not None
+        assert r["capture_id"] and r["source_url"] == server.expect.urls[("A", 2022)]
+    assert rows(server, "inconsistent_reports", rule="balance", year="") == []
+
+
+def test_carry_over_chains_that_break(server):
+    got = rows(server, "broken_carry_chains", year="", agency="")
+    by_col = {r["column_key"]: r for r in got}
+    assert set(by_col) == {"natural_person", "total"} and {r["agency"] for r in got} == {B}
+    np = by_col["natural_person"]
+    assert (np["year"], np["carried_forward_last_year"], np["carried_over_this_year"]) == (2023, 3, 7)
+    assert np["previous_capture_id"] and np["capture_id"] and np["previous_capture_id"] != np["capture_id"]
+
+
+def test_reports_edited_after_publication(server):
+    got = rows(server, "edited_reports", year="")
+    assert [(r["agency"], r["year"], r["n_versions"], r["changed_cells"]) for r in got] == [(C, 2023, 2, 6)]
+    edit = got[0]
+    assert edit["first_version_seen"] == "2024-02-01T03:00:00Z"
+    assert edit["latest_version_seen"] == "2024-04-15T03:00:00Z"
+    changes = rows(server, "version_changes", document_id=edit["document_id"])
+    assert len(changes) == 6
+    assert all(c["new_value"] - c["old_value"] == 3 for c in changes)
+    assert {(c["row_key"], c["column_key"]) for c in changes} == {
+        (row, col) for row in ("new_received", "granted", "total") for col in ("natural_person", "total")}
+
+
+def test_coverage_gaps_missing_and_late(server):
+    got = rows(server, "coverage_gaps", year="", level="")
+    assert {(r["agency"], r["year"], r["gap"]) for r in got} == {
+        (D, 2022, "missing 缺失"), (E, 2023, "late 逾期")}
+    late = next(r for r in got if r["agency"] == E)
+    assert (late["deadline"], late["published"], late["days_late"]) == ("2024-01-31", "2024-05-10", 100)
+
+
+def test_canned_text_search_finds_two_character_terms(server):
+    got = rows(server, "search_report_text", q="收费")
+    names = {v: k for k, v in AGENCIES.items()}
+    assert {(names[r["agency"]], r["year"]) for r in got} == server.expect.shoufei
+    assert all("【收费】" in r["excerpt"] for r in got)
+
+
+# -- full-text search through Datasette's own search ---------------------------------------------
+
+@pytest.mark.parametrize("term", ["复议", "收费", "费", "行政复议"])
+def test_table_search_matches_exact_substrings(server, term):
+    with db(server) as conn:
+        truth = {r[0] for r in conn.execute(
+            "select id from sections where heading like ?1 or text like ?1 or agency like ?1 or title like ?1",
+            [f"%{term}%"])}
+    got = server.json("/nianbao/sections.json", _search=term, _shape="objects", _size="max")
+    assert truth and {r["id"] for r in got["rows"]} == truth
+    assert got["filtered_table_rows_count"] == len(truth)
+
+
+# -- exports -------------------------------------------------------------------------------------
+
+def test_csv_stream_and_json_export(server):
+    with db(server) as conn:
+        n = conn.execute("select count(*) from requests").fetchone()[0]
+    status, headers, body = server.get("/nianbao/requests.csv", _stream="on", _size="max")
+    assert status == 200 and headers["content-type"].startswith("text/plain") or "csv" in headers["content-type"]
+    table = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
+    assert len(table) == n > 1000  # more rows than one page: streamed
+    data = server.json("/nianbao/reports.json", _shape="array", agency=A, year="2022")
+    assert data[0]["received"] == total_cell(server.expect.reports[("A", 2022)], "new_received")
+
+
+# -- archived originals --------------------------------------------------------------------------
+
+def capture_ids(server, url: str) -> list[tuple[str, str]]:
+    with db(server) as conn:
+        return conn.execute("select id, record_type from captures where url = ? order by fetched",
+                            [url]).fetchall()
+
+
+def test_original_is_served_sandboxed_and_verbatim(server):
+    (cid, _), = capture_ids(server, server.expect.script_url)
+    status, headers, body = server.get(f"/-/original/{cid}/raw")
+    assert status == 200
+    csp = headers["content-security-policy"]
+    assert csp == CSP and csp.startswith("sandbox;") and "allow-scripts" not in csp
+    assert "default-src 'none'" in csp
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["content-type"] == "text/html; charset=utf-8"
+    assert SCRIPT.encode() in body and "教育局2023年政府信息公开工作年度报告".encode() in body
+
+
+def test_original_page_names_source_and_capture_time(server):
+    (cid, _), = capture_ids(server, server.expect.script_url)
+    status, headers, body = server.get(f"/-/original/{cid}")
+    page = body.decode()
+    assert status == 200
+    assert server.expect.script_url in page and "2024-02-01T03:00:00Z" in page
+    assert re.search(r'<iframe[^>]*sandbox=""[^>]*src="/-/original/%s/raw"' % cid, page)
+
+
+def test_content_encoded_capture_is_served_decoded(server):
+    (cid, _), = capture_ids(server, server.expect.gzip_url)
+    status, headers, body = server.get(f"/-/original/{cid}/raw")
+    assert status == 200 and "content-encoding" not in headers
+    assert "财政局2021年政府信息公开工作年度报告".encode() in body
+
+
+def test_revisit_serves_the_response_it_repeats(server):
+    caps = capture_ids(server, server.expect.revisit_url)
+    assert [t for _, t in caps] == ["response", "revisit"]
+    _, _, first = server.get(f"/-/original/{caps[0][0]}/raw")
+    status, _, again = server.get(f"/-/original/{caps[1][0]}/raw")
+    assert status == 200 and again == first and "卫生健康委员会".encode() in again
+
+
+def test_unknown_capture_is_404(server):
+    assert server.get("/-/original/0000000000000000")[0] == 404
+    assert server.get("/-/original/0000000000000000/raw")[0] == 404
+
+
+def test_every_report_links_to_its_original(server):
+    status, _, body = server.get("/nianbao/reports", _size="100")
+    page = body.decode()
+    with db(server) as conn:
+        ids = [r[0] for r in conn.execute("select capture_id from reports")]
+    assert len(ids) == 17
+    for cid in ids:
+        assert f'href="/-/original/{cid}"' in page
+    # every number: the provenance view links each cell to its capture
+    status, _, body = server.get("/nianbao/cell_provenance", table_name="requests", _size="5")
+    assert 'class="nianbao-original" href="/-/original/' in body.decode()
+
+
+def test_warc_paths_cannot_escape_the_warc_directory(tmp_path):
+    (tmp_path / "warcs").mkdir()
+    (tmp_path / "secret.warc.gz").write_bytes(b"x")
+    with pytest.raises(OriginalNotFound):
+        resolve_warc_path(tmp_path / "warcs", "../secret.warc.gz")
+    with pytest.raises(OriginalNotFound):
+        resolve_warc_path(tmp_path / "warcs", "/etc/passwd")
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+def test_serve_is_a_nianbao_command_and_runs_datasette_immutably(built_archive):
+    from nianbao.cli import COMMAND_MODULES
+
+    assert "serve" in COMMAND_MODULES
+    data_dir, _ = built_archive
+    out = subprocess.run([sys.executable, "-m", "nianbao.commands.serve", "--data-dir", str(data_dir),
+                          "--port", "8123", "--dry-run"], capture_output=True, text=True, check=True)
+    cmd = out.stdout.split()
+    assert cmd[cmd.index("-i") + 1] == str(data_dir / "nianbao.db")
+    assert cmd[cmd.index("--inspect-file") + 1] == str(data_dir / "nianbao.inspect.json")
+    assert cmd[cmd.index("--host") + 1] == "127.0.0.1" and cmd[cmd.index("--port") + 1] == "8123"
+    assert cmd[cmd.index("--metadata") + 1].endswith("datasette-metadata.json")
