@@ -14,7 +14,6 @@ PUBLISH_INDEXES: list[tuple[str, str, tuple[str, ...]]] = [
     ("idx_publish_versions_year", "document_versions", ("year",)),
     ("idx_publish_versions_latest_year", "document_versions", ("is_latest", "year", "agency")),
     ("idx_publish_sections_year", "sections", ("year",)),
-    ("idx_publish_sections_version", "sections", ("version_id",)),
     # Findings: `where ok = 0` over millions of rule results.
     ("idx_publish_rule_results_failed", "rule_results", ("ok", "rule", "version_id")),
     # Trends and outcome shares read only the 总计 column: covering index, no table lookups.

@@ -1,0 +1,151 @@
+"""The archive in a real browser: Debian's headless Chromium driven by Playwright, against a real
+Datasette server on 127.0.0.1. Every step leaves a screenshot in test-artifacts/browser/.
+
+Steps: home page; search 复议 from Datasette's own search box; a facet narrows the results; a canned
+query runs; the trends chart renders (Vega from the plugin's local files); an archived original
+opens from a report's link and its script does not run. Throughout, no request leaves 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.publish.archive_fixture import AGENCIES
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing: run `make system-deps` (never `playwright install`)")
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A fresh page that records every request and console message it makes."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    pg = context.new_page()
+    pg.requests = []
+    pg.console = []
+    context.on("request", lambda req: pg.requests.append(req.url))
+    pg.on("console", lambda msg: pg.console.append(msg.text))
+    yield pg
+    stray = [u for u in pg.requests if not local(u, server.base)]
+    context.close()
+    assert not stray, f"requests left 127.0.0.1: {stray}"
+
+
+def local(url: str, base: str) -> bool:
+    if url.startswith(("data:", "blob:", "about:")):
+        return True
+    return urlparse(url).netloc == urlparse(base).netloc
+
+
+def shot(pg, name: str) -> None:
+    pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def truth(server, sql: str, params=()) -> list:
+    with sqlite3.connect(f"file:{server.data_dir / 'nianbao.db'}?mode=ro", uri=True) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def count_in_heading(pg) -> int:
+    heading = pg.locator("h3").first.inner_text()
+    return int(re.match(r"([\d,]+) rows?", heading).group(1).replace(",", ""))
+
+
+def test_01_home_page(page, server):
+    page.goto(server.base + "/")
+    assert "年报" in page.title()
+    assert page.get_by_role("link", name="数字对不上的报告").is_visible()
+    assert "政府信息公开工作年度报告" in page.locator("body").inner_text()
+    shot(page, "01-home")
+
+
+def test_02_search_fuyi_then_facet(page, server):
+    page.goto(server.base + "/nianbao/sections")
+    page.fill("input#_search", "复议")
+    page.locator("input#_search").press("Enter")
+    page.wait_for_url(re.compile(r"_search="))
+    expected = truth(server, "select count(*) from sections where heading like '%复议%' or text like '%复议%' "
+                             "or agency like '%复议%' or title like '%复议%'")[0][0]
+    assert count_in_heading(page) == expected
+    assert 'search matches "复议"' in page.locator("h3").first.inner_text()
+    shot(page, "02-search-fuyi")
+    # Facet by section number: 1 (总体情况) keeps only the two reports whose overview mentions 复议.
+    page.locator('.facet-info[data-column="number"] li a', has_text=re.compile(r"^1$")).click()
+    page.wait_for_url(re.compile(r"number=1"))
+    assert count_in_heading(page) == 2
+    body = page.locator("table.rows-and-columns").inner_text()
+    assert AGENCIES["A"] in body and AGENCIES["B"] in body
+    assert "行政复议" in body
+    shot(page, "03-search-fuyi-facet-number-1")
+
+
+def test_03_canned_query_runs(page, server):
+    page.goto(server.base + "/nianbao/inconsistent_reports")
+    page.get_by_role("button", name="Run SQL").or_(page.locator('input[type="submit"][value="Run SQL"]')).first.click()
+    page.wait_for_load_state("networkidle")
+    table = page.locator("table.rows-and-columns").inner_text()
+    assert AGENCIES["A"] in table and "outcomes_sum" in table and "row_total" in table
+    # the capture link renders as a link to the archived original
+    assert page.locator("a.nianbao-original").count() >= 2
+    shot(page, "04-canned-query-inconsistent-reports")
+
+
+def test_04_trend_chart_renders_from_local_scripts(page, server):
+    page.goto(server.base + "/-/dashboards/trends")
+    chart = page.locator("#chart-requests")
+    chart.locator("canvas, svg").first.wait_for(state="visible", timeout=20000)
+    box = chart.locator("canvas, svg").first.bounding_box()
+    assert box and box["width"] > 100 and box["height"] > 50
+    page.locator("#chart-outcomes").locator("canvas, svg").first.wait_for(state="visible", timeout=20000)
+    scripts = [u for u in page.requests if u.endswith(".js")]
+    assert any("vega-lite.min.js" in u for u in scripts) and all(local(u, server.base) for u in scripts)
+    page.wait_for_timeout(500)
+    shot(page, "05-dashboard-trends")
+
+
+def test_05_original_opens_and_its_script_does_not_run(page, server):
+    script_url = server.expect.script_url
+    (cid,) = truth(server, "select capture_id from reports where url = ?", [script_url])[0]
+    page.goto(server.base + "/nianbao/reports?_size=50")
+    page.locator(f'a.nianbao-original[href="/-/original/{cid}"]').click()
+    page.wait_for_url(re.compile(f"/-/original/{cid}$"))
+    assert script_url in page.locator("table.nianbao-provenance").inner_text()
+    frame = page.frame_locator("iframe.nianbao-frame")
+    marker = frame.locator("#nianbao-marker")
+    marker.wait_for(timeout=10000)
+    assert marker.inner_text() == "原始页面未被脚本修改 untouched by scripts"
+    assert "教育局2023年政府信息公开工作年度报告" in frame.locator("h1").inner_text()
+    page.wait_for_timeout(500)
+    shot(page, "06-archived-original")
+    # The capture alone, top-level: the CSP sandbox still stops its script.
+    page.goto(server.base + f"/-/original/{cid}/raw")
+    page.locator("#nianbao-marker").wait_for()
+    page.wait_for_timeout(300)
+    assert page.locator("#nianbao-marker").inner_text() == "原始页面未被脚本修改 untouched by scripts"
+    assert page.title() != "PWNED"
+    assert not [u for u in page.requests if "pwned" in u]
+    assert any("Blocked script execution" in m or "sandbox" in m for m in page.console), page.console
+    shot(page, "07-archived-original-raw")
