@@ -1,0 +1,109 @@
+"""The template's consistency rules (勾稽关系), run over the published numbers as printed.
+
+Each result carries expected and actual; a rule over blank cells reads them as 0 and lists them
+in `blank_as_zero`. Cells the parser could not find (position None) make the rule skip, because a
+missing reading is not a finding. Nothing here changes a number.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from parsers.keys import appeal_procedures, applicant_columns, request_columns, result_rows
+
+Number = int | float
+
+
+def _index(cells: list[dict[str, Any]], a: str, b: str) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(c[a], c[b]): c for c in cells}
+
+
+def _sum(cells: list[dict[str, Any] | None], names: list[str]) -> tuple[Number | None, list[str]]:
+    """Sum of values (blank as 0); None when a cell is missing or unreadable."""
+    total: Number = 0
+    blanks = []
+    for cell, name in zip(cells, names):
+        if cell is None or cell.get("position") is None and cell.get("raw") is None:
+            return None, []
+        value = cell.get("value")
+        if value is None:
+            if (cell.get("raw") or "").strip():
+                return None, []  # printed but unreadable: not a finding of this rule
+            blanks.append(name)
+            continue
+        total += value
+    return total, blanks
+
+
+def _check(rule: str, scope: str, expected_parts: list, expected_names: list[str],
+           actual_parts: list, actual_names: list[str]) -> dict[str, Any] | None:
+    expected, blanks_e = _sum(expected_parts, expected_names)
+    actual, blanks_a = _sum(actual_parts, actual_names)
+    if expected is None or actual is None:
+        return None
+    return {"rule": rule, "scope": scope, "ok": expected == actual, "expected": expected,
+            "actual": actual, "blank_as_zero": blanks_e + blanks_a}
+
+
+def run_checks(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """balance, outcomes_sum, row_total (table 3) and appeals_total (table 4) for one report."""
+    edition = report.get("edition")
+    checks: list[dict[str, Any]] = []
+    if edition in ("2019", "2021") and report.get("requests"):
+        req = _index(report["requests"], "row", "column")
+        results = result_rows(edition)
+        for col in request_columns():
+            get = lambda row: req.get((row, col))  # noqa: E731
+            for check in (
+                _check("balance", col,
+                       [get("new_received"), get("carried_over")], [f"new_received/{col}", f"carried_over/{col}"],
+                       [get("total"), get("carried_forward")], [f"total/{col}", f"carried_forward/{col}"]),
+                _check("outcomes_sum", col,
+                       [get(r) for r in results], [f"{r}/{col}" for r in results],
+                       [get("total")], [f"total/{col}"]),
+            ):
+                if check:
+                    checks.append(check)
+        rows = list(dict.fromkeys(row for row, _ in req))
+        for row in rows:
+            check = _check("row_total", row,
+                           [req.get((row, c)) for c in applicant_columns()],
+                           [f"{row}/{c}" for c in applicant_columns()],
+                           [req.get((row, "total"))], [f"{row}/total"])
+            if check:
+                checks.append(check)
+    if report.get("appeals"):
+        app = _index(report["appeals"], "procedure", "outcome")
+        parts = ["upheld", "corrected", "other", "pending"]
+        for procedure in appeal_procedures():
+            check = _check("appeals_total", procedure,
+                           [app.get((procedure, o)) for o in parts], [f"{procedure}/{o}" for o in parts],
+                           [app.get((procedure, "total"))], [f"{procedure}/total"])
+            if check:
+                checks.append(check)
+    return checks
+
+
+def check_carry_chain(previous: dict[str, Any], current: dict[str, Any]) -> list[dict[str, Any]]:
+    """carry_chain: carried_over(Y) = carried_forward(Y−1), per column of table 3.
+
+    For the archive to call with one agency's reports of consecutive years. Returns [] when the
+    years are not consecutive or either report lacks table 3.
+    """
+    try:
+        if int(current.get("year")) - int(previous.get("year")) != 1:
+            return []
+    except (TypeError, ValueError):
+        return []
+    before = _index(previous.get("requests") or [], "row", "column")
+    now = _index(current.get("requests") or [], "row", "column")
+    checks = []
+    for col in request_columns():
+        check = _check("carry_chain", col,
+                       [before.get(("carried_forward", col))], [f"{previous.get('year')}/carried_forward/{col}"],
+                       [now.get(("carried_over", col))], [f"{current.get('year')}/carried_over/{col}"])
+        if check:
+            check["previous_year"] = previous.get("year")
+            check["year"] = current.get("year")
+            checks.append(check)
+    return checks

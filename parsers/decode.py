@@ -1,0 +1,73 @@
+"""Bytes → text: honour a BOM or declared charset, else strict UTF-8, else GB18030, else guess.
+
+GB2312 and GBK are subsets of GB18030, so a page declaring either is decoded as GB18030 (pages
+labelled gb2312 routinely contain GBK-only characters).
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+_DECLARED_RE = re.compile(rb"""charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{2,40})""", re.I)
+_XML_DECL_RE = re.compile(rb"""<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""", re.I)
+_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "gb_2312-80": "gb18030",
+              "cp936": "gb18030", "ms936": "gb18030", "windows-936": "gb18030", "euc-cn": "gb18030",
+              "iso-8859-1": "cp1252", "latin-1": "cp1252", "us-ascii": "utf-8", "ascii": "utf-8"}
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+_COMMON_HAN = "的一是在了和有中人政府公开信息年报告"
+
+
+def declared_charset(data: bytes) -> str | None:
+    head = data[:4096]
+    match = _XML_DECL_RE.search(head) or _DECLARED_RE.search(head)
+    if not match:
+        return None
+    name = match.group(1).decode("ascii", "replace").strip().lower()
+    name = _SUPERSETS.get(name, name)
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def _plausible_chinese(text: str) -> bool:
+    sample = text[:20000]
+    return any(ch in sample for ch in _COMMON_HAN) or not any(ord(ch) > 0x7F for ch in sample)
+
+
+def decode_bytes(data: bytes) -> tuple[str, str, list[str]]:
+    """(text, encoding used, warnings). Never raises."""
+    warnings: list[str] = []
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom):].decode(name, errors="replace"), name, warnings
+    declared = declared_charset(data)
+    if declared:
+        declared = _SUPERSETS.get(declared, declared)
+        try:
+            return data.decode(declared), declared, warnings
+        except (UnicodeDecodeError, LookupError):
+            warnings.append(f"declared charset {declared} does not decode the page; guessed instead")
+    try:
+        return data.decode("utf-8"), "utf-8", warnings
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+        if _plausible_chinese(text):
+            return text, "gb18030", warnings
+    except UnicodeDecodeError:
+        pass
+    try:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data[:200000]).best()
+        if best is not None and best.encoding:
+            name = _SUPERSETS.get(best.encoding, best.encoding)
+            warnings.append(f"encoding guessed as {name}")
+            return data.decode(name, errors="replace"), name, warnings
+    except Exception:  # noqa: BLE001 - a guesser failure must not stop the parse
+        pass
+    warnings.append("encoding unknown; decoded as gb18030 with replacement characters")
+    return data.decode("gb18030", errors="replace"), "gb18030", warnings

@@ -1,0 +1,90 @@
+"""An HTML <table> → a grid with rowspan/colspan expanded (each position points at its cell).
+
+Only the table's own rows count (rows of nested tables belong to those tables).
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from parsers.model import Cell, Table
+from parsers.values import clean_raw
+
+MAX_SPAN = 200  # real spans are < 30; a hostile "colspan=99999" must not eat memory
+
+
+def _span(value: str | None) -> int:
+    if not value:
+        return 1
+    digits = "".join(ch for ch in value.strip() if ch.isdigit())[:4]
+    if not digits:
+        return 1
+    return max(1, min(int(digits), MAX_SPAN))
+
+
+def own_rows(table: etree._Element) -> list[etree._Element]:
+    rows = []
+    for child in table:
+        tag = child.tag
+        if tag == "tr":
+            rows.append(child)
+        elif tag in ("tbody", "thead", "tfoot"):
+            rows.extend(gc for gc in child if gc.tag == "tr")
+    return rows
+
+
+def cell_text(td: etree._Element) -> str:
+    """The cell's text, with <br>/<p> breaks as spaces (labels split across <p> join cleanly later)."""
+    parts = []
+    for node in td.iter():
+        tag = node.tag
+        if tag in ("br", "p", "div") and parts:
+            parts.append(" ")
+        if node is not td and not isinstance(tag, str):  # comments / PIs: skip their text
+            if node.tail:
+                parts.append(node.tail)
+            continue
+        if tag in ("script", "style"):
+            continue
+        if node.text:
+            parts.append(node.text)
+        if node is not td and node.tail:
+            parts.append(node.tail)
+    return clean_raw("".join(parts))
+
+
+def build_table(element: etree._Element, index: int) -> Table:
+    table = Table(index=index)
+    grid: list[list[Cell | None]] = []
+    pending: dict[tuple[int, int], Cell] = {}
+    for r, tr in enumerate(own_rows(element)):
+        row_cells: list[Cell] = []
+        if len(grid) <= r:
+            grid.append([])
+        line = grid[r]
+        c = 0
+        for td in tr:
+            if td.tag not in ("td", "th"):
+                continue
+            while c < len(line) and line[c] is not None:
+                c += 1
+            rowspan, colspan = _span(td.get("rowspan")), _span(td.get("colspan"))
+            cell = Cell(cell_text(td), index, r, c, rowspan, colspan)
+            row_cells.append(cell)
+            for dr in range(rowspan):
+                while len(grid) <= r + dr:
+                    grid.append([])
+                target = grid[r + dr]
+                if len(target) < c + colspan:
+                    target.extend([None] * (c + colspan - len(target)))
+                for dc in range(colspan):
+                    if target[c + dc] is None:
+                        target[c + dc] = cell
+            c += colspan
+        table.rows.append(row_cells)
+    # rows created only by a rowspan past the last <tr> carry no own cells
+    while len(table.rows) < len(grid):
+        table.rows.append([])
+    table.grid = grid
+    del pending
+    return table

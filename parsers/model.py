@@ -1,0 +1,44 @@
+"""The parser's intermediate model: tables as grids of cells, the same for HTML and plain text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True, eq=False)
+class Cell:
+    """One printed cell. `row`/`col` are its top-left grid position after span expansion."""
+
+    text: str  # whitespace-collapsed printed text (the `raw` of the output)
+    table: int
+    row: int
+    col: int
+    rowspan: int = 1
+    colspan: int = 1
+
+    @property
+    def blank(self) -> bool:
+        return not self.text
+
+    def position(self) -> dict[str, int]:
+        return {"table": self.table, "row": self.row, "col": self.col}
+
+
+@dataclass(slots=True, eq=False)
+class Table:
+    """A table of the page. `rows[r]`: cells starting in grid row r; `grid[r][c]`: the covering cell."""
+
+    index: int
+    rows: list[list[Cell]] = field(default_factory=list)
+    grid: list[list[Cell | None]] = field(default_factory=list)
+    spans: bool = True  # False for plain-text tables, whose colspans were lost
+
+    def covering(self, r: int) -> list[Cell]:
+        """Distinct cells covering grid row r (rowspan-inherited block labels included), left to right."""
+        out: list[Cell] = []
+        seen: set[int] = set()
+        for cell in self.grid[r] if r < len(self.grid) else []:
+            if cell is not None and id(cell) not in seen:
+                seen.add(id(cell))
+                out.append(cell)
+        return out

@@ -1,0 +1,206 @@
+"""parse_report: a report page (HTML bytes/text or plain text) → the canonical report dict.
+
+Pure: no network, no database, no files. Never raises: bad input gives a status and warnings.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from lxml import etree, html as lxml_html
+
+from parsers import metadata
+from parsers.checks import run_checks
+from parsers.decode import decode_bytes
+from parsers.grid import build_table
+from parsers.htmltext import html_lines
+from parsers.keys import active_cells, appeal_outcomes, appeal_procedures, request_columns, request_rows
+from parsers.model import Cell, Table
+from parsers.sections import LINK_MARK, split_sections
+from parsers.tables import Found, edition_of, read_tables
+from parsers.text_tables import TABLE_MARK, split_text
+from parsers.values import measure_kind, read_value
+
+PARSER_VERSION = "1.0.0"
+
+_HTML_SNIFF_RE = re.compile(r"<\s*(?:html|body|table|div|p|td|tr|span|h[1-6]|meta|head|br|font)\b", re.I)
+_XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+_OLD_STATS_RE = re.compile(r"政府信息公开情况统计表|指标名称|依申请公开信息总数|主动公开文件数")
+_PARSER = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+
+
+def _empty(source: str) -> dict[str, Any]:
+    return {"source": source, "title": None, "agency": None, "year": None, "edition": None,
+            "status": "not_a_report", "published": None, "parser_version": PARSER_VERSION,
+            "active": [], "requests": [], "appeals": [], "sections": [], "checks": [], "warnings": []}
+
+
+def parse_report(data: bytes | str, source: str = "") -> dict[str, Any]:
+    """The canonical report of ../shared/template/README.md (see docs/architecture.md)."""
+    report = _empty(source)
+    try:
+        _parse(data, report)
+    except Exception as error:  # noqa: BLE001 - the contract: never raise on any input
+        report["status"] = "partial" if report.get("title") else "not_a_report"
+        report["warnings"].append(f"parser error: {type(error).__name__}: {error}")
+    return report
+
+
+def _parse(data: bytes | str, report: dict[str, Any]) -> None:
+    warnings: list[str] = report["warnings"]
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        text, _encoding, notes = decode_bytes(bytes(data))
+        warnings.extend(notes)
+    elif isinstance(data, str):
+        text = data
+    else:
+        warnings.append(f"input is {type(data).__name__}, not bytes or str")
+        return
+    text = text.replace("\x00", "")
+    if not text.strip():
+        warnings.append("empty input")
+        return
+    if _HTML_SNIFF_RE.search(text[:200000]):
+        lines, tables, page_title = _from_html(text, warnings)
+    else:
+        plain, tables = split_text(text)
+        lines = [(line, False) for line in plain]
+        page_title = None
+    _assemble(report, lines, tables, page_title)
+
+
+def _from_html(text: str, warnings: list[str]) -> tuple[list[tuple[str, bool]], list[Table], str | None]:
+    text = _XML_DECL_RE.sub("", text, count=1)
+    try:
+        root = lxml_html.document_fromstring(text.encode("utf-8", "replace"), parser=_PARSER)
+    except (etree.ParserError, ValueError) as error:
+        warnings.append(f"HTML not parsable: {error}")
+        return [], [], None
+    title_el = root.find(".//title")
+    page_title = title_el.text_content().strip() if title_el is not None else None
+    elements = [el for el in root.iter("table")]
+    table_index = {id(el): i for i, el in enumerate(elements)}
+    # leaf tables only: a layout table wrapping the report tables is not itself a report table
+    tables = [build_table(el, i) for i, el in enumerate(elements) if el.find(".//table") is None]
+    lines = html_lines(root, table_index)
+    del elements
+    return lines, tables, page_title
+
+
+def _assemble(report: dict[str, Any], lines: list[tuple[str, bool]], tables: list[Table],
+              page_title: str | None) -> None:
+    warnings = report["warnings"]
+    plain = [LINK_MARK if linked else line for line, linked in lines]
+    title = metadata.find_title(lines, page_title)
+    report["title"] = title
+    sections, first_heading, end = split_sections(plain)
+    report["sections"] = sections
+
+    found = read_tables(tables)
+    warnings.extend(found.warnings)
+    year = metadata.year_of(title) if title else None
+    if year is None:
+        year = metadata.year_from_text([line for line in plain if not line.startswith("\x00")])
+    report["year"] = year
+    report["agency"] = metadata.agency_of(title) if title else None
+
+    head = [line for line in plain[: first_heading if first_heading is not None else 120]
+            if not line.startswith("\x00")]
+    first_report_table = min((c.table for c in _all_cells(found)), default=None)
+    for table in found.other_tables:
+        if first_report_table is None or table.index < first_report_table:
+            head.extend(" ".join(c.text for c in row if c.text) for row in table.rows)
+    tail = [line for line in plain[:end] if not line.startswith("\x00")]
+    report["published"] = metadata.find_published(head, tail)
+
+    if metadata.is_interpretation(title):
+        report["status"] = "not_a_report"
+        warnings.append("an interpretation (解读) page, not the report itself")
+        return
+    if not found.kinds:
+        old_stats = any(_OLD_STATS_RE.search(" ".join(c.text for c in row)) for t in tables for row in t.rows)
+        if (year is not None and year <= 2018) or old_stats:
+            report["status"] = "pre2019"
+            report["edition"] = "pre2019"
+        elif title and (sections or any(line.startswith(TABLE_MARK) for line in plain)):
+            report["status"] = "no_tables"
+            warnings.append("report text without the template tables (image or attachment only?)")
+        elif len(sections) >= 3:
+            report["status"] = "no_tables"
+            warnings.append("report sections without a title or the template tables")
+        else:
+            report["status"] = "not_a_report"
+        return
+
+    edition = edition_of(found)
+    if edition is None:
+        warnings.append("template edition not recognisable from the tables")
+        report["status"] = "partial"
+        return
+    report["edition"] = edition
+    report["active"] = _active_cells(found, edition, warnings)
+    report["requests"] = _request_cells(found, edition, warnings)
+    report["appeals"] = _appeal_cells(found, warnings)
+    complete = [name for name in ("active", "requests", "appeals")
+                if sum(1 for c in report[name] if c["position"] is not None) * 2 >= len(report[name])]
+    report["status"] = "parsed" if len(complete) == 3 else "partial"
+    if len(complete) < 3:
+        missing = sorted({"active", "requests", "appeals"} - set(complete))
+        warnings.append(f"table(s) not found or mostly unreadable: {', '.join(missing)}")
+    if year is not None and year <= 2018:
+        warnings.append(f"report year {year} predates the 2019 template, yet template tables were found")
+    report["checks"] = run_checks(report)
+
+
+def _all_cells(found: Found) -> list[Cell]:
+    return [*found.active.values(), *found.requests.values(), *found.appeals.values()]
+
+
+def _cell_out(head: dict[str, Any], cell: Cell | None, kind: str, warnings: list[str],
+              header_unit: str | None = None) -> dict[str, Any]:
+    if cell is None:
+        return {**head, "value": None, "raw": None, "position": None}
+    reading = read_value(cell.text, kind, header_unit)
+    out = {**head, "value": reading.value, "raw": cell.text, "position": cell.position()}
+    if reading.reading:
+        out["reading"] = reading.reading
+    if reading.warning:
+        where = "/".join(str(v) for v in head.values())
+        warnings.append(f"{where}: {reading.warning}")
+    return out
+
+
+def _active_cells(found: Found, edition: str, warnings: list[str]) -> list[dict[str, Any]]:
+    wanted = active_cells(edition)
+    extra = sorted(set(found.active) - set(wanted))
+    if extra:
+        warnings.append("table 2 cells outside the edition ignored: " + ", ".join(f"{r}/{m}" for r, m in extra))
+    out = []
+    for row, measure in wanted:
+        cell = found.active.get((row, measure))
+        out.append(_cell_out({"row": row, "measure": measure}, cell, measure_kind(measure), warnings,
+                             found.active_units.get((row, measure))))
+    missing = [f"{r}/{m}" for (r, m), c in zip(wanted, out) if c["position"] is None]
+    if missing and len(missing) < len(wanted):
+        warnings.append("table 2 cells not found: " + ", ".join(missing))
+    return out
+
+
+def _request_cells(found: Found, edition: str, warnings: list[str]) -> list[dict[str, Any]]:
+    rows, columns = request_rows(edition), request_columns()
+    extra = sorted({r for r, _ in found.requests} - set(rows))
+    if extra:
+        warnings.append("table 3 rows outside the edition ignored: " + ", ".join(extra))
+    out = [_cell_out({"row": r, "column": c}, found.requests.get((r, c)), "count", warnings)
+           for r in rows for c in columns]
+    missing_rows = [r for r in rows if all((r, c) not in found.requests for c in columns)]
+    if missing_rows and len(missing_rows) < len(rows):
+        warnings.append("table 3 rows not found: " + ", ".join(missing_rows))
+    return out
+
+
+def _appeal_cells(found: Found, warnings: list[str]) -> list[dict[str, Any]]:
+    out = [_cell_out({"procedure": p, "outcome": o}, found.appeals.get((p, o)), "count", warnings)
+           for p in appeal_procedures() for o in appeal_outcomes()]
+    return out
