@@ -14,6 +14,9 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.defer import Deferred
 from scrapy.http import Request, Response
 
 from crawler.junk import classify_junk
@@ -136,3 +139,19 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
     async def process_exception(self, request: Request, exception: Exception) -> Any:  # type: ignore[override]
         return await self._backoff(super().process_exception(request, exception))
+
+
+class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware, fixed for many requests waiting on one robots.txt fetch.
+
+    Upstream, every waiting request awaits the same Deferred; the first awaiter consumes its
+    result and the others receive None, which means "no robots.txt, allow everything". That
+    happens on a resumed crawl (the JOBDIR queue releases many requests at once) and let a
+    disallowed URL through in our tests. The parsed result is stored on the middleware before
+    the Deferred fires, so read it from there.
+    """
+
+    async def robot_parser(self, request: Request) -> Any:
+        parser = await super().robot_parser(request)
+        current = self._parsers.get(urlparse_cached(request).netloc)
+        return parser if current is None or isinstance(current, Deferred) else current
