@@ -131,6 +131,8 @@ def _assemble(report: dict[str, Any], lines: list[tuple[str, bool]], tables: lis
             warnings.append("report sections without a title or the template tables")
         else:
             report["status"] = "not_a_report"
+            if not title:
+                report["published"] = None  # a list or other page: its dates are not a report's
         return
 
     edition = edition_of(found)

@@ -1,0 +1,74 @@
+"""Golden files, juriscraper-style: ONE test walks every example page and diffs its parse
+against the reviewed expected JSON in tests/fixtures/parsers/golden/<name>.json.
+
+A missing expected file is written from the current parse and the test FAILS until someone has
+reviewed it cell by cell against the source page and committed it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from parsers import parse_report
+from tests.conftest import REPO, SHARED
+
+GOLDEN = REPO / "tests" / "fixtures" / "parsers" / "golden"
+
+
+def examples() -> list[Path]:
+    return sorted((SHARED / "seeds").glob("*.txt")) + sorted((SHARED / "real").glob("*.html"))
+
+
+def golden_name(path: Path) -> str:
+    return f"{path.stem}.json"
+
+
+def canonical(path: Path) -> dict:
+    report = parse_report(path.read_bytes(), source=f"{path.parent.name}/{path.name}")
+    return json.loads(json.dumps(report, ensure_ascii=False))
+
+
+def test_every_example_matches_its_reviewed_golden_file(shared_dir):
+    pages = examples()
+    assert len(pages) >= 16, "the shared examples are missing"
+    written, differing = [], []
+    for path in pages:
+        expected_path = GOLDEN / golden_name(path)
+        actual = canonical(path)
+        if not expected_path.exists():
+            GOLDEN.mkdir(parents=True, exist_ok=True)
+            expected_path.write_text(json.dumps(actual, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+            written.append(expected_path.name)
+            continue
+        expected = json.loads(expected_path.read_text(encoding="utf-8"))
+        if actual != expected:
+            differing.append((path.name, _first_differences(expected, actual)))
+    assert not written, f"new golden files written, review them cell by cell and commit: {written}"
+    assert not differing, "parse differs from reviewed golden files:\n" + "\n".join(
+        f"{name}: {diff}" for name, diff in differing)
+
+
+def _first_differences(expected: dict, actual: dict, limit: int = 8) -> list[str]:
+    out = []
+    for key in sorted(set(expected) | set(actual)):
+        e, a = expected.get(key), actual.get(key)
+        if e == a:
+            continue
+        if isinstance(e, list) and isinstance(a, list) and len(e) == len(a):
+            for index, (x, y) in enumerate(zip(e, a)):
+                if x != y:
+                    out.append(f"{key}[{index}]: expected {x!r}, got {y!r}")
+                    if len(out) >= limit:
+                        return out
+        else:
+            out.append(f"{key}: expected {str(e)[:200]!r}, got {str(a)[:200]!r}")
+    return out[:limit]
+
+
+def test_list_page_is_not_a_report(shared_dir):
+    report = canonical(SHARED / "real" / "pingtan_list_index.html")
+    assert report["status"] == "not_a_report"
+    assert report["active"] == report["requests"] == report["appeals"] == []
