@@ -264,7 +264,8 @@ class ArchiveBuilder:
             rows.append((vid, c.get("row"), c.get("column"), _num(c.get("value")), c.get("raw"),
                          c.get("reading"), p.get("table"), p.get("row"), p.get("col")))
             if c.get("row") in ("carried_over", "carried_forward"):
-                chain.append({"row": c.get("row"), "column": c.get("column"), "value": c.get("value")})
+                chain.append({"row": c.get("row"), "column": c.get("column"), "value": c.get("value"),
+                              "raw": c.get("raw"), "position": c.get("position")})
             n += 1
         rows = self.buffers["appeals"]
         for c in report.get("appeals") or []:

@@ -29,10 +29,10 @@ def _reports(db: sqlite_utils.Database, latest_only: bool) -> dict[str, dict]:
     reports = {v["id"]: {"id": v["id"], "agency": v["agency"], "year": v["year"], "edition": v["edition"],
                          "is_latest": v["is_latest"], "requests": [], "appeals": []}
                for v in db.query(f"select id, agency, year, edition, is_latest from document_versions {where}")}
-    for r in db.query("select version_id, row_key, column_key, value from requests"):
+    for r in db.query("select version_id, row_key, column_key, value, raw from requests"):
         if r["version_id"] in reports:
             reports[r["version_id"]]["requests"].append(
-                {"row": r["row_key"], "column": r["column_key"], "value": r["value"]})
+                {"row": r["row_key"], "column": r["column_key"], "value": r["value"], "raw": r["raw"]})
     for r in db.query("select version_id, procedure, outcome, value from appeals"):
         if r["version_id"] in reports:
             reports[r["version_id"]]["appeals"].append(
