@@ -9,7 +9,9 @@ consistent (balance, outcomes_sum, row_total and appeals_total all hold).
 Styles: ``plain`` (clean tables), ``word`` (Word export: MsoNormalTable, <o:p>, one <span> per
 label character, <font>), ``ueditor`` (labels split across <p>, values padded with newlines and
 &nbsp;), ``fragment`` (a bare content fragment: no <html> wrapper, no charset, like a portal
-front end serves it).
+front end serves it), ``text`` (the plain-text rendering of ../shared/seeds: markdown headings,
+tab-separated table rows with colspans padded by empty cells and rowspan-covered positions left
+empty, so rows shift like the seeds' do).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from parsers.keys import (
     template_keys,
 )
 
-STYLES = ("plain", "word", "ueditor", "fragment")
+STYLES = ("plain", "word", "ueditor", "fragment", "text")
+HTML_STYLES = STYLES[:-1]
 CN_NUMERALS = "零一二三四五六七八九十"
 
 # Table 3 label layout: row key -> (block label, group label, leaf label). Block/group cells span rows.
@@ -377,9 +380,55 @@ def _table4(report: dict[str, Any], st: _Style) -> str:
     return "".join(parts)
 
 
+def _html_table_to_text(table_html: str) -> str:
+    """Tab-separated rows the way the seeds print them: spans lost, covered positions empty."""
+    from lxml import html as lxml_html
+
+    table = lxml_html.fragment_fromstring(table_html)
+    covered: dict[tuple[int, int], bool] = {}
+    lines = []
+    for r, tr in enumerate(table.iter("tr")):
+        out: list[str] = []
+        c = 0
+        for td in tr:
+            while covered.get((r, c)):
+                out.append("")
+                c += 1
+            rowspan, colspan = int(td.get("rowspan", 1)), int(td.get("colspan", 1))
+            for dr in range(1, rowspan):
+                for dc in range(colspan):
+                    covered[(r + dr, c + dc)] = True
+            text = " ".join(td.text_content().replace("\xa0", " ").split())
+            out.extend([text] + [""] * (colspan - 1))
+            c += colspan
+        lines.append("\t".join(out))
+    return "\n".join(lines)
+
+
+def _render_text(report: dict[str, Any], edition: str, title: str) -> str:
+    st = _Style("plain")
+    tables = {2: _table2(report, edition, st), 3: _table3(report, edition, st), 4: _table4(report, st)}
+    texts = {s["number"]: s for s in report.get("sections", [])}
+    out = [f"# {title}", ""]
+    if report.get("published"):
+        out += [f"发布日期：{report['published']}", ""]
+    for number, default in section_titles().items():
+        section = texts.get(number, {"heading": default, "text": ""})
+        out += [f"## {CN_NUMERALS[number]}、{section.get('heading') or default}", ""]
+        for line in (section.get("text") or "").split("\n"):
+            if line.strip():
+                out += [line, ""]
+        if number in tables:
+            out += [_html_table_to_text(tables[number]), ""]
+    return "\n".join(out)
+
+
 def render_report(report: dict[str, Any], *, edition: str | None = "2021", style: str = "plain") -> str:
     """The report as an HTML page in the national template (edition from the report if it has one)."""
     edition = report.get("edition") if report.get("edition") in ("2019", "2021") else (edition or "2021")
+    if style == "text":
+        title = report.get("title") or f"{report.get('agency', '')}{report.get('year', '')}年政府信息公开工作年度报告"
+        return _render_text(report, edition, title)
     st = _Style(style)
     title = report.get("title") or f"{report.get('agency', '')}{report.get('year', '')}年政府信息公开工作年度报告"
     texts = {s["number"]: s for s in report.get("sections", [])}

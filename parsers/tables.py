@@ -124,9 +124,16 @@ def segment(tables: list[Table], warnings: list[str]) -> dict[str, list[Ref]]:
 # ---------------------------------------------------------------- helpers
 
 
-def _fit(values: list[Cell], n: int, what: str, warnings: list[str]) -> list[Cell]:
-    """Trim padding blanks (trailing, then leading) down to n cells; say so when it cannot."""
+def _fit(values: list[Cell], n: int, what: str, warnings: list[str], first_col: int | None = None) -> list[Cell]:
+    """Trim padding blanks down to n cells; say so when it cannot.
+
+    Blanks before the header's first value column (`first_col`) are padding left by a label's
+    lost colspan; then trailing blanks go, then leading ones.
+    """
     values = list(values)
+    if first_col is not None:
+        while len(values) > n and values[0].blank and values[0].col < first_col:
+            values.pop(0)
     while len(values) > n and values[-1].blank:
         values.pop()
     while len(values) > n and values[0].blank:
@@ -219,7 +226,8 @@ def read_requests(refs: list[Ref], found: Found) -> None:
                     continue
                 _assign(found.requests, (key, col), cell, what, warnings)
         else:
-            for col, cell in zip(order, _fit(values, len(order), what, warnings)):
+            first = min((c.col for c, _ in header_cells if c.table == table.index), default=None)
+            for col, cell in zip(order, _fit(values, len(order), what, warnings, first)):
                 found.requests[(key, col)] = cell
         if key in ("other_no_correction", "other_fee_unpaid", "other_other"):
             found.votes["2021"] += 1

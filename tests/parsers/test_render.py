@@ -8,7 +8,7 @@ import random
 import pytest
 
 from parsers.keys import applicant_columns, request_columns, request_rows, result_rows, template_keys
-from parsers.render import STYLES, random_report, render_report
+from parsers.render import HTML_STYLES, random_report, render_report
 from tests.conftest import SHARED
 
 
@@ -37,7 +37,7 @@ def test_random_report_is_consistent(edition, seed):
     assert active == {(r, m) for r, ms in template_keys()["active"][edition]["cells"].items() for m in ms}
 
 
-@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("style", HTML_STYLES)
 @pytest.mark.parametrize("edition,rowspan", [("2019", 20), ("2021", 22)])
 def test_render_draws_template_tables(style, edition, rowspan):
     report = random_report(random.Random(7), year=2021, agency="测试区", edition=edition)
@@ -47,3 +47,15 @@ def test_render_draws_template_tables(style, edition, rowspan):
     assert page.count('colspan="5"') >= 3  # 法人或其他组织, 未经复议直接起诉, 复议后起诉
     assert ("<html" in page) == (style != "fragment")
     assert "测试区2021年政府信息公开工作年度报告" in page
+
+
+def test_render_text_prints_tab_separated_rows_like_the_seeds():
+    report = random_report(random.Random(5), year=2023, agency="测试街道", edition="2021")
+    text = render_report(report, style="text")
+    lines = text.splitlines()
+    assert lines[0] == "# 测试街道2023年政府信息公开工作年度报告"
+    assert "## 三、收到和处理政府信息公开申请情况" in lines
+    assert "第二十条第（一）项\t\t\t" in lines  # colspan=4 padded with empty cells
+    # rowspan-covered block-label positions print as empty leading cells, as in the seeds
+    assert any(line.startswith("\t\t2.其他法律行政法规禁止公开\t") for line in lines)
+    assert "<" not in text
