@@ -6,4 +6,4 @@ so its `templates/` and `static/` folders are Datasette's too. Modules:
 `robots`, `indexes` (indexes the published queries need), `inspect` (the immutable-mode inspect file).
 """
 
-from nianbao.publish.hooks import asgi_wrapper, register_routes, render_cell  # noqa: F401  (Datasette hooks)
+from nianbao.publish.hooks import asgi_wrapper, register_routes, render_cell, startup  # noqa: F401  (Datasette hooks)

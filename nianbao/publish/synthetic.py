@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from archive.ids import payload_digest, stable_id
-from archive.schema import FTS, create_tables
+from archive.schema import FTS, create_indexes, create_tables
 from archive.search import enable_fts, index_rows
 
 import sqlite_utils
@@ -83,6 +83,7 @@ class Planted:
 
 def _agencies(n: int, rng: random.Random) -> list[dict]:
     out = []
+    seen: set[str] = set()
     provinces = list(PROVINCES)
     i = 0
     while len(out) < n:
@@ -94,7 +95,8 @@ def _agencies(n: int, rng: random.Random) -> list[dict]:
         level = "prefecture" if dept == "人民政府" and not district else (
             "county" if dept == "人民政府" else "department")
         name = f"{province}{city}{district}{dept}"
-        if all(a["name"] != name for a in out[-50:]):
+        if name not in seen:
+            seen.add(name)
             out.append({"name": name, "division_code": None, "province": province, "city": city,
                         "county": district or None, "level": level, "level_rule": "synthetic",
                         "source": None})
@@ -297,17 +299,18 @@ def build(db_path: Path, n_reports: int, warc_dir: Path | None = None, seed: int
     """Create `db_path` (replacing it) with about `n_reports` latest reports; return what was planted."""
     rng = random.Random(seed)
     db_path = Path(db_path)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
     if db_path.exists():
         db_path.unlink()
     db = sqlite_utils.Database(db_path)
     db.conn.execute("pragma journal_mode = off")
     db.conn.execute("pragma synchronous = off")
-    create_tables(db)
+    create_tables(db, indexes=False)  # indexes after the bulk load, as the archive build does
     for table, columns in FTS.items():
         enable_fts(db, table, columns)
     _lookups(db)
     planted = Planted()
-    n_agencies = max(2, round(n_reports / (len(YEARS) * 0.93)))
+    n_agencies = max(2, round(n_reports / (len(YEARS) * 0.9)) + 5)  # enough for the gaps
     agencies = _agencies(n_agencies, rng)
     db["agencies"].insert_all(agencies, replace=True)
     db["sources"].insert({"name": "synthetic", "agency": "synthetic", "enabled": 1, "frozen": 0,
@@ -381,8 +384,9 @@ def build(db_path: Path, n_reports: int, warc_dir: Path | None = None, seed: int
             versions = [("v1", grid)]
             if edited:
                 old = {k: list(v) for k, v in grid.items()}
-                old["granted"][0] = max(0, old["granted"][0] - 3)
-                old["granted"][6] = max(0, old["granted"][6] - 3)
+                for row in ("new_received", "granted", "total"):  # first published with 3 more
+                    old[row][0] += 3
+                    old[row][6] += 3
                 versions = [("v1", old), ("v2", grid)]
                 planted.edited_documents.add(doc_id)
             fetched_base = f"{published.isoformat()}T08:00:00Z"
@@ -471,6 +475,9 @@ def build(db_path: Path, n_reports: int, warc_dir: Path | None = None, seed: int
     planted.missing = {(a["name"], y) for a in agencies for y in YEARS if (a["name"], y) not in produced}
     if sink:
         sink.close()
+    db.conn.commit()
+    create_indexes(db)
+    db.conn.execute("analyze")
     db.conn.commit()
     db.conn.execute("pragma journal_mode = delete")
     db.close()

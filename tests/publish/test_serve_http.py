@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import sqlite3
 import subprocess
@@ -40,7 +41,11 @@ def test_served_immutable_with_inspect_file_and_csv_streaming(server):
     assert [(d["name"], d["is_mutable"]) for d in dbs] == [("nianbao", False)]
     settings = server.json("/-/settings.json")
     assert settings["allow_csv_stream"] is True
-    assert (server.data_dir / "nianbao.inspect.json").is_file()
+    inspect = json.loads((server.data_dir / "nianbao.inspect.json").read_text())
+    counts = inspect["nianbao"]["tables"]
+    assert counts["document_versions"]["count"] == 18 and counts["reports"]["count"] == 17
+    # the view's count comes from the inspect file, so an unfiltered view page never counts
+    assert server.json("/nianbao/reports.json")["filtered_table_rows_count"] == 17
 
 
 def test_no_write_endpoint(server):
@@ -87,18 +92,24 @@ def test_metadata_describes_every_table_and_view_in_both_languages(server):
         assert CJK.search(text) and LATIN.search(text), f"{name} needs Chinese and English: {text}"
     units = " ".join(described["requests"]["columns"].values()) + described["active_disclosure"]["description"]
     assert "件" in units and "万元" in units
-    assert {"year", "edition", "status"} <= set(described["reports"]["facets"])
+    assert {"year", "edition", "status", "is_latest"} <= set(described["document_versions"]["facets"])
     assert {"province", "city", "level"} <= set(described["agencies"]["facets"])
     assert "rule" in described["rule_failures"]["facets"]
 
 
 def test_table_page_facets_sort_and_column_descriptions(server):
-    data = server.json("/nianbao/reports.json", _shape="objects")
+    data = server.json("/nianbao/document_versions.json", _shape="objects", is_latest="1")
     assert "sorted by year descending" in data["human_description_en"]
     assert [r["year"] for r in data["rows"]] == sorted((r["year"] for r in data["rows"]), reverse=True)
     facets = data["facet_results"]
-    assert {"year", "edition", "status"} <= set(facets)
+    assert {"year", "edition", "status", "is_latest"} <= set(facets)
     assert {f["value"]: f["count"] for f in facets["year"]["results"]} == {2021: 6, 2022: 5, 2023: 6}
+    agencies = server.json("/nianbao/agencies.json", _shape="objects")["facet_results"]
+    assert {f["value"]: f["count"] for f in agencies["level"]["results"]} == {"department": 5, "prefecture": 1}
+    assert {f["value"] for f in agencies["city"]["results"]} == {"宁波市"}
+    failures = server.json("/nianbao/rule_failures.json", _shape="objects")["facet_results"]
+    assert {f["value"]: f["count"] for f in failures["rule"]["results"]} == {
+        "carry_chain": 2, "outcomes_sum": 1, "row_total": 1}
     status, _, body = server.get("/nianbao/reports")
     assert "本年新收申请（件）" in body.decode()
 
