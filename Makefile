@@ -21,6 +21,8 @@ system-deps:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
 			chromium fonts-wqy-zenhei fontconfig sqlite3 >/dev/null; \
 	fi
+	@test -x /usr/bin/chromium || { echo "system-deps: /usr/bin/chromium is missing (apt-get install chromium)" >&2; exit 1; }
+	@fc-list | grep -qi wqy || { echo "system-deps: no WenQuanYi font (apt-get install fonts-wqy-zenhei)" >&2; exit 1; }
 
 demo: $(STAMP)
 	$(VENV)/bin/nianbao demo
