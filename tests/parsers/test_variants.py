@@ -1,0 +1,325 @@
+"""One small fixture per variant real reports show: each built from a known random report (so
+every number is known) and mutated the way real portals print tables, or a small handwritten page."""
+
+from __future__ import annotations
+
+import copy
+import random
+import re
+
+import pytest
+from lxml import etree, html as lxml_html
+
+from parsers import parse_report
+from parsers.render import random_report, render_report
+from tests.conftest import REPO
+
+VARIANTS = REPO / "tests" / "fixtures" / "parsers" / "variants"
+
+
+def known(edition: str = "2021", seed: int = 11, blank_rate: float = 0.0) -> dict:
+    return random_report(random.Random(seed), year=2022, agency="测试市交通运输局", edition=edition,
+                         blank_rate=blank_rate)
+
+
+def values(report: dict, key: str) -> dict:
+    a, b = {"active": ("row", "measure"), "requests": ("row", "column"), "appeals": ("procedure", "outcome")}[key]
+    return {(c[a], c[b]): c["value"] for c in report[key]}
+
+
+def assert_same_numbers(parsed: dict, original: dict) -> None:
+    assert parsed["status"] == "parsed", parsed["warnings"]
+    for key in ("active", "requests", "appeals"):
+        assert values(parsed, key) == values(original, key), key
+
+
+def mutate(page: str, change) -> str:
+    root = lxml_html.document_fromstring(page)
+    change(root.findall(".//table"))
+    return lxml_html.tostring(root, encoding="unicode")
+
+
+def td(text: str = "", **attrs: str):
+    cell = lxml_html.Element("td", {k: v for k, v in attrs.items()})
+    cell.text = text
+    return cell
+
+
+# ---------------------------------------------------------------- merged cells and shifted columns
+
+
+def test_merged_cells_rowspan_22_block_and_two_level_headers():
+    original = known("2021")
+    page = render_report(original, style="plain")
+    assert 'rowspan="22"' in page and 'colspan="5"' in page
+    assert_same_numbers(parse_report(page), original)
+
+
+def test_colspan_trap_natural_person_header_spans_two_columns():
+    """pingtan_2021: 自然人 spans two grid columns, the 商业企业 value cell has colspan=2."""
+    original = known("2021", seed=3)
+
+    def trap(tables):
+        rows = tables[1].findall(".//tr")
+        rows[0][1].set("colspan", "8")
+        natural = rows[1][0]
+        natural.attrib.pop("rowspan")
+        natural.set("colspan", "2")
+        rows[2].insert(0, td())
+        rows[2][1].set("colspan", "2")
+        for tr in rows[3:]:
+            tr[len(tr) - 6].set("colspan", "2")
+
+    parsed = parse_report(mutate(render_report(original), trap))
+    assert_same_numbers(parsed, original)
+    commercial = next(c for c in parsed["requests"] if c["row"] == "granted" and c["column"] == "commercial_enterprise")
+    natural = next(c for c in parsed["requests"] if c["row"] == "granted" and c["column"] == "natural_person")
+    assert commercial["position"]["col"] == natural["position"]["col"] + 1
+
+
+def test_header_and_data_colspans_disagree_in_table_2():
+    """shanghai 2019: header 本年增/减 has colspan=2 but the data row's first value does."""
+    original = known("2019", seed=5)
+
+    def shift(tables):
+        header = None
+        for tr in tables[0].findall(".//tr"):
+            cells = list(tr)
+            if len(cells) == 1:
+                cells[0].set("colspan", "5")
+                header = None
+            elif cells[0].text_content() == "信息内容":
+                header = len(cells)
+                if header == 4:
+                    cells[2].set("colspan", "2")
+            elif header == 4:
+                cells[1].set("colspan", "2")
+
+    page = mutate(render_report(original), shift)
+    parsed = parse_report(page)
+    assert_same_numbers(parsed, original)
+    change = next(c for c in parsed["active"] if c["row"] == "licensing" and c["measure"] == "items_change")
+    assert change["position"]["col"] == 3  # after the colspan=2 first value
+
+
+def test_extra_empty_column_between_labels_and_values():
+    original = known("2021", seed=8)
+
+    def widen(tables):
+        rows = tables[1].findall(".//tr")
+        rows[0].insert(1, td(rowspan="3"))
+        for tr in rows[3:]:
+            tr.insert(len(tr) - 7, td())
+
+    assert_same_numbers(parse_report(mutate(render_report(original), widen)), original)
+
+
+def test_tables_split_into_several_tables_and_wrapped_in_a_layout_table():
+    original = known("2019", seed=9)
+
+    def split(tables):
+        for table, cut in ((tables[1], 5), (tables[0], 8), (tables[2], 3)):
+            rows = table.findall(".//tr")
+            second = lxml_html.Element("table")
+            body = etree.SubElement(second, "tbody")
+            for tr in rows[cut:]:
+                body.append(tr)
+            gap = lxml_html.Element("p")
+            gap.text = "\u00a0"
+            table.addnext(gap)
+            gap.addnext(second)
+
+    page = mutate(render_report(original), split)
+    page = page.replace("<body>", "<body><table class='layout'><tr><td>", 1).replace("</body>", "</td></tr></table></body>", 1)
+    parsed = parse_report(page)
+    assert_same_numbers(parsed, original)
+    assert {c["position"]["table"] for c in parsed["requests"]} == {3, 4}  # 0 is the layout table, 1-2 table 2
+
+
+def test_metadata_table_before_the_report_tables():
+    original = known("2021", seed=12)
+    meta = ("<table><tr><td>名称</td><td colspan='3'>测试市交通运输局2022年政府信息公开工作年度报告</td></tr>"
+            "<tr><td>发布机构</td><td>测试市交通运输局</td><td>公开日期</td><td>2023-01-09</td></tr></table>")
+    page = render_report({**original, "published": None}).replace("<div class=\"article\">", "<div class=\"article\">" + meta)
+    parsed = parse_report(page)
+    assert_same_numbers(parsed, original)
+    assert parsed["published"] == "2023-01-09"
+    assert parsed["requests"][0]["position"]["table"] == 2
+
+
+# ---------------------------------------------------------------- markup, blanks, edition
+
+
+def test_word_export_markup():
+    original = known("2021", seed=21, blank_rate=0.3)
+    page = render_report(original, style="word")
+    assert "MsoNormalTable" in page and "<o:p>" in page and "<font" in page
+    assert_same_numbers(parse_report(page), original)
+
+
+def test_labels_split_across_paragraphs_and_nbsp_padding():
+    original = known("2019", seed=22)
+    page = render_report(original, style="ueditor")
+    assert "&nbsp;&nbsp;" in page and "</p><p" in page
+    assert_same_numbers(parse_report(page), original)
+
+
+def test_blank_cells_are_null_not_zero_and_rules_say_so():
+    original = known("2021", seed=4, blank_rate=0.9)
+    parsed = parse_report(render_report(original))
+    assert_same_numbers(parsed, original)
+    blanks = [c for c in parsed["requests"] if c["value"] is None]
+    assert blanks and all(c["raw"] == "" and c["position"] for c in blanks)
+    assert any(c["blank_as_zero"] for c in parsed["checks"]) and all(c["ok"] for c in parsed["checks"])
+
+
+def test_2019_edition_detected_from_the_tables_not_the_year():
+    original = {**known("2019", seed=2), "year": 2021, "title": "测试市交通运输局2021年政府信息公开工作年度报告"}
+    parsed = parse_report(render_report(original))
+    assert (parsed["edition"], parsed["year"]) == ("2019", 2021)
+    assert {c["row"] for c in parsed["requests"]} >= {"other"}
+    assert "other_other" not in {c["row"] for c in parsed["requests"]}
+
+
+def test_zero_marks_full_width_digits_separators_and_units():
+    original = known("2021", seed=30)
+    marked = copy.deepcopy(original)
+    prints = {("rules", "issued"): ("—", 0), ("rules", "repealed"): ("/", 0), ("rules", "in_force"): ("无", 0),
+              ("normative_documents", "issued"): ("１２", 12), ("normative_documents", "in_force"): ("1,234", 1234),
+              ("licensing", "decisions"): (" 7件 ", 7), ("fees", "amount_10k_yuan"): ("12.5万元", 12.5)}
+    for cell in marked["active"]:
+        if (cell["row"], cell["measure"]) in prints:
+            cell["raw"], cell["value"] = prints[(cell["row"], cell["measure"])]
+    parsed = parse_report(render_report(marked))
+    got = {(c["row"], c["measure"]): c for c in parsed["active"]}
+    for key, (raw, value) in prints.items():
+        assert got[key]["value"] == value and got[key]["raw"] == raw.strip(), key
+        assert got[key].get("reading"), key
+    assert "zero mark" in got[("rules", "issued")]["reading"]
+
+
+def test_procurement_amount_in_10k_yuan_is_converted_and_raw_kept():
+    original = known("2019", seed=31)
+    for cell in original["active"]:
+        if cell["measure"] == "amount_yuan":
+            cell["raw"], cell["value"] = "7539.44万元", 75394400.0
+    parsed = parse_report(render_report(original))
+    cell = next(c for c in parsed["active"] if c["measure"] == "amount_yuan")
+    assert (cell["value"], cell["raw"]) == (75394400.0, "7539.44万元")
+    assert "万元" in cell["reading"]
+
+
+# ---------------------------------------------------------------- encodings
+
+
+@pytest.mark.parametrize("declared", ["gbk", "gb2312", None])
+def test_gbk_bytes_with_and_without_meta_charset(declared):
+    original = known("2021", seed=40)
+    page = render_report(original)
+    if declared:
+        page = page.replace('<meta charset="utf-8">', f'<meta http-equiv="Content-Type" content="text/html; charset={declared}">')
+    else:
+        page = page.replace('<meta charset="utf-8">', "")
+    parsed = parse_report(page.encode("gbk"))
+    assert_same_numbers(parsed, original)
+    assert parsed["title"] == original["title"]
+
+
+def test_gb18030_fragment_without_any_declaration():
+    original = known("2019", seed=41)
+    page = render_report(original, style="fragment")
+    assert "<html" not in page
+    assert_same_numbers(parse_report(page.encode("gb18030")), original)
+
+
+def test_utf8_bom_and_lying_declaration():
+    original = known("2021", seed=42)
+    page = render_report(original).replace('<meta charset="utf-8">', '<meta charset="gbk">')
+    parsed = parse_report(b"\xef\xbb\xbf" + page.encode("utf-8"))
+    assert_same_numbers(parsed, original)
+    lying = parse_report(page.encode("utf-8"))  # says gbk, is utf-8: decoding gbk fails, utf-8 wins
+    assert_same_numbers(lying, original)
+
+
+# ---------------------------------------------------------------- rule violations
+
+
+def _bump(report: dict, key: str, a: str, b: str, delta: int = 1) -> dict:
+    report = copy.deepcopy(report)
+    for cell in report[key]:
+        if tuple(cell[k] for k in ({"requests": ("row", "column"), "appeals": ("procedure", "outcome")}[key])) == (a, b):
+            cell["value"] += delta
+            cell["raw"] = str(cell["value"])
+    return report
+
+
+def failures(report: dict) -> dict:
+    return {(c["rule"], c["scope"]): (c["expected"], c["actual"]) for c in report["checks"] if not c["ok"]}
+
+
+def test_each_rule_reports_expected_and_actual_without_fixing_numbers():
+    base = known("2021", seed=50)
+    cells = values(base, "requests")
+    broken = _bump(_bump(base, "requests", "new_received", "natural_person"), "requests", "new_received", "total")
+    parsed = parse_report(render_report(broken))
+    assert failures(parsed) == {
+        ("balance", "natural_person"): (cells[("new_received", "natural_person")] + 1 + cells[("carried_over", "natural_person")],
+                                        cells[("total", "natural_person")] + cells[("carried_forward", "natural_person")]),
+        ("balance", "total"): (cells[("new_received", "total")] + 1 + cells[("carried_over", "total")],
+                               cells[("total", "total")] + cells[("carried_forward", "total")]),
+    }
+    assert values(parsed, "requests")[("new_received", "natural_person")] == cells[("new_received", "natural_person")] + 1
+
+    broken = _bump(_bump(base, "requests", "granted", "natural_person"), "requests", "granted", "total")
+    assert set(failures(parse_report(render_report(broken)))) == {("outcomes_sum", "natural_person"), ("outcomes_sum", "total")}
+
+    broken = _bump(base, "requests", "carried_forward", "total")
+    assert set(failures(parse_report(render_report(broken)))) == {("row_total", "carried_forward"), ("balance", "total")}
+
+    appeals = values(base, "appeals")
+    broken = _bump(base, "appeals", "review", "upheld", 2)
+    assert failures(parse_report(render_report(broken))) == {
+        ("appeals_total", "review"): (sum(appeals[("review", o)] for o in ("upheld", "corrected", "other", "pending")) + 2,
+                                      appeals[("review", "total")])}
+
+
+# ---------------------------------------------------------------- pages that are not (full) reports
+
+
+def test_page_without_tables_is_no_tables():
+    parsed = parse_report((VARIANTS / "image_only_2022.html").read_bytes())
+    assert (parsed["status"], parsed["year"], parsed["published"]) == ("no_tables", 2022, "2023-01-18")
+    assert parsed["agency"] == "某某镇人民政府"
+    assert [s["number"] for s in parsed["sections"]] == [1, 2, 3, 4, 5, 6]
+    assert parsed["active"] == [] and parsed["checks"] == []
+
+
+def test_pre2019_report_is_recorded_not_forced_into_tables():
+    parsed = parse_report((VARIANTS / "pre2019_2017.html").read_bytes())
+    assert (parsed["status"], parsed["edition"], parsed["year"]) == ("pre2019", "pre2019", 2017)
+    assert parsed["requests"] == []
+
+
+def test_interpretation_page_is_not_a_report():
+    parsed = parse_report((VARIANTS / "interpretation_2023.html").read_bytes())
+    assert parsed["status"] == "not_a_report"
+    assert parsed["year"] == 2023
+
+
+@pytest.mark.parametrize("data", [b"", b"   ", b"\x00\xff\xfe\x00garbage\x80\x81", bytes(range(256)) * 40,
+                                  "<html><body><p>页面不存在</p></body></html>", "<table><tr><td>", "随便一段文字",
+                                  b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", 12345, None])
+def test_garbage_gives_a_status_never_an_exception(data):
+    parsed = parse_report(data)
+    assert parsed["status"] == "not_a_report"
+    assert parsed["parser_version"]
+    assert not any(w.startswith("parser error") for w in parsed["warnings"])
+
+
+def test_text_table_with_block_label_on_its_own_line_and_shifted_rows():
+    """The seeds' text rendering: '3. 其他' at column 0, rows shifted by lost rowspans."""
+    original = known("2021", seed=60, blank_rate=0.2)
+    text = render_report(original, style="text")
+    text = re.sub(r"^\t\t3\.其他", "3.其他\t", text, flags=re.M)
+    assert "\n3.其他\t" in text
+    assert_same_numbers(parse_report(text), original)
