@@ -21,6 +21,9 @@ COMMAND_MODULES: list[str] = [
     "check",
     "export",
     "serve",
+    "demo",
+    "status",
+    "nightly",
 ]
 
 

@@ -1,0 +1,352 @@
+"""The nightly run: crawl && build && check under one lock, a run record, and an exit code for cron.
+
+Why its own module: cron needs one command whose exit code says what happened, and journalists need
+a durable record of what each night found. The run record lives in two places:
+  - `<data>/logs/nightly_runs.jsonl`: one JSON object per run, appended — the durable copy
+    (`nianbao build` rebuilds nianbao.db from the WARCs and would drop any table it does not derive);
+  - the `nightly_runs` table of nianbao.db (pk `id` = the run id), re-mirrored from the JSONL file
+    after every nightly build, so Datasette and SQL see every run.
+Counts compare the archive before and after the run, per report (document = agency + year):
+`new` (a report not in the archive before), `changed` (a report that gained a version: edited,
+corrected), `withdrawn` (newly withdrawn from its column), `unchanged`, and `failed` (fetch errors
+in this run's crawl summaries).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from nianbao.config import DataDir
+from nianbao.runlock import RunLocked, run_lock
+
+log = logging.getLogger("nianbao.nightly")
+
+EXIT_NOTHING_NEW = 0
+EXIT_FAILED = 1
+EXIT_NEW = 3
+EXIT_SOURCES_FAILED = 4
+EXIT_LOCKED = 75
+OUTCOMES = {EXIT_NOTHING_NEW: "nothing_new", EXIT_FAILED: "run_failed", EXIT_NEW: "new_reports",
+            EXIT_SOURCES_FAILED: "sources_failed", EXIT_LOCKED: "locked"}
+EXIT_CODES_HELP = """exit status:
+  0   nothing new: every source crawled, the archive did not change
+  3   new reports: new reports, new versions (edits) or withdrawals were archived
+  4   some sources failed (their crawl was incomplete); the others were archived
+  1   the run failed (bad registry, crawler crash, build or check error)
+  75  another nightly (or crawl/build) run holds the lock; nothing was done"""
+
+REPORT_STATUSES = ("parsed", "partial", "no_tables", "pre2019", "not_a_report", "unreadable")
+NIGHTLY_COLUMNS: dict[str, Any] = {
+    "id": str, "started": str, "finished": str, "today": str, "exit_code": int, "outcome": str,
+    "crawl_exit": int, "built": int, "n_new": int, "n_changed": int, "n_unchanged": int,
+    "n_withdrawn": int, "n_failed": int, "n_sources": int, "n_sources_failed": int,
+    "n_documents": int, "n_rule_failures": int, "n_overdue": int, "failed_sources": str,
+    "new_reports": str, "changed_reports": str, "withdrawn_reports": str, "overdue": str,
+    "crawl_stats": str, "check": str, "log_file": str, "error": str, "seconds": float,
+}
+
+
+@dataclass
+class NightlyOptions:
+    data_dir: str | None = None
+    sources: str | None = None  # registry file (default: the bundled crawler/sources.yaml)
+    source: tuple[str, ...] = ()
+    revalidate: str = "policy"
+    impolite: bool = False
+    today: date | None = None
+    run_id: str | None = None
+
+
+# -- archive snapshots ---------------------------------------------------------------------------------
+def snapshot(db_path: Path) -> dict[str, dict[str, Any]]:
+    """Every report document (agency + year) with its version count and withdrawal."""
+    if not db_path.is_file():
+        return {}
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        rows = conn.execute(f"""
+            select d.id, d.agency, d.year, d.url, d.n_versions, d.withdrawn_at, v.status, v.title
+            from documents d left join document_versions v on v.id = d.latest_version_id
+            where d.year is not null and d.agency is not null and v.status in {REPORT_STATUSES!r}""").fetchall()
+    except sqlite3.DatabaseError as exc:
+        log.warning("cannot read the previous archive %s: %s", db_path, exc)
+        return {}
+    finally:
+        conn.close()
+    return {r[0]: {"agency": r[1], "year": r[2], "url": r[3], "n_versions": r[4], "withdrawn_at": r[5],
+                   "status": r[6], "title": r[7]} for r in rows}
+
+
+def compare(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> dict[str, list[dict]]:
+    """new / changed / withdrawn / unchanged reports between two snapshots."""
+    out: dict[str, list[dict]] = {"new": [], "changed": [], "withdrawn": [], "unchanged": []}
+    for doc_id, now in sorted(after.items(), key=lambda kv: (kv[1]["agency"], kv[1]["year"])):
+        brief = {"agency": now["agency"], "year": now["year"], "url": now["url"], "status": now["status"]}
+        old = before.get(doc_id)
+        if old is None:
+            out["new"].append(brief)
+        elif now["withdrawn_at"] and not old["withdrawn_at"]:
+            out["withdrawn"].append(brief | {"withdrawn_at": now["withdrawn_at"]})
+        elif (now["n_versions"] or 0) > (old["n_versions"] or 0):
+            out["changed"].append(brief | {"versions": now["n_versions"]})
+        else:
+            out["unchanged"].append(brief)
+    return out
+
+
+# -- the run record ----------------------------------------------------------------------------------
+def runs_file(data: DataDir) -> Path:
+    return data.logs / "nightly_runs.jsonl"
+
+
+def read_runs(data: DataDir) -> list[dict[str, Any]]:
+    path = runs_file(data)
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
+
+
+def mirror_runs(data: DataDir) -> None:
+    """Write every run of the JSONL file into nianbao.db's `nightly_runs` table (replace by id)."""
+    import sqlite_utils
+
+    if not data.database.is_file():
+        return
+    db = sqlite_utils.Database(data.database)
+    try:
+        table = db["nightly_runs"]
+        if not table.exists():
+            table.create(NIGHTLY_COLUMNS, pk="id")
+        rows = [{k: r.get(k) for k in NIGHTLY_COLUMNS} for r in read_runs(data)]
+        if rows:
+            table.insert_all(rows, pk="id", replace=True, alter=True)
+    finally:
+        db.close()
+
+
+def record_run(data: DataDir, row: dict[str, Any]) -> None:
+    data.logs.mkdir(parents=True, exist_ok=True)
+    with runs_file(data).open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+    try:
+        mirror_runs(data)
+    except Exception as exc:  # the JSONL copy is the record; a locked db must not fail the run
+        log.warning("could not mirror the run into %s: %s", data.database, exc)
+
+
+# -- the steps ----------------------------------------------------------------------------------------
+def crawl(data: DataDir, opts: NightlyOptions, run_id: str) -> tuple[int, str]:
+    """`python -m crawler.run` in a child process (Twisted cannot restart in this one)."""
+    argv = [sys.executable, "-m", "crawler.run", "--data-dir", str(data.root), "--run-id", run_id,
+            "--revalidate", opts.revalidate, "--log-level", "WARNING"]
+    if opts.sources:
+        argv += ["--sources", str(opts.sources)]
+    for name in opts.source:
+        argv += ["--source", name]
+    if opts.impolite:
+        argv.append("--impolite")
+    log.info("crawl: %s", " ".join(argv[1:]))
+    with run_lock(data.root / ".crawl.lock"):
+        proc = subprocess.run(argv, capture_output=True, text=True)
+    for line in proc.stdout.splitlines():
+        log.info("crawl: %s", line)
+    if proc.stderr.strip():
+        log.warning("crawl stderr: %s", proc.stderr.strip()[-4000:])
+    return proc.returncode, proc.stdout
+
+
+def build(data: DataDir, opts: NightlyOptions) -> dict[str, Any]:
+    from archive.build import build_archive
+
+    warcs = sorted(data.warcs.glob("*.warc.gz")) + sorted(data.warcs.glob("*.warc"))
+    with run_lock(data.root / ".build.lock"):
+        return build_archive(data.database, warcs=warcs,
+                             registry_path=Path(opts.sources) if opts.sources else None)
+
+
+def check(data: DataDir) -> dict[str, Any]:
+    import sqlite_utils
+
+    from archive.check import run_checks, summarise
+
+    db = sqlite_utils.Database(data.database)
+    try:
+        return summarise(db, run_checks(db))
+    finally:
+        db.close()
+
+
+def crawl_results(db_path: Path, run_id: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """This run's crawl summaries (per source) and its Scrapy stats (from the `runs` crawl row)."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        cur = conn.execute("""select source, complete, n_report_urls, n_fetched, n_not_modified, n_errors,
+                                     errors, stats from crawl_summaries where run_id = ? order by source""",
+                           (run_id,))
+        names = [d[0] for d in cur.description]
+        summaries = [dict(zip(names, r)) for r in cur.fetchall()]
+        stats_row = conn.execute("select stats from runs where id = ?", (f"crawl:{run_id}",)).fetchone()
+    finally:
+        conn.close()
+    for s in summaries:
+        s["errors"] = json.loads(s["errors"] or "[]")
+        s["stats"] = json.loads(s["stats"] or "{}")
+    stats = json.loads(stats_row[0]) if stats_row and stats_row[0] else {s["source"]: s["stats"] for s in summaries}
+    return summaries, stats
+
+
+def expected_sources(opts: NightlyOptions) -> list[str]:
+    """The sources this run should crawl (to notice one whose spider never reported)."""
+    try:
+        from crawler.registry import load_sources
+
+        if opts.source:
+            return list(opts.source)
+        return [s.name for s in load_sources(opts.sources) if s.enabled and not s.frozen]
+    except Exception:
+        return []
+
+
+def run_nightly(opts: NightlyOptions) -> tuple[int, dict[str, Any]]:
+    """One nightly run; returns (exit code, run record). Never raises for an expected failure."""
+    data = DataDir.resolve(opts.data_dir).ensure()
+    today = opts.today or date.today()
+    started_wall = time.time()
+    run_id = opts.run_id or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    log_file = data.logs / f"nightly-{run_id}.log"
+    row: dict[str, Any] = {"id": run_id, "started": _iso(started_wall), "today": today.isoformat(),
+                           "log_file": str(log_file), "crawl_exit": None, "built": 0}
+    from nianbao.logs import configure_logging
+
+    configure_logging(log_file)
+    try:
+        with run_lock(data.root / ".nightly.lock"):
+            code = _run_locked(data, opts, run_id, today, row)
+    except RunLocked as exc:
+        log.warning("%s", exc)
+        row.update(exit_code=EXIT_LOCKED, outcome=OUTCOMES[EXIT_LOCKED], error=str(exc))
+        return EXIT_LOCKED, row  # not recorded: the run holding the lock records itself
+    row.update(finished=_iso(time.time()), seconds=round(time.time() - started_wall, 3),
+               exit_code=code, outcome=OUTCOMES[code])
+    record_run(data, row)
+    log.info("nightly %s finished: exit %s (%s)", run_id, code, row["outcome"])
+    return code, row
+
+
+def _run_locked(data: DataDir, opts: NightlyOptions, run_id: str, today: date, row: dict[str, Any]) -> int:
+    before = snapshot(data.database)
+    try:
+        crawl_exit, _ = crawl(data, opts, run_id)
+    except RunLocked as exc:
+        raise exc
+    except OSError as exc:
+        row["error"] = f"crawl could not start: {exc}"
+        log.error("%s", row["error"])
+        return EXIT_FAILED
+    row["crawl_exit"] = crawl_exit
+    if crawl_exit not in (0, 1):
+        row["error"] = f"crawl exited {crawl_exit} (see {row['log_file']})"
+        log.error("%s", row["error"])
+        return EXIT_FAILED
+    try:
+        built = build(data, opts)
+        row["built"] = 1
+        row["n_documents"] = built.get("n_documents")
+        row["n_rule_failures"] = built.get("n_rule_failures")
+    except RunLocked:
+        raise
+    except Exception as exc:
+        row["error"] = f"build failed: {type(exc).__name__}: {exc}"
+        log.exception("build failed")
+        return EXIT_FAILED
+    try:
+        row["check"] = json.dumps(check(data), ensure_ascii=False, sort_keys=True)
+    except Exception as exc:
+        row["error"] = f"check failed: {type(exc).__name__}: {exc}"
+        log.exception("check failed")
+        return EXIT_FAILED
+    changes = compare(before, snapshot(data.database))
+    summaries, stats = crawl_results(data.database, run_id)
+    failed = [{"source": s["source"], "class": _failure_class(data.database, s)}
+              for s in summaries if not s["complete"]]
+    reported = {s["source"] for s in summaries}
+    failed += [{"source": name, "class": "no_summary"} for name in expected_sources(opts) if name not in reported]
+    from nianbao.health import overdue_reports
+
+    conn = sqlite3.connect(f"file:{data.database}?mode=ro", uri=True)
+    try:
+        overdue = overdue_reports(conn, today)
+    finally:
+        conn.close()
+    row.update(
+        n_new=len(changes["new"]), n_changed=len(changes["changed"]), n_unchanged=len(changes["unchanged"]),
+        n_withdrawn=len(changes["withdrawn"]), n_failed=sum(len(s["errors"]) for s in summaries),
+        n_sources=len(reported | {f["source"] for f in failed}), n_sources_failed=len(failed),
+        n_overdue=len(overdue), failed_sources=json.dumps(failed, ensure_ascii=False),
+        new_reports=json.dumps(changes["new"], ensure_ascii=False),
+        changed_reports=json.dumps(changes["changed"], ensure_ascii=False),
+        withdrawn_reports=json.dumps(changes["withdrawn"], ensure_ascii=False),
+        overdue=json.dumps(overdue, ensure_ascii=False),
+        crawl_stats=json.dumps(stats, ensure_ascii=False, sort_keys=True),
+    )
+    if failed or crawl_exit == 1:
+        return EXIT_SOURCES_FAILED
+    if changes["new"] or changes["changed"] or changes["withdrawn"]:
+        return EXIT_NEW
+    return EXIT_NOTHING_NEW
+
+
+def _failure_class(db_path: Path, summary: dict[str, Any]) -> str:
+    from nianbao.health import failure_class
+
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        found = conn.execute("select start_urls from sources where name = ?", (summary["source"],)).fetchone()
+    finally:
+        conn.close()
+    start_urls = json.loads(found[0]) if found and found[0] else []
+    return failure_class(summary["errors"], start_urls)
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def summary_lines(row: dict[str, Any]) -> list[str]:
+    """The short summary `nianbao nightly` prints (cron mails it)."""
+    if row.get("outcome") == "locked":
+        return [f"nianbao nightly: {row.get('error')} (exit 75)"]
+    lines = [f"nianbao nightly {row['id']} (calendar date {row['today']}): "
+             f"{row.get('n_new', 0) or 0} new, {row.get('n_changed', 0) or 0} changed, "
+             f"{row.get('n_unchanged', 0) or 0} unchanged, {row.get('n_withdrawn', 0) or 0} withdrawn, "
+             f"{row.get('n_failed', 0) or 0} failed fetches; "
+             f"{row.get('n_sources', 0) or 0} sources, {row.get('n_sources_failed', 0) or 0} failed"]
+    for key, label in (("new_reports", "new"), ("changed_reports", "changed"), ("withdrawn_reports", "withdrawn")):
+        for r in json.loads(row.get(key) or "[]")[:20]:
+            lines.append(f"  {label}: {r['agency']} {r['year']} [{r['status']}] {r['url']}")
+    for f in json.loads(row.get("failed_sources") or "[]"):
+        lines.append(f"  failed source: {f['source']} ({f['class']})")
+    for o in json.loads(row.get("overdue") or "[]"):
+        lines.append(f"  overdue: {o['agency']} has no {o['year']} report (deadline {o['deadline']}, "
+                     f"level {o['level'] or 'unknown'})")
+    if row.get("n_rule_failures"):
+        lines.append(f"  rule failures in the archive: {row['n_rule_failures']}")
+    if row.get("error"):
+        lines.append(f"  error: {row['error']}")
+    lines.append(f"exit {row['exit_code']} ({row['outcome']}); log: {row['log_file']}")
+    return lines
