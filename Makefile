@@ -24,8 +24,11 @@ system-deps:
 	@test -x /usr/bin/chromium || { echo "system-deps: /usr/bin/chromium is missing (apt-get install chromium)" >&2; exit 1; }
 	@fc-list | grep -qi wqy || { echo "system-deps: no WenQuanYi font (apt-get install fonts-wqy-zenhei)" >&2; exit 1; }
 
+# DEMO_ARGS passes options through, e.g. `make demo DEMO_ARGS=--no-serve` (stop after the build) or
+# `make demo DEMO_ARGS="--serve-check --port 8123"` (check Datasette answers, then exit).
+DEMO_ARGS ?=
 demo: $(STAMP)
-	$(VENV)/bin/nianbao demo
+	$(VENV)/bin/nianbao demo $(DEMO_ARGS)
 
 test: $(STAMP) system-deps
 	$(PY) -m pytest
