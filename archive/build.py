@@ -296,8 +296,10 @@ class ArchiveBuilder:
             if val is not None and _num(val) is None:
                 extra[name] = val
         blank = check.get("blank_as_zero")
-        if blank is None and "blanks" in check:
-            blank = bool(check.get("blanks"))
+        if isinstance(blank, (list, tuple)):  # the parser names the blank cells it read as 0
+            if blank:
+                extra["blank_cells"] = list(blank)
+            blank = bool(blank)
         ok = 1 if check.get("ok") else 0
         self.buffers["rule_results"].append((
             vid, check.get("rule"), str(check.get("scope") if check.get("scope") is not None else ""),

@@ -18,8 +18,8 @@ from archive.rules import carry_chain_function, report_rules
 def _report_rules_function() -> Callable[[dict], list[dict]]:
     """The parser's own per-report rule function when it exposes one, else the archive's."""
     try:
-        from parsers import check_report  # type: ignore[attr-defined]
-        return check_report
+        from parsers import run_checks as parser_run_checks  # type: ignore[attr-defined]
+        return parser_run_checks
     except ImportError:
         return lambda report: report_rules(report.get("requests") or [], report.get("appeals") or [])
 
@@ -29,14 +29,16 @@ def _reports(db: sqlite_utils.Database, latest_only: bool) -> dict[str, dict]:
     reports = {v["id"]: {"id": v["id"], "agency": v["agency"], "year": v["year"], "edition": v["edition"],
                          "is_latest": v["is_latest"], "requests": [], "appeals": []}
                for v in db.query(f"select id, agency, year, edition, is_latest from document_versions {where}")}
-    for r in db.query("select version_id, row_key, column_key, value, raw from requests"):
+    def cell(r: dict, a: str, b: str, ka: str, kb: str) -> dict:
+        pos = None if r["pos_table"] is None else {"table": r["pos_table"], "row": r["pos_row"], "col": r["pos_col"]}
+        return {a: r[ka], b: r[kb], "value": r["value"], "raw": r["raw"], "position": pos}
+
+    for r in db.query("select * from requests"):
         if r["version_id"] in reports:
-            reports[r["version_id"]]["requests"].append(
-                {"row": r["row_key"], "column": r["column_key"], "value": r["value"], "raw": r["raw"]})
-    for r in db.query("select version_id, procedure, outcome, value from appeals"):
+            reports[r["version_id"]]["requests"].append(cell(r, "row", "column", "row_key", "column_key"))
+    for r in db.query("select * from appeals"):
         if r["version_id"] in reports:
-            reports[r["version_id"]]["appeals"].append(
-                {"procedure": r["procedure"], "outcome": r["outcome"], "value": r["value"]})
+            reports[r["version_id"]]["appeals"].append(cell(r, "procedure", "outcome", "procedure", "outcome"))
     return reports
 
 
@@ -83,6 +85,8 @@ def store(db: sqlite_utils.Database, results: list[dict]) -> None:
     for r in results:
         extra = {k: v for k, v in r.items() if k not in
                  ("version_id", "rule", "scope", "ok", "expected", "actual", "blank_as_zero", "other_version_id")}
+        if isinstance(r.get("blank_as_zero"), list) and r["blank_as_zero"]:
+            extra["blank_cells"] = r["blank_as_zero"]
         rows.append({"version_id": r["version_id"], "rule": r["rule"], "scope": str(r.get("scope")),
                      "ok": int(bool(r.get("ok"))), "expected": r.get("expected"), "actual": r.get("actual"),
                      "blank_as_zero": None if r.get("blank_as_zero") is None else int(bool(r["blank_as_zero"])),
