@@ -34,23 +34,9 @@ def own_rows(table: etree._Element) -> list[etree._Element]:
 
 
 def cell_text(td: etree._Element) -> str:
-    """The cell's text, with <br>/<p> breaks as spaces (labels split across <p> join cleanly later)."""
-    parts = []
-    for node in td.iter():
-        tag = node.tag
-        if tag in ("br", "p", "div") and parts:
-            parts.append(" ")
-        if node is not td and not isinstance(tag, str):  # comments / PIs: skip their text
-            if node.tail:
-                parts.append(node.tail)
-            continue
-        if tag in ("script", "style"):
-            continue
-        if node.text:
-            parts.append(node.text)
-        if node is not td and node.tail:
-            parts.append(node.tail)
-    return clean_raw("".join(parts))
+    """The cell's printed text; labels split across <p>/<span>/<font> join up (comments were
+    removed by the parser)."""
+    return clean_raw("".join(td.itertext()))
 
 
 def build_table(element: etree._Element, index: int) -> Table:

@@ -1,81 +1,88 @@
 """An HTML page → lines of running text (block elements break lines), tables as marker lines.
 
-Lines made only of link text are flagged: navigation and related-report links must not be taken
-for the report's title or section text.
+Done in C as far as possible (lxml's text serialiser over a tree whose block elements were given
+newlines): walking the tree in Python cost more than parsing it. Lines made only of link text
+are flagged: navigation and related-report links must not be taken for the title or a section.
+Only leaf tables become markers; a layout table wrapping the article is read as text blocks.
 """
 
 from __future__ import annotations
+
+import re
 
 from lxml import etree
 
 from parsers.text_tables import TABLE_MARK
 from parsers.values import clean_raw
 
-SKIP = frozenset({"script", "style", "noscript", "template", "head", "select", "option", "button",
-                  "iframe", "textarea", "svg", "object", "title"})
-BLOCK = frozenset({"p", "div", "br", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "dl", "dt",
-                   "dd", "tr", "td", "th", "section", "article", "header", "footer", "nav", "aside",
-                   "blockquote", "pre", "hr", "center", "form", "main", "body", "caption"})
+SKIP = ("script", "style", "noscript", "template", "head", "select", "option", "button",
+        "iframe", "textarea", "svg", "object", "title")
+BLOCK = ("p", "div", "br", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "dl", "dt",
+         "dd", "tr", "td", "th", "section", "article", "header", "footer", "nav", "aside",
+         "blockquote", "pre", "hr", "center", "form", "main", "caption", "table", "tbody")
+LINK_OPEN, LINK_CLOSE = "\ue000", "\ue001"  # private-use: lxml refuses control characters
+TABLE_IN_TREE = "\ue002table:"
+_LINKED_RE = re.compile(f"{LINK_OPEN}[^{LINK_CLOSE}]*{LINK_CLOSE}?")
 
 
-def _hidden(element: etree._Element) -> bool:
-    style = element.get("style")
-    return bool(style) and "display:none" in style.replace(" ", "").lower()
 
-
-def html_lines(root: etree._Element, table_index: dict[int, int]) -> list[tuple[str, bool]]:
-    """(text, link_only) per line; a report table appears as a TABLE_MARK line."""
-    lines: list[tuple[str, bool]] = []
-    buf: list[str] = []
-    buf_linked: list[bool] = []
-    link_depth = 0
-
-    def flush() -> None:
-        if buf:
-            text = clean_raw("".join(buf))
-            if text:
-                linked = all(flag for part, flag in zip(buf, buf_linked) if part.strip())
-                lines.append((text, linked))
-            buf.clear()
-            buf_linked.clear()
-
-    def emit(text: str | None, linked: bool) -> None:
-        if text:
-            buf.append(text)
-            buf_linked.append(linked)
-
-    walker = etree.iterwalk(root, events=("start", "end"))
-    just_skipped = False  # a skipped subtree's "end" follows its "start" directly
-    for event, element in walker:
-        tag = element.tag
-        if not isinstance(tag, str):  # comment or processing instruction
-            if event == "end":
-                emit(element.tail, link_depth > 0)
-            continue
-        if event == "start":
-            if tag in SKIP or _hidden(element):
-                walker.skip_subtree()
-                just_skipped = True
-                continue
-            if tag == "table":
-                flush()
-                lines.append((f"{TABLE_MARK}{table_index.get(id(element), -1)}", False))
-                walker.skip_subtree()
-                just_skipped = True
-                continue
-            if tag in BLOCK:
-                flush()
-            if tag == "a":
-                link_depth += 1
-            emit(element.text, link_depth > 0)
+def _drop(element: etree._Element) -> None:
+    """Remove an element but keep its tail text in place."""
+    parent = element.getparent()
+    if parent is None:
+        return
+    tail = element.tail
+    previous = element.getprevious()
+    if tail:
+        if previous is not None:
+            previous.tail = (previous.tail or "") + tail
         else:
-            if just_skipped:
-                just_skipped = False
-            else:
-                if tag == "a":
-                    link_depth = max(0, link_depth - 1)
-                if tag in BLOCK:
-                    flush()
-            emit(element.tail, link_depth > 0)
-    flush()
+            parent.text = (parent.text or "") + tail
+    parent.remove(element)
+
+
+_HIDDEN_XPATH = etree.XPath("//*[contains(@style, 'none')]")
+HIDDEN_HINT = re.compile(r"display\s*:\s*none", re.I)
+
+
+def html_lines(root: etree._Element, leaf_tables: dict[int, etree._Element],
+               has_hidden: bool = True) -> list[tuple[str, bool]]:
+    """(text, link_only) per line; each leaf table (index → element) becomes a TABLE_MARK line.
+
+    Mutates `root` (call after the tables were read). `has_hidden=False` (the page source has no
+    "display:none") skips the search for hidden elements.
+    """
+    etree.strip_elements(root, *SKIP, with_tail=False)
+    if has_hidden:
+        for element in _HIDDEN_XPATH(root):
+            if "display:none" in element.get("style", "").replace(" ", "").lower():
+                _drop(element)
+    for index, table in leaf_tables.items():
+        if table.getparent() is None:
+            continue
+        tail = table.tail or ""
+        table.clear()
+        table.tail = f"\n{TABLE_IN_TREE}{index}\n{tail}"
+    for anchor in root.iter("a"):
+        anchor.text = LINK_OPEN + (anchor.text or "")
+        anchor.tail = LINK_CLOSE + (anchor.tail or "")
+    for block in root.iter(*BLOCK):
+        block.text = "\n" + (block.text or "")
+        block.tail = "\n" + (block.tail or "")
+    text = etree.tostring(root, method="text", encoding="unicode")
+    lines: list[tuple[str, bool]] = []
+    for raw in text.split("\n"):
+        if not raw or raw.isspace():
+            continue
+        if LINK_OPEN in raw or LINK_CLOSE in raw:
+            unlinked = clean_raw(_LINKED_RE.sub("", raw).replace(LINK_CLOSE, ""))
+            line = clean_raw(raw.replace(LINK_OPEN, "").replace(LINK_CLOSE, ""))
+            if line:
+                lines.append((line, not unlinked))
+            continue
+        line = clean_raw(raw)
+        if line.startswith(TABLE_IN_TREE):
+            line = TABLE_MARK + line[len(TABLE_IN_TREE):]
+        if line:
+            lines.append((line, False))
     return lines

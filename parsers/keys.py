@@ -21,34 +21,41 @@ def template_keys() -> dict[str, Any]:
     return json.loads(text)
 
 
-def active_cells(edition: str) -> list[tuple[str, str]]:
+@lru_cache(maxsize=4)
+def active_cells(edition: str) -> tuple[tuple[str, str], ...]:
     """(row, measure) pairs of table 2 for an edition, in template order."""
     cells = template_keys()["active"][edition]["cells"]
-    return [(row, measure) for row, measures in cells.items() for measure in measures]
+    return tuple((row, measure) for row, measures in cells.items() for measure in measures)
 
 
-def request_rows(edition: str) -> list[str]:
-    return list(template_keys()["requests"]["row_order"][edition])
+@lru_cache(maxsize=4)
+def request_rows(edition: str) -> tuple[str, ...]:
+    return tuple(template_keys()["requests"]["row_order"][edition])
 
 
-def result_rows(edition: str) -> list[str]:
-    return list(template_keys()["requests"]["result_rows"][edition])
+@lru_cache(maxsize=4)
+def result_rows(edition: str) -> tuple[str, ...]:
+    return tuple(template_keys()["requests"]["result_rows"][edition])
 
 
-def request_columns() -> list[str]:
-    return list(template_keys()["requests"]["columns"])
+@lru_cache(maxsize=4)
+def request_columns() -> tuple[str, ...]:
+    return tuple(template_keys()["requests"]["columns"])
 
 
-def applicant_columns() -> list[str]:
-    return list(template_keys()["requests"]["applicant_columns"])
+@lru_cache(maxsize=4)
+def applicant_columns() -> tuple[str, ...]:
+    return tuple(template_keys()["requests"]["applicant_columns"])
 
 
-def appeal_procedures() -> list[str]:
-    return list(template_keys()["appeals"]["procedures"])
+@lru_cache(maxsize=4)
+def appeal_procedures() -> tuple[str, ...]:
+    return tuple(template_keys()["appeals"]["procedures"])
 
 
-def appeal_outcomes() -> list[str]:
-    return list(template_keys()["appeals"]["outcomes"])
+@lru_cache(maxsize=4)
+def appeal_outcomes() -> tuple[str, ...]:
+    return tuple(template_keys()["appeals"]["outcomes"])
 
 
 def section_titles() -> dict[int, str]:

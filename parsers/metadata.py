@@ -110,18 +110,16 @@ def _valid_date(y: str, m: str, d: str) -> str | None:
 
 
 def find_published(lines: list[str], tail: list[str]) -> str | None:
-    """The page's own publication date: a labelled date (发布日期/公开日期/时间…), else the
-    signature date closing the report. Never from the URL."""
-    window = [unicodedata.normalize("NFKC", line) for line in lines[:600]]
+    """The page's own publication date: a labelled date (发布日期/公开日期/时间…, in that order of
+    preference; a label and its date may sit on neighbouring lines), else the signature date
+    closing the report. Never from the URL."""
+    joined = unicodedata.normalize("NFKC", "\n".join(lines[:600]))
+    joined = re.sub(r"[ \t\u3000]*\n[ \t\u3000]*", " ", joined)
     for _label, pattern in _LABELLED_DATE_RES:
-        for index, line in enumerate(window):
-            match = pattern.search(line)
-            if not match and index + 1 < len(window) and line.strip().endswith(_label):
-                match = pattern.search(line.strip() + window[index + 1].strip())
-            if match:
-                date = _valid_date(*match.groups())
-                if date:
-                    return date
+        for match in pattern.finditer(joined):
+            date = _valid_date(*match.groups())
+            if date:
+                return date
     for line in reversed(tail[-6:]):
         match = _SIGNATURE_DATE_RE.match(unicodedata.normalize("NFKC", line).strip())
         if match:

@@ -32,13 +32,18 @@ class Table:
     rows: list[list[Cell]] = field(default_factory=list)
     grid: list[list[Cell | None]] = field(default_factory=list)
     spans: bool = True  # False for plain-text tables, whose colspans were lost
+    _covering: dict[int, list[Cell]] = field(default_factory=dict, repr=False)
 
     def covering(self, r: int) -> list[Cell]:
         """Distinct cells covering grid row r (rowspan-inherited block labels included), left to right."""
-        out: list[Cell] = []
-        seen: set[int] = set()
-        for cell in self.grid[r] if r < len(self.grid) else []:
-            if cell is not None and id(cell) not in seen:
-                seen.add(id(cell))
-                out.append(cell)
-        return out
+        cached = self._covering.get(r)
+        if cached is None:
+            cached = []
+            previous = None
+            for cell in self.grid[r] if r < len(self.grid) else ():
+                # a cell covers one contiguous run of a row, so comparing neighbours dedupes
+                if cell is not None and cell is not previous:
+                    cached.append(cell)
+                previous = cell
+            self._covering[r] = cached
+        return cached

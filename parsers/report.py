@@ -8,13 +8,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from lxml import etree, html as lxml_html
+from lxml import etree
 
 from parsers import metadata
 from parsers.checks import run_checks
 from parsers.decode import decode_bytes
 from parsers.grid import build_table
-from parsers.htmltext import html_lines
+from parsers.htmltext import HIDDEN_HINT, html_lines
 from parsers.keys import active_cells, appeal_outcomes, appeal_procedures, request_columns, request_rows
 from parsers.model import Cell, Table
 from parsers.sections import LINK_MARK, split_sections
@@ -26,8 +26,12 @@ PARSER_VERSION = "1.0.0"
 
 _HTML_SNIFF_RE = re.compile(r"<\s*(?:html|body|table|div|p|td|tr|span|h[1-6]|meta|head|br|font)\b", re.I)
 _XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+# C0 controls (lxml refuses them in text) and the private-use sentinels htmltext.py uses
+_UNSAFE_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ue000-\ue002]")
+_UNSAFE_BYTES_RE = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xee\x80[\x80-\x82]")
 _OLD_STATS_RE = re.compile(r"政府信息公开情况统计表|指标名称|依申请公开信息总数|主动公开文件数")
-_PARSER = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+# plain etree (not lxml.html): its per-element class lookup cost more than the whole table reading
+_PARSER = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
 
 
 def _empty(source: str) -> dict[str, Any]:
@@ -71,20 +75,23 @@ def _parse(data: bytes | str, report: dict[str, Any]) -> None:
 
 
 def _from_html(text: str, warnings: list[str]) -> tuple[list[tuple[str, bool]], list[Table], str | None]:
-    text = _XML_DECL_RE.sub("", text, count=1)
+    encoded = _XML_DECL_RE.sub("", text, count=1).encode("utf-8", "replace")
+    if _UNSAFE_BYTES_RE.search(encoded):
+        encoded = _UNSAFE_RE.sub("", encoded.decode("utf-8")).encode("utf-8")
     try:
-        root = lxml_html.document_fromstring(text.encode("utf-8", "replace"), parser=_PARSER)
-    except (etree.ParserError, ValueError) as error:
+        root = etree.fromstring(encoded, parser=_PARSER)
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError) as error:
         warnings.append(f"HTML not parsable: {error}")
         return [], [], None
+    if root is None:
+        warnings.append("HTML without content")
+        return [], [], None
     title_el = root.find(".//title")
-    page_title = title_el.text_content().strip() if title_el is not None else None
-    elements = [el for el in root.iter("table")]
-    table_index = {id(el): i for i, el in enumerate(elements)}
+    page_title = "".join(title_el.itertext()).strip() if title_el is not None else None
     # leaf tables only: a layout table wrapping the report tables is not itself a report table
-    tables = [build_table(el, i) for i, el in enumerate(elements) if el.find(".//table") is None]
-    lines = html_lines(root, table_index)
-    del elements
+    leaves = {i: el for i, el in enumerate(root.iter("table")) if el.find(".//table") is None}
+    tables = [build_table(el, i) for i, el in leaves.items()]
+    lines = html_lines(root, leaves, has_hidden=bool(HIDDEN_HINT.search(text)))
     return lines, tables, page_title
 
 

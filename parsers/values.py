@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import NamedTuple
 
 ZERO_MARKS = {"—", "——", "-", "--", "–", "―", "─", "/", "无", "﹣", "—-", "-—"}
@@ -34,6 +35,7 @@ def clean_raw(text: str) -> str:
     return _WS_RE.sub(" ", text).strip()
 
 
+@lru_cache(maxsize=65536)
 def looks_like_value(text: str) -> bool:
     """True for blank, zero marks and numbers (with units): what a value cell may hold."""
     s = _compact(text)
@@ -56,6 +58,7 @@ def _strip_unit(s: str) -> tuple[str, str | None]:
     return s, None
 
 
+@lru_cache(maxsize=65536)
 def read_value(text: str, kind: str = KIND_COUNT, header_unit: str | None = None) -> Reading:
     """Read a cell. `header_unit` is the unit printed in the column header ("万元"), if any."""
     s = _compact(text)

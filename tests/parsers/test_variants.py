@@ -134,6 +134,7 @@ def test_tables_split_into_several_tables_and_wrapped_in_a_layout_table():
     parsed = parse_report(page)
     assert_same_numbers(parsed, original)
     assert {c["position"]["table"] for c in parsed["requests"]} == {3, 4}  # 0 is the layout table, 1-2 table 2
+    assert [s["text"] for s in parsed["sections"]] == [s["text"] for s in original["sections"]]  # text inside the layout table
 
 
 def test_metadata_table_before_the_report_tables():
