@@ -113,8 +113,12 @@ def js_pages(script: str, page_url: str) -> list[str]:
     return [urljoin(base, f"{prefix}.{suffix}")] + [urljoin(base, f"{prefix}_{i}.{suffix}") for i in range(1, count)]
 
 
-def parse_list_page(html: bytes | str, url: str, column: str, subcolumn_depth_ok: bool = True) -> ListPage:
-    """Classify a list page's anchors. `column` is the column prefix (see `column_prefix`)."""
+def parse_list_page(html: bytes | str, url: str, column: str, subcolumn_depth_ok: bool = True,
+                    nested: bool = False) -> ListPage:
+    """Classify a list page's anchors. `column` is the column prefix (see `column_prefix`);
+    `nested`: this page is itself a sub-column, so directory links below it are unit sub-columns
+    (`2022n/` → `2022n/2021jdyc/`)."""
+    here = column_prefix(url)
     doc = _doc(html, url)
     out = ListPage()
     seen: set[str] = set()
@@ -139,8 +143,9 @@ def parse_list_page(html: bytes | str, url: str, column: str, subcolumn_depth_ok
         rel = target[len(column) - 1:]
         if _NEXT_TEXT.match(clean_title(text)) or (_INDEX_PAGE.search(rel) and rel.count("/") == 1):
             out.pages.append(target)
-        elif subcolumn_depth_ok and (_YEAR_SEGMENT.search(rel) or _YEAR_TEXT.match(clean_title(text))) \
-                and (rel.endswith("/") or _INDEX_PAGE.search(rel)):
+        elif subcolumn_depth_ok and (rel.endswith("/") or _INDEX_PAGE.search(rel)) and (
+                _YEAR_SEGMENT.search(rel) or _YEAR_TEXT.match(clean_title(text))
+                or (nested and target.startswith(here) and target != here)):
             out.subcolumns.append(target)
         elif clean_title(text):
             out.other.append((target, clean_title(text)))

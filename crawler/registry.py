@@ -40,10 +40,12 @@ class Source:
 
     @property
     def domains(self) -> tuple[str, ...]:
-        """Allowed hosts: the registry's list, else the start URLs' hosts."""
+        """Allowed domains (subdomains included): the registry's list, else the start URLs' hosts
+        without a leading `www.` (attachments often sit on a sibling host such as file.x.gov.cn)."""
         if self.allowed_domains:
             return self.allowed_domains
-        return tuple(sorted({urlsplit(u).hostname or "" for u in self.start_urls} - {""}))
+        hosts = {urlsplit(u).hostname or "" for u in self.start_urls} - {""}
+        return tuple(sorted(h[4:] if h.startswith("www.") else h for h in hosts))
 
 
 def _source_from_dict(raw: dict[str, Any], where: str) -> Source:

@@ -109,6 +109,15 @@ class FixturePortal:
         self.site.redirects[old] = portal.column + new_slug
         self.rebuild()
 
+    def fail(self, key_or_path: str, times: int = 1, status: int = 503) -> None:
+        """Answer the next `times` requests for a report (key) or path with `status` (a flaky server)."""
+        try:
+            path = self.report_url(key_or_path)[len(self.base_url):]
+        except KeyError:
+            path = key_or_path
+        with self.server.lock:
+            self.server.failures[path] = (times, status)
+
     def add(self, portal_name: str, report: Report) -> None:
         self.site.portal(portal_name).reports.insert(0, report)
         self.rebuild()

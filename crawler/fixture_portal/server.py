@@ -53,6 +53,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, srv: "FixtureServer", path: str) -> int:
         redirects, files = srv.routes()
+        with srv.lock:
+            failing = srv.failures.get(path)
+            if failing and failing[0] > 0:
+                srv.failures[path] = (failing[0] - 1, failing[1])
+        if failing and failing[0] > 0:
+            return self._send(failing[1], {"Content-Type": "text/html", "Retry-After": "1"},
+                              b"<html><body><h1>Service Unavailable</h1></body></html>")
         if path in redirects:
             return self._send(301, {"Location": redirects[path], "Content-Type": "text/html"})
         if path.endswith("/"):
@@ -94,6 +101,7 @@ class FixtureServer:
         self.root = Path(root)
         self.routes = routes
         self.log: list[LoggedRequest] = []
+        self.failures: dict[str, tuple[int, int]] = {}  # path -> (times left, status)
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True

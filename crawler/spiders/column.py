@@ -96,13 +96,14 @@ class ColumnSpider(scrapy.Spider):
             if req is not None:
                 yield req
 
-    def list_request(self, url: str, depth: int) -> Request | None:
+    def list_request(self, url: str, depth: int, probe: bool = False) -> Request | None:
+        """A list page request; `probe` marks a guessed page whose failure proves nothing."""
         key = self._page_key(url)
         if key in self._lists_seen:  # '…/', '…/index.html' are one page
             return None
         self._lists_seen.add(key)
         return Request(url, callback=self.parse_list, errback=self.on_error,
-                       meta={"nianbao_role": "list", "sub_depth": depth}, priority=10)
+                       meta={"nianbao_role": "list", "sub_depth": depth, "probe": probe}, priority=10)
 
     def detail_request(self, url: str, role: str, parent: str | None = None) -> Request | None:
         """A request for a report page or attachment when new or due; else None (not fetched)."""
@@ -148,11 +149,12 @@ class ColumnSpider(scrapy.Spider):
         st["list_pages"] += 1
         outcome = self._record_outcome(response)
         if outcome in ("junk", "error"):
-            st["list_errors"] += 1
+            if not response.meta.get("probe"):
+                st["list_errors"] += 1
             return
         column = next((c for c in self.columns if response.url.startswith(c)), column_prefix(response.url))
         depth = response.meta.get("sub_depth", 0)
-        page = parse_list_page(response.text, response.url, column, depth < MAX_SUBCOLUMN_DEPTH)
+        page = parse_list_page(response.text, response.url, column, depth < MAX_SUBCOLUMN_DEPTH, nested=depth > 0)
         when = iso(self.now)
         for url, title in page.reports:
             if not self._allowed(url):
@@ -163,9 +165,10 @@ class ColumnSpider(scrapy.Spider):
             req = self.detail_request(url, "report")
             if req is not None:
                 yield req
-        for url in self.extra_list_pages(response, page.pages):
+        probes = set(self.probe_list_pages(response, page.pages))
+        for url in [*page.pages, *sorted(probes - set(page.pages))]:
             if self._allowed(url):
-                req = self.list_request(url, depth)
+                req = self.list_request(url, depth, probe=url in probes and url not in page.pages)
                 if req is not None:
                     yield req
         for url in page.subcolumns:
@@ -174,9 +177,10 @@ class ColumnSpider(scrapy.Spider):
                 if req is not None:
                     yield req
 
-    def extra_list_pages(self, response: Response, pages: list[str]) -> list[str]:
-        """Hook for platform spiders: list pages the generic rules miss."""
-        return pages
+    def probe_list_pages(self, response: Response, pages: list[str]) -> list[str]:
+        """Hook for platform spiders: guessed list pages the generic rules cannot see (a 404 on
+        one of these does not make the crawl incomplete)."""
+        return []
 
     def parse_report(self, response: Response) -> Any:
         outcome = self._record_outcome(response)
@@ -215,7 +219,7 @@ class ColumnSpider(scrapy.Spider):
             st["withdrawn"].append(request.url)
             return
         st["errors"].append({"url": request.url, "status": status, "class": failure.type.__name__})
-        if request.meta.get("nianbao_role") == "list":
+        if request.meta.get("nianbao_role") == "list" and not request.meta.get("probe"):
             st["list_errors"] += 1
 
     # -- moved / withdrawn ----------------------------------------------------------------------

@@ -83,3 +83,16 @@ def test_attachment_links():
     assert [u for u, _ in got] == ["http://x.gov.cn/a/b/P020240115.pdf", "http://x.gov.cn/u/文件.DOCX?x=1",
                                    "http://x.gov.cn/a/view/r.pdf", "http://x.gov.cn/a/b/a.wps"]
     assert got[0][1] == "全真版"
+
+
+def test_unit_subcolumns_below_a_year_subcolumn():
+    # xialuqu.gov.cn shape: 2022n/ lists unit sub-columns such as 2022n/2021jdyc/
+    base = "http://xialuqu.gov.cn/zwgk/xxgknb/"
+    html = """<a href="./2021jdyc/">东方山街道</a><a href="./qzf/index.html">区政府</a>
+              <a href="../">返回</a><a href="/zwgk/">政务公开</a>
+              <a href="./202201/t1.html">下陆区2021年政府信息公开工作年度报告</a>"""
+    nested = parse_list_page(html, base + "2022n/", base, nested=True)
+    assert nested.subcolumns == [base + "2022n/2021jdyc/", base + "2022n/qzf/index.html"]
+    assert nested.reports == [(base + "2022n/202201/t1.html", "下陆区2021年政府信息公开工作年度报告")]
+    # at the column root the same links are not followed (only year-shaped ones are)
+    assert parse_list_page(html, base, base).subcolumns == []

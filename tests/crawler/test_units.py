@@ -51,7 +51,7 @@ def test_bundled_registry_has_the_real_columns_unverified():
     pingtan = sources["pingtan"]
     assert pingtan.start_urls == ("https://www.pingtan.gov.cn/zwgk/zfxxgk/zfxxgknb/",)
     assert pingtan.platform == "trs" and pingtan.division_code == "350128" and pingtan.agency == "平潭综合实验区"
-    assert pingtan.domains == ("www.pingtan.gov.cn",)
+    assert pingtan.domains == ("pingtan.gov.cn",)
     assert all(not s.verified and s.robots_obey for s in sources.values())
     assert sources["mva"].platform == "trs"
 
@@ -85,7 +85,7 @@ def test_registry_errors(tmp_path, text, message):
 
 def test_adhoc_source():
     s = adhoc_source("http://www.lianxi.gov.cn/zfxxgk/zfxxgknb/")
-    assert s.name == "adhoc-www-lianxi-gov-cn" and s.domains == ("www.lianxi.gov.cn",) and s.platform == "generic"
+    assert s.name == "adhoc-www-lianxi-gov-cn" and s.domains == ("lianxi.gov.cn",) and s.platform == "generic"
 
 
 # -- revalidation policy ------------------------------------------------------------------------
