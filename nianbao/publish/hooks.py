@@ -26,6 +26,7 @@ from markupsafe import Markup
 from nianbao.publish.original import (
     CaptureLocation,
     find_capture,
+    is_displayable,
     raw_headers,
     resolve_body,
 )
@@ -77,7 +78,8 @@ async def original_page(datasette, request) -> Response:
     raw_url = datasette.urls.path(f"/-/original/{location.capture_id}/raw")
     body = await datasette.render_template(
         "nianbao_original.html",
-        {"capture": location, "raw_url": raw_url, "database": _database(datasette).name},
+        {"capture": location, "raw_url": raw_url, "database": _database(datasette).name,
+         "displayable": is_displayable(location.content_type)},
         request=request,
     )
     return Response.html(body, headers={"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})

@@ -143,4 +143,14 @@ def raw_headers(record: ArchivedResponse) -> tuple[str, dict[str, str]]:
         "X-Nianbao-Original-URL": (record.url or "").encode("ascii", "backslashreplace").decode("ascii"),
         "X-Nianbao-Captured": record.captured,
     }
+    if not is_displayable(content_type):
+        # PDFs, Word files, anything else: a download, never rendered in the archive's origin.
+        ext = mimetypes.guess_extension(content_type.split(";")[0].strip()) or ".bin"
+        headers["Content-Disposition"] = f'attachment; filename="original{ext}"'
     return content_type, headers
+
+
+def is_displayable(content_type: str | None) -> bool:
+    """HTML and plain text are shown in the sandboxed frame; everything else is downloaded."""
+    base = (content_type or "text/html").split(";")[0].strip().lower()
+    return base in ("text/html", "text/plain", "application/xhtml+xml")

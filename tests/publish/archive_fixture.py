@@ -54,6 +54,10 @@ class Expect:
     fuyi_in_text: set[tuple[str, int]] = field(default_factory=set)
     shoufei: set[tuple[str, int]] = field(default_factory=set)
     script_url: str = ""
+    gbk_url: str = "http://www.nb.gov.cn/col/list_gbk.html"
+    gbk_body: bytes = "<html><head><meta charset=\"gbk\"><title>年报栏目</title></head><body>政府信息公开年报</body></html>".encode("gbk")
+    pdf_url: str = "http://www.nb.gov.cn/col/A/2023/attach.pdf"
+    pdf_body: bytes = b"%PDF-1.4\n% not a real report\n%%EOF\n"
     revisit_url: str = ""
     gzip_url: str = ""
     edited_url: str = ""
@@ -202,6 +206,15 @@ def build(data_dir: Path) -> Expect:
                 writer.write_record(rev)
             if url == ex.edited_url:
                 response(url, _edited(report), f"{year + 1}-04-15T03:00:00Z")
+        for url, body, ctype, role in ((ex.gbk_url, ex.gbk_body, "text/html; charset=GBK", "list"),
+                                       (ex.pdf_url, ex.pdf_body, "application/pdf", "other")):
+            http = StatusAndHeaders("200 OK", [("Content-Type", ctype)], protocol="HTTP/1.1")
+            headers = {"WARC-Date": "2024-02-02T03:00:00Z", "WARC-Nianbao-Source": "nb-test",
+                       "WARC-Nianbao-Role": role}
+            if role == "attachment":
+                headers["WARC-Nianbao-Parent"] = ex.urls[("A", 2023)]
+            writer.write_record(writer.create_warc_record(
+                url, "response", payload=BytesIO(body), http_headers=http, warc_headers_dict=headers))
 
     def stand_in_parser(data: bytes | str, source: str = "") -> dict:
         body = data.encode("utf-8") if isinstance(data, str) else data

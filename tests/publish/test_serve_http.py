@@ -43,7 +43,10 @@ def test_served_immutable_with_inspect_file_and_csv_streaming(server):
     assert settings["allow_csv_stream"] is True
     inspect = json.loads((server.data_dir / "nianbao.inspect.json").read_text())
     counts = inspect["nianbao"]["tables"]
-    assert counts["document_versions"]["count"] == 18 and counts["reports"]["count"] == 17
+    with db(server) as conn:
+        for name in ("document_versions", "requests", "reports", "coverage", "rule_failures"):
+            assert counts[name]["count"] == conn.execute(f"select count(*) from {name}").fetchone()[0]
+    assert counts["reports"]["count"] == 17
     # the view's count comes from the inspect file, so an unfiltered view page never counts
     assert server.json("/nianbao/reports.json")["filtered_table_rows_count"] == 17
 
@@ -269,6 +272,25 @@ def test_revisit_serves_the_response_it_repeats(server):
     _, _, first = server.get(f"/-/original/{caps[0][0]}/raw")
     status, _, again = server.get(f"/-/original/{caps[1][0]}/raw")
     assert status == 200 and again == first and "卫生健康委员会".encode() in again
+
+
+def test_gbk_page_is_served_byte_for_byte_with_its_charset(server):
+    (cid, _), = capture_ids(server, server.expect.gbk_url)
+    status, headers, body = server.get(f"/-/original/{cid}/raw")
+    assert status == 200 and body == server.expect.gbk_body
+    assert headers["content-type"] == "text/html; charset=GBK"
+    assert "content-disposition" not in headers
+
+
+def test_attachment_is_downloaded_not_rendered(server):
+    (cid, _), = capture_ids(server, server.expect.pdf_url)
+    status, headers, body = server.get(f"/-/original/{cid}/raw")
+    assert status == 200 and body == server.expect.pdf_body
+    assert headers["content-type"] == "application/pdf"
+    assert headers["content-disposition"] == 'attachment; filename="original.pdf"'
+    assert headers["content-security-policy"] == CSP
+    page = server.get(f"/-/original/{cid}")[2].decode()
+    assert "<iframe" not in page and f'href="/-/original/{cid}/raw" download' in page
 
 
 def test_unknown_capture_is_404(server):
