@@ -31,16 +31,18 @@ STATUS_RANK = {"parsed": 4, "partial": 3, "no_tables": 2, "pre2019": 2, "unreada
 REPORT_STATUSES = ("parsed", "partial", "no_tables", "pre2019")
 
 # Crawl error class names (Twisted/Scrapy exception names, or the crawler's own labels) → health class.
+# Scrapy ≥ 2.13 wraps Twisted's errors in its own (CannotResolveHostError, DownloadConnectionRefusedError…).
 ERROR_CLASSES = {
-    "DNSLookupError": "dns", "gaierror": "dns",
-    "ConnectionRefusedError": "refused", "ConnectError": "refused",
+    "DNSLookupError": "dns", "gaierror": "dns", "CannotResolveHostError": "dns",
+    "ConnectionRefusedError": "refused", "ConnectError": "refused", "DownloadConnectionRefusedError": "refused",
     "TCPTimedOutError": "timeout", "TimeoutError": "timeout", "ResponseNeverReceived": "timeout",
-    "ConnectionLost": "timeout", "ConnectionDone": "timeout",
+    "DownloadTimeoutError": "timeout", "ConnectionLost": "timeout", "ConnectionDone": "timeout",
+    "ResponseDataLossError": "timeout", "DownloadFailedError": "download_error",
     "challenge_page": "blocked", "login_wall": "blocked",
     "not_found_page": "404", "IgnoreRequest": "robots",
 }
 # Which class names a failed crawl, when several errors are present (most telling first).
-CLASS_ORDER = ("dns", "refused", "timeout", "blocked", "404", "http_error", "robots")
+CLASS_ORDER = ("dns", "refused", "timeout", "blocked", "404", "http_error", "download_error", "robots")
 
 
 def classify_error(error: dict[str, Any]) -> str:

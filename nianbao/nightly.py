@@ -196,8 +196,8 @@ def crawl_results(db_path: Path, run_id: str) -> tuple[list[dict[str, Any]], dic
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
         cur = conn.execute("""select source, complete, n_report_urls, n_fetched, n_not_modified, n_errors,
-                                     errors, stats from crawl_summaries where run_id = ? order by source""",
-                           (run_id,))
+                                     errors, stats from crawl_summaries where run_id in (?, ?) order by source""",
+                           (run_id, f"crawl:{run_id}"))  # run_id holds runs.id (crawl:<run id>)
         names = [d[0] for d in cur.description]
         summaries = [dict(zip(names, r)) for r in cur.fetchall()]
         stats_row = conn.execute("select stats from runs where id = ?", (f"crawl:{run_id}",)).fetchone()
@@ -295,7 +295,7 @@ def _run_locked(data: DataDir, opts: NightlyOptions, run_id: str, today: date, r
         conn.close()
     row.update(
         n_new=len(changes["new"]), n_changed=len(changes["changed"]), n_unchanged=len(changes["unchanged"]),
-        n_withdrawn=len(changes["withdrawn"]), n_failed=sum(len(s["errors"]) for s in summaries),
+        n_withdrawn=len(changes["withdrawn"]), n_failed=len(fetch_failures(data, run_id, summaries, changes)),
         n_sources=len(reported | {f["source"] for f in failed}), n_sources_failed=len(failed),
         n_overdue=len(overdue), failed_sources=json.dumps(failed, ensure_ascii=False),
         new_reports=json.dumps(changes["new"], ensure_ascii=False),
@@ -309,6 +309,22 @@ def _run_locked(data: DataDir, opts: NightlyOptions, run_id: str, today: date, r
     if changes["new"] or changes["changed"] or changes["withdrawn"]:
         return EXIT_NEW
     return EXIT_NOTHING_NEW
+
+
+def fetch_failures(data: DataDir, run_id: str, summaries: list[dict[str, Any]],
+                   changes: dict[str, list[dict]]) -> list[dict[str, Any]]:
+    """This run's fetch errors, minus the 404s that proved a report withdrawn (expected, not failures).
+
+    The crawler lists withdrawn URLs in its run log (`logs/crawl-<run id>.json`); the archive's
+    newly withdrawn reports are a second source for the same URLs."""
+    withdrawn = {r["url"] for r in changes.get("withdrawn", [])}
+    crawl_log = data.logs / f"crawl-{run_id}.json"
+    try:
+        for entry in json.loads(crawl_log.read_text(encoding="utf-8")):
+            withdrawn.update(entry.get("withdrawn") or [])
+    except (OSError, ValueError, AttributeError):
+        pass
+    return [e for s in summaries for e in s["errors"] if e.get("url") not in withdrawn]
 
 
 def _failure_class(db_path: Path, summary: dict[str, Any]) -> str:
