@@ -26,6 +26,7 @@ from markupsafe import Markup
 from nianbao.publish.original import (
     CaptureLocation,
     find_capture,
+    find_revisit_target,
     is_displayable,
     raw_headers,
     resolve_body,
@@ -98,32 +99,16 @@ async def original_raw(datasette, request) -> Response:
 
 
 async def _read(datasette, location: CaptureLocation):
+    """Resolve a revisit through the captures table, then read the WARC record off the event loop."""
     import asyncio
 
     directory = warc_dir(datasette)
-    db = _database(datasette)
-    # File reads off the event loop; revisits resolved through the captures table.
+    target = location
+    if location.record_type == "revisit":
+        target = await _database(datasette).execute_fn(lambda conn: find_revisit_target(conn, location))
     return await asyncio.get_running_loop().run_in_executor(
-        None, lambda: resolve_body(directory, location, _lookup_sync(db))
+        None, lambda: resolve_body(directory, location, lambda _: target)
     )
-
-
-def _lookup_sync(db):
-    """A blocking capture lookup by record id / URL for revisit resolution (own connection)."""
-    from nianbao.publish.original import find_revisit_target
-
-    path = db.path
-
-    def lookup(location: CaptureLocation) -> CaptureLocation | None:
-        import sqlite3
-
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            return find_revisit_target(conn, location)
-        finally:
-            conn.close()
-
-    return lookup
 
 
 async def robots(datasette, request) -> Response:

@@ -21,6 +21,8 @@ PUBLISH_INDEXES: list[tuple[str, str, tuple[str, ...]]] = [
     ("idx_publish_appeals_outcome", "appeals", ("outcome", "procedure", "version_id", "value")),
     ("idx_publish_documents_versions", "documents", ("n_versions",)),
     ("idx_publish_captures_fetched", "captures", ("fetched",)),
+    # Revisits name the record they repeat by WARC-Record-ID (/-/original/<revisit>).
+    ("idx_publish_captures_record_id", "captures", ("record_id",)),
 ]
 
 
