@@ -13,7 +13,6 @@ import re
 from lxml import etree
 
 from parsers.text_tables import TABLE_MARK
-from parsers.values import clean_raw
 
 SKIP = ("script", "style", "noscript", "template", "head", "select", "option", "button",
         "iframe", "textarea", "svg", "object", "title")
@@ -22,6 +21,7 @@ BLOCK = ("p", "div", "br", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol",
          "blockquote", "pre", "hr", "center", "form", "main", "caption", "table", "tbody")
 LINK_OPEN, LINK_CLOSE = "\ue000", "\ue001"  # private-use: lxml refuses control characters
 TABLE_IN_TREE = "\ue002table:"
+_HSPACE_RE = re.compile(r"[ \t\r\f\v\u00a0\u3000\ufeff\u200b\u2000-\u200a]+")
 _LINKED_RE = re.compile(f"{LINK_OPEN}[^{LINK_CLOSE}]*{LINK_CLOSE}?")
 
 
@@ -70,19 +70,19 @@ def html_lines(root: etree._Element, leaf_tables: dict[int, etree._Element],
         block.text = "\n" + (block.text or "")
         block.tail = "\n" + (block.tail or "")
     text = etree.tostring(root, method="text", encoding="unicode")
+    text = _HSPACE_RE.sub(" ", text)  # one pass over the page instead of one per line
     lines: list[tuple[str, bool]] = []
     for raw in text.split("\n"):
-        if not raw or raw.isspace():
+        line = raw.strip()
+        if not line:
             continue
-        if LINK_OPEN in raw or LINK_CLOSE in raw:
-            unlinked = clean_raw(_LINKED_RE.sub("", raw).replace(LINK_CLOSE, ""))
-            line = clean_raw(raw.replace(LINK_OPEN, "").replace(LINK_CLOSE, ""))
+        if LINK_OPEN in line or LINK_CLOSE in line:
+            unlinked = _LINKED_RE.sub("", line).replace(LINK_CLOSE, "").strip()
+            line = line.replace(LINK_OPEN, "").replace(LINK_CLOSE, "").strip()
             if line:
-                lines.append((line, not unlinked))
+                lines.append((" ".join(line.split()) if "  " in line else line, not unlinked))
             continue
-        line = clean_raw(raw)
         if line.startswith(TABLE_IN_TREE):
             line = TABLE_MARK + line[len(TABLE_IN_TREE):]
-        if line:
-            lines.append((line, False))
+        lines.append((line, False))
     return lines

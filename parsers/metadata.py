@@ -115,7 +115,9 @@ def find_published(lines: list[str], tail: list[str]) -> str | None:
     closing the report. Never from the URL."""
     joined = unicodedata.normalize("NFKC", "\n".join(lines[:600]))
     joined = re.sub(r"[ \t\u3000]*\n[ \t\u3000]*", " ", joined)
-    for _label, pattern in _LABELLED_DATE_RES:
+    for label, pattern in _LABELLED_DATE_RES:
+        if label not in joined:
+            continue
         for match in pattern.finditer(joined):
             date = _valid_date(*match.groups())
             if date:

@@ -28,7 +28,6 @@ _HTML_SNIFF_RE = re.compile(r"<\s*(?:html|body|table|div|p|td|tr|span|h[1-6]|met
 _XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 # C0 controls (lxml refuses them in text) and the private-use sentinels htmltext.py uses
 _UNSAFE_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ue000-\ue002]")
-_UNSAFE_BYTES_RE = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xee\x80[\x80-\x82]")
 _OLD_STATS_RE = re.compile(r"政府信息公开情况统计表|指标名称|依申请公开信息总数|主动公开文件数")
 # plain etree (not lxml.html): its per-element class lookup cost more than the whole table reading
 _PARSER = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
@@ -53,20 +52,28 @@ def parse_report(data: bytes | str, source: str = "") -> dict[str, Any]:
 
 def _parse(data: bytes | str, report: dict[str, Any]) -> None:
     warnings: list[str] = report["warnings"]
+    utf8: bytes | None = None  # the page as UTF-8 bytes when we already have them (no re-encode)
     if isinstance(data, (bytes, bytearray, memoryview)):
-        text, _encoding, notes = decode_bytes(bytes(data))
+        data = bytes(data)
+        text, encoding, notes = decode_bytes(data)
         warnings.extend(notes)
+        if encoding == "utf-8" and not data.startswith(b"\xef\xbb\xbf"):
+            utf8 = data
     elif isinstance(data, str):
         text = data
     else:
         warnings.append(f"input is {type(data).__name__}, not bytes or str")
         return
-    text = text.replace("\x00", "")
+    if "\x00" in text:
+        text, utf8 = text.replace("\x00", ""), None
     if not text.strip():
         warnings.append("empty input")
         return
     if _HTML_SNIFF_RE.search(text[:200000]):
-        lines, tables, page_title = _from_html(text, warnings)
+        try:
+            lines, tables, page_title = _from_html(text, warnings, utf8)
+        except ValueError:  # control characters in the page's text: lxml refuses to edit such nodes
+            lines, tables, page_title = _from_html(_UNSAFE_RE.sub("", text), warnings, None)
     else:
         plain, tables = split_text(text)
         lines = [(line, False) for line in plain]
@@ -74,10 +81,12 @@ def _parse(data: bytes | str, report: dict[str, Any]) -> None:
     _assemble(report, lines, tables, page_title)
 
 
-def _from_html(text: str, warnings: list[str]) -> tuple[list[tuple[str, bool]], list[Table], str | None]:
-    encoded = _XML_DECL_RE.sub("", text, count=1).encode("utf-8", "replace")
-    if _UNSAFE_BYTES_RE.search(encoded):
-        encoded = _UNSAFE_RE.sub("", encoded.decode("utf-8")).encode("utf-8")
+def _from_html(text: str, warnings: list[str], utf8: bytes | None
+               ) -> tuple[list[tuple[str, bool]], list[Table], str | None]:
+    if utf8 is not None and not utf8[:200].lstrip()[:5].lower().startswith(b"<?xml"):
+        encoded = utf8
+    else:
+        encoded = _XML_DECL_RE.sub("", text, count=1).encode("utf-8", "replace")
     try:
         root = etree.fromstring(encoded, parser=_PARSER)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError) as error:
