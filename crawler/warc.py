@@ -103,9 +103,12 @@ class WarcRecorder:
         protocol = getattr(response, "protocol", None) or "HTTP/1.1"
         http = StatusAndHeaders(self._status_line(response), _headers(response.headers), protocol=protocol)
         body = response.body
+        extra = self._extra(role, parent, junk)
+        if getattr(response, "ip_address", None):
+            extra["WARC-IP-Address"] = str(response.ip_address)
         record = self.writer.create_warc_record(
             response.url, "response", payload=BytesIO(body), length=len(body), http_headers=http,
-            warc_headers_dict=self._extra(role, parent, junk))
+            warc_headers_dict=extra)
         self.writer.write_record(record)
         self.records += 1
         return record.rec_headers.get_header("WARC-Record-ID"), record.rec_headers.get_header("WARC-Date")

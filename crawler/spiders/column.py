@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import scrapy
 from scrapy import signals
-from scrapy.exceptions import DontCloseSpider
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 
@@ -218,7 +218,10 @@ class ColumnSpider(scrapy.Spider):
         if request.meta.get("vanished_check"):
             st["withdrawn"].append(request.url)
             return
-        st["errors"].append({"url": request.url, "status": status, "class": failure.type.__name__})
+        cls = failure.type.__name__
+        if failure.check(IgnoreRequest) and "robots" in str(failure.value).lower():
+            cls = "robots_forbidden"
+        st["errors"].append({"url": request.url, "status": status, "class": cls})
         if request.meta.get("nianbao_role") == "list" and not request.meta.get("probe"):
             st["list_errors"] += 1
 

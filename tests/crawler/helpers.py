@@ -30,6 +30,7 @@ class Rec:
     http_headers: dict[str, str]
     body: bytes  # as stored (raw stream: still gzip if it came gzip)
     content: bytes  # content-decoded (what a parser reads)
+    status_line: str = ""  # HTTP status or request line
 
 
 def read_warc(path: Path) -> list[Rec]:
@@ -38,12 +39,15 @@ def read_warc(path: Path) -> list[Rec]:
         for rec in ArchiveIterator(fh):
             h = dict(rec.rec_headers.headers)
             status = None
-            http = {}
-            if rec.http_headers is not None and rec.rec_type in ("response", "revisit"):
-                status = int(rec.http_headers.get_statuscode())
+            http: dict[str, str] = {}
+            line = ""
+            if rec.http_headers is not None:
                 http = {k.lower(): v for k, v in rec.http_headers.headers}
+                line = " ".join(x for x in (rec.http_headers.protocol, rec.http_headers.statusline) if x)
+                if rec.rec_type in ("response", "revisit"):
+                    status = int(rec.http_headers.get_statuscode())
             raw = rec.raw_stream.read()
-            out.append(Rec(path.name, rec.rec_type, h.get("WARC-Target-URI", ""), h, status, http, raw, b""))
+            out.append(Rec(path.name, rec.rec_type, h.get("WARC-Target-URI", ""), h, status, http, raw, b"", line))
     # decoded content, second pass (content_stream consumes the stream)
     with open(path, "rb") as fh:
         for rec, o in zip(ArchiveIterator(fh), out):

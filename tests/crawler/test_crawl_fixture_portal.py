@@ -174,7 +174,7 @@ def test_politeness_robots_offsite_user_agent(crawls):
     assert paths.count("/robots.txt") == 3  # one per source's crawler; each obeys it
     assert all(q.user_agent.startswith("nianbao/") and "+https://" in q.user_agent for q in out["first"].log)
     errors = out["first"].summary("fixture-static")["errors"]
-    assert {"url": U["sprivate"], "status": None, "class": "IgnoreRequest"} in errors
+    assert {"url": U["sprivate"], "status": None, "class": "robots_forbidden"} in errors
 
 
 def test_junk_404_and_redirect_are_archived_not_parsed(crawls):
