@@ -1,7 +1,9 @@
-"""Bytes → text: honour a BOM or declared charset, else strict UTF-8, else GB18030, else guess.
+"""Bytes → text: a BOM, else strict UTF-8, else the declared charset, else GB18030, else a guess.
 
-GB2312 and GBK are subsets of GB18030, so a page declaring either is decoded as GB18030 (pages
-labelled gb2312 routinely contain GBK-only characters).
+Strict UTF-8 goes before the declaration because non-ASCII text that is valid UTF-8 practically
+never is GBK, while GB18030 decodes almost any bytes without error — a page mislabelled gbk
+would otherwise come out as mojibake. GB2312 and GBK are subsets of GB18030, so a page declaring
+either is decoded as GB18030 (pages labelled gb2312 routinely contain GBK-only characters).
 """
 
 from __future__ import annotations
@@ -45,14 +47,20 @@ def decode_bytes(data: bytes) -> tuple[str, str, list[str]]:
     declared = declared_charset(data)
     if declared:
         declared = _SUPERSETS.get(declared, declared)
+    try:
+        text = data.decode("utf-8")
+        if declared not in (None, "utf-8") and not text.isascii():
+            warnings.append(f"declared charset {declared}, but the page is valid UTF-8; read as UTF-8")
+        return text, "utf-8", warnings
+    except UnicodeDecodeError:
+        pass
+    if declared and declared != "utf-8":
         try:
             return data.decode(declared), declared, warnings
         except (UnicodeDecodeError, LookupError):
             warnings.append(f"declared charset {declared} does not decode the page; guessed instead")
-    try:
-        return data.decode("utf-8"), "utf-8", warnings
-    except UnicodeDecodeError:
-        pass
+    elif declared == "utf-8":
+        warnings.append("declared charset utf-8 does not decode the page; guessed instead")
     try:
         text = data.decode("gb18030")
         if _plausible_chinese(text):
