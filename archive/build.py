@@ -93,7 +93,7 @@ class Version:
     n_rule_failures: int = 0
     warnings: list = field(default_factory=list)
     urls: set = field(default_factory=set)
-    chain: dict | None = None  # carried_over / carried_forward cells for carry_chain
+    chain: list | None = None  # (row, column, value, raw, has_position) of carried_over/forward
     version: int = 0
     is_latest: int = 0
     withdrawn_at: str | None = None
@@ -107,12 +107,74 @@ def _earlier(a: str | None, b: str | None) -> str | None:
     return min(x for x in (a, b) if x) if (a or b) else None
 
 
+_TABLE_OF = {"active": "active_disclosure", "requests": "requests", "appeals": "appeals"}
+_NUMBER_TYPES = (int, float, type(None))
+_CHAIN_ROWS = ("carried_over", "carried_forward")
+_RULE_KEYS = frozenset({"rule", "scope", "ok", "expected", "actual", "blank_as_zero"})
+
+
 def _num(v: Any) -> float | int | None:
     if isinstance(v, bool):
         return int(v)
     if isinstance(v, (int, float)):
         return v
     return None
+
+
+def _chain_report(v: Version) -> dict:
+    """The slice of a canonical report the carry_chain rule reads."""
+    cells = [{"row": row, "column": col, "value": value, "raw": raw,
+              "position": {} if has_position else None}
+             for row, col, value, raw, has_position in v.chain or ()]
+    return {"agency": v.agency, "year": v.year, "edition": v.edition, "requests": cells}
+
+
+def parse_capture(capture: dict, body: bytes, parse: Parser,
+                  attachment_to_html: Callable[[bytes, str | None], str | None] | None
+                  ) -> tuple[dict, float | None]:
+    """(report, parse seconds or None) for one captured payload. Pure: runs in worker processes too."""
+    if capture.get("junk"):
+        return {"status": capture["junk"], "warnings": [f"junk page: {capture['junk']}"]}, None
+    data: bytes | str = body
+    ctype = (capture.get("content_type") or "").lower()
+    url = capture["url"].lower()
+    if any(t in ctype for t in ATTACHMENT_TYPES) or url.endswith((".pdf", ".docx", ".doc")):
+        if attachment_to_html is None:
+            return {"status": "unreadable", "warnings": ["attachment converter not available"]}, None
+        try:
+            html = attachment_to_html(body, capture.get("content_type"))
+        except Exception as exc:
+            return {"status": "unreadable", "warnings": [f"attachment conversion failed: {exc}"]}, None
+        if html is None:
+            return {"status": "unreadable", "warnings": ["attachment could not be converted"]}, None
+        data = html
+    started = time.process_time()  # CPU seconds: the parser's share, whatever else the machine runs
+    try:
+        report = parse(data, source=capture["url"])
+    except Exception as exc:  # the contract says never raises; keep the record if it does
+        log.warning("parser raised on %s: %s", capture["url"], exc)
+        report = {"status": "unreadable", "warnings": [f"parser raised: {exc!r}"]}
+    seconds = time.process_time() - started
+    return (report if isinstance(report, dict) else {"status": "unreadable"}), seconds
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init() -> None:
+    parse, _ = default_parser()
+    _WORKER["parse"] = parse
+    _WORKER["attachment_to_html"] = _attachment_to_html()
+
+
+def _worker_parse(job: tuple) -> tuple:
+    """In a worker: parse the records the main process marked, pass the others through."""
+    kind, item, body, need = job
+    if not need:
+        return kind, item, body, None
+    report, seconds = parse_capture(item, body, _WORKER["parse"], _WORKER["attachment_to_html"])
+    usable = report.get("status") in USABLE
+    return kind, item, None if usable else body, (report, seconds)
 
 
 class ArchiveBuilder:
@@ -142,12 +204,13 @@ class ArchiveBuilder:
 
     # -- input ------------------------------------------------------------------------------------
     def add_capture(self, capture: dict, body: bytes | None, parseable: bool,
-                    require_report: bool = False) -> None:
-        """A response (or input file). Parse it when it shows a report whose payload is new."""
+                    require_report: bool = False, parsed: tuple[dict, float | None] | None = None) -> None:
+        """A response (or input file). Parse it when it shows a report whose payload is new
+        (`parsed`: the result of `parse_capture` already computed by a worker process)."""
         self.order += 1
         capture.setdefault("version_id", None)
         self.captures.append(capture)
-        if not parseable or body is None:
+        if not parseable or (body is None and parsed is None):
             if body is not None and capture.get("role") == "list":
                 self._classify(capture, body)
             return
@@ -156,8 +219,13 @@ class ArchiveBuilder:
         if known:
             self._seen_again(known, capture)
             return
-        report = self._parse(capture, body)
-        if report.get("status") not in USABLE and not capture.get("junk") and self._classify(capture, body):
+        if parsed is not None:
+            report = parsed[0]
+            self._count_parse(parsed[1])
+        else:
+            report = self._parse(capture, body)
+        if report.get("status") not in USABLE and not capture.get("junk") and body is not None \
+                and self._classify(capture, body):
             report = {"status": capture["junk"], "warnings": [f"junk page: {capture['junk']}"]}
         if require_report and report.get("status") == "not_a_report":
             return
@@ -199,30 +267,14 @@ class ArchiveBuilder:
         capture["version_id"] = version_id
 
     def _parse(self, capture: dict, body: bytes) -> dict:
-        if capture.get("junk"):
-            return {"status": capture["junk"], "warnings": [f"junk page: {capture['junk']}"]}
-        data: bytes | str = body
-        ctype = (capture.get("content_type") or "").lower()
-        url = capture["url"].lower()
-        if any(t in ctype for t in ATTACHMENT_TYPES) or url.endswith((".pdf", ".docx", ".doc")):
-            if self.attachment_to_html is None:
-                return {"status": "unreadable", "warnings": ["attachment converter not available"]}
-            try:
-                html = self.attachment_to_html(body, capture.get("content_type"))
-            except Exception as exc:
-                return {"status": "unreadable", "warnings": [f"attachment conversion failed: {exc}"]}
-            if html is None:
-                return {"status": "unreadable", "warnings": ["attachment could not be converted"]}
-            data = html
-        started = time.perf_counter()
-        try:
-            report = self.parse(data, source=capture["url"])
-        except Exception as exc:  # the contract says never raises; keep the record if it does
-            log.warning("parser raised on %s: %s", capture["url"], exc)
-            report = {"status": "unreadable", "warnings": [f"parser raised: {exc!r}"]}
-        self.stats["parse_seconds"] += time.perf_counter() - started
-        self.stats["parsed"] += 1
-        return report if isinstance(report, dict) else {"status": "unreadable"}
+        report, seconds = parse_capture(capture, body, self.parse, self.attachment_to_html)
+        self._count_parse(seconds)
+        return report
+
+    def _count_parse(self, seconds: float | None) -> None:
+        if seconds is not None:
+            self.stats["parse_seconds"] += seconds
+            self.stats["parsed"] += 1
 
     # -- one new version: cells go straight to the buffers ------------------------------------------
     def _new_version(self, capture: dict, report: dict) -> Version:
@@ -249,32 +301,29 @@ class ArchiveBuilder:
         return v
 
     def _buffer_cells(self, v: Version, report: dict) -> None:
+        """Cells as tuples in the tables' column order (the hot loop: plain locals, no helpers)."""
         vid = v.id
         n = 0
-        rows = self.buffers["active_disclosure"]
-        for c in report.get("active") or []:
-            p = c.get("position") or {}
-            rows.append((vid, c.get("row"), c.get("measure"), _num(c.get("value")), c.get("raw"),
-                         c.get("reading"), p.get("table"), p.get("row"), p.get("col")))
-            n += 1
-        rows = self.buffers["requests"]
+        empty: dict = {}
         chain = []
-        for c in report.get("requests") or []:
-            p = c.get("position") or {}
-            rows.append((vid, c.get("row"), c.get("column"), _num(c.get("value")), c.get("raw"),
-                         c.get("reading"), p.get("table"), p.get("row"), p.get("col")))
-            if c.get("row") in ("carried_over", "carried_forward"):
-                chain.append({"row": c.get("row"), "column": c.get("column"), "value": c.get("value"),
-                              "raw": c.get("raw"), "position": c.get("position")})
-            n += 1
-        rows = self.buffers["appeals"]
-        for c in report.get("appeals") or []:
-            p = c.get("position") or {}
-            rows.append((vid, c.get("procedure"), c.get("outcome"), _num(c.get("value")), c.get("raw"),
-                         c.get("reading"), p.get("table"), p.get("row"), p.get("col")))
-            n += 1
+        for key, a, b in (("active", "row", "measure"), ("requests", "row", "column"),
+                          ("appeals", "procedure", "outcome")):
+            rows = self.buffers[_TABLE_OF[key]]
+            append = rows.append
+            for c in report.get(key) or ():
+                p = c.get("position") or empty
+                value = c.get("value")
+                if value.__class__ not in _NUMBER_TYPES:
+                    value = _num(value)
+                append((vid, c.get(a), c.get(b), value, c.get("raw"), c.get("reading"),
+                        p.get("table"), p.get("row"), p.get("col")))
+                n += 1
+            if key == "requests":  # kept small (tuples) until finish() runs the carry chains
+                chain = [(c.get("row"), c.get("column"), c.get("value"), c.get("raw"),
+                          c.get("position") is not None)
+                         for c in report.get(key) or () if c.get("row") in _CHAIN_ROWS]
         if chain:
-            v.chain = {"agency": v.agency, "year": v.year, "edition": v.edition, "requests": chain}
+            v.chain = chain
         for seq, s in enumerate(report.get("sections") or []):
             self.section_id += 1
             number = s.get("number")
@@ -289,8 +338,7 @@ class ArchiveBuilder:
             self.flush()
 
     def _buffer_rule(self, vid: str, check: dict, other_version_id: str | None = None) -> None:
-        known = {"rule", "scope", "ok", "expected", "actual", "blank_as_zero"}
-        extra = {k: val for k, val in check.items() if k not in known}
+        extra = {k: val for k, val in check.items() if k not in _RULE_KEYS}
         expected, actual = _num(check.get("expected")), _num(check.get("actual"))
         for name, val in (("expected", check.get("expected")), ("actual", check.get("actual"))):
             if val is not None and _num(val) is None:
@@ -410,7 +458,7 @@ class ArchiveBuilder:
             if not prev or not prev.chain or not cur.chain:
                 continue
             try:
-                checks = self.carry_chain(prev.chain, cur.chain)
+                checks = self.carry_chain(_chain_report(prev), _chain_report(cur))
             except Exception as exc:
                 log.warning("carry_chain failed for %s %s: %s", agency, year, exc)
                 continue
@@ -598,10 +646,37 @@ def iter_warc(path: Path) -> Iterator[tuple[str, dict, bytes | None]]:
             yield rtype, capture, body
 
 
-def feed_warcs(builder: ArchiveBuilder, warc_files: list[Path]) -> int:
+def _jobs(records: Iterable[tuple[str, dict, bytes | None]]) -> Iterator[tuple]:
+    """Mark which records need parsing: report responses whose payload digest is new."""
+    dispatched: set[str] = set()
+    for kind, item, body in records:
+        need = False
+        if kind == "response" and body is not None and _parseable(item) and not item.get("junk"):
+            digest = item.get("payload_digest") or ""
+            need = digest not in dispatched
+            dispatched.add(digest)
+        yield kind, item, body, need
+
+
+def _parseable(item: dict) -> bool:
+    return item.get("http_status") in (None, 200) and (item.get("role") in REPORT_ROLES or item.get("role") is None)
+
+
+def feed_records(builder: ArchiveBuilder, records: Iterable[tuple[str, dict, bytes | None]],
+                 jobs: int = 1) -> int:
+    """Feed records in order. jobs > 1 parses in worker processes (order kept, so the result is
+    identical); the main process still does all reading, inserting and indexing."""
     n = 0
-    for path in warc_files:
-        for kind, item, body in iter_warc(path):
+    if jobs > 1:
+        import multiprocessing
+
+        pool = multiprocessing.get_context("fork").Pool(jobs, initializer=_worker_init)
+        stream: Iterable[tuple] = pool.imap(_worker_parse, _jobs(records), chunksize=8)
+    else:
+        pool = None
+        stream = ((kind, item, body, None) for kind, item, body in records)
+    try:
+        for kind, item, body, parsed in stream:
             n += 1
             if kind == "summary":
                 builder.add_summary(item["summary"], {k: v for k, v in item.items() if k != "summary"})
@@ -609,10 +684,23 @@ def feed_warcs(builder: ArchiveBuilder, warc_files: list[Path]) -> int:
                 builder.add_revisit(item)
             else:
                 role = item.get("role")
-                ok_status = item.get("http_status") in (None, 200)
-                parseable = ok_status and (role in REPORT_ROLES or role is None)
-                builder.add_capture(item, body, parseable=bool(parseable), require_report=role is None)
+                builder.add_capture(item, body, parseable=_parseable(item),
+                                    require_report=role is None and kind == "response", parsed=parsed)
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
     return n
+
+
+def iter_warcs(warc_files: list[Path]) -> Iterator[tuple[str, dict, bytes | None]]:
+    for path in warc_files:
+        yield from iter_warc(path)
+
+
+def iter_files(paths: Iterable[Path]) -> Iterator[tuple[str, dict, bytes | None]]:
+    for capture, body in iter_file_inputs(paths):
+        yield "response", capture, body
 
 
 # -- the whole build ------------------------------------------------------------------------------------
@@ -640,9 +728,12 @@ def prepare_database(db: sqlite_utils.Database) -> None:
 
 def build_archive(out: Path, *, warcs: list[Path] | None = None, files: list[Path] | None = None,
                   parse: Parser | None = None, parser_version: str | None = None,
-                  registry_path: Path | None = None, batch_size: int = 20000,
-                  progress: Callable[[int], None] | None = None) -> dict:
-    """Build `out` from scratch (into a temporary file, then renamed): WARCs and/or report files."""
+                  registry_path: Path | None = None, batch_size: int = 20000, jobs: int = 1) -> dict:
+    """Build `out` from scratch (into a temporary file, then renamed): WARCs and/or report files.
+
+    jobs > 1 parses in that many worker processes with the default parser (same result)."""
+    if jobs > 1 and parse is not None:
+        raise ValueError("jobs > 1 uses the default parser in worker processes; do not pass parse=")
     if parse is None:
         parse, default_version = default_parser()
         parser_version = parser_version or default_version
@@ -659,14 +750,9 @@ def build_archive(out: Path, *, warcs: list[Path] | None = None, files: list[Pat
     prepare_database(db)
     registry = load_sources(registry_path)
     builder = ArchiveBuilder(db, parse, parser_version, batch_size=batch_size, registry=registry)
-    n_records = 0
     warc_files = sorted(warcs or [], key=lambda p: Path(p).name)
-    n_records += feed_warcs(builder, [Path(p) for p in warc_files])
-    for capture, body in iter_file_inputs(files or []):
-        n_records += 1
-        builder.add_capture(capture, body, parseable=True)
-        if progress:
-            progress(n_records)
+    n_records = feed_records(builder, iter_warcs([Path(p) for p in warc_files]), jobs=jobs)
+    n_records += feed_records(builder, iter_files(files or []), jobs=jobs)
     counts = builder.finish()
     create_indexes(db)
     seconds = time.perf_counter() - started

@@ -18,6 +18,8 @@ def register(subparsers) -> None:
     p.add_argument("--with-warcs", action="store_true", help="with --from-files: read the WARCs too")
     p.add_argument("--db", type=Path, help="output database (default <data>/nianbao.db)")
     p.add_argument("--registry", type=Path, help="source registry (default crawler/sources.yaml)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="parse in this many worker processes (same result; default 1)")
     p.set_defaults(func=run)
 
 
@@ -41,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     out = args.db or data.database
     try:
         with run_lock(out.parent / ".build.lock"):
-            run_row = build_archive(out, warcs=warcs, files=files, registry_path=args.registry)
+            run_row = build_archive(out, warcs=warcs, files=files, registry_path=args.registry,
+                                    jobs=max(1, args.jobs))
     except RunLocked as exc:
         print(f"nianbao build: {exc}", file=sys.stderr)
         return 75

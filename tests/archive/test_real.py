@@ -106,3 +106,12 @@ def test_real_build_is_deterministic(shared_dir, tmp_path):
     a, b = dump(tmp_path / "a.db"), dump(tmp_path / "b.db")
     assert a == b
     assert len(a["document_versions"]) == 16 and len(a["requests"]) == 5 * 175 + 2 * 161 + 5 * 175 + 161 + 175
+
+
+def test_parallel_parse_gives_the_same_database(shared_dir, tmp_path):
+    from tests.archive.test_build_files import dump
+
+    inputs = [shared_dir / "seeds", shared_dir / "real"]
+    build_archive(tmp_path / "one.db", files=inputs)
+    build_archive(tmp_path / "two.db", files=inputs, jobs=2)
+    assert dump(tmp_path / "one.db") == dump(tmp_path / "two.db")
