@@ -166,3 +166,21 @@ def test_shuyang_metadata_table_blank_legal_person_and_old_label(shared_dir):
 
 def test_list_page_is_not_a_report(shared_dir):
     assert report("pingtan_list_index.html")["status"] == "not_a_report"
+
+
+REAL_REPORTS = ["pingtan_2019.html", "pingtan_2020.html", "pingtan_2021.html", "pingtan_2022.html",
+                "pingtan_2023.html", "pingtan_2024.html", "pingtan_2025.html", "shanghai_shifuban_2019.html",
+                "shuyang_fgj_2023.html", "pingtan_2018.html"]
+
+
+@pytest.mark.parametrize("name", REAL_REPORTS)
+def test_real_page_reencoded_as_gbk_parses_the_same(shared_dir, name):
+    """Every real page re-encoded as GB18030, declared gbk where it declared utf-8, undeclared
+    where it declared nothing (shanghai), gives the same report."""
+    text = (SHARED / "real" / name).read_text(encoding="utf-8")
+    gbk = text.replace('charset="utf-8"', 'charset="gbk"').encode("gb18030")
+    assert gbk != text.encode("utf-8")
+    again = parse_report(gbk, source=name)
+    for key in ("title", "agency", "year", "edition", "status", "published", "active", "requests", "appeals",
+                "sections", "checks"):
+        assert again[key] == report(name)[key], key
