@@ -190,8 +190,9 @@ def serve(data: DataDir, host: str, port: int, *, check_only: bool = False) -> i
             print(f"nianbao demo: Datasette did not answer at {url}", file=sys.stderr)
             return 1
         if check_only:
-            print(f"Datasette answered at {url} (--serve-check: stopping)")
-            return 0
+            count = _count_reports(url, data.database.stem)
+            print(f"Datasette answered at {url}: {count} reports in its `reports` view (--serve-check: stopping)")
+            return 0 if count else 1
         print(f"\nopen {url}  (Ctrl-C to stop)", flush=True)
         return proc.wait()
     except KeyboardInterrupt:
@@ -203,6 +204,19 @@ def serve(data: DataDir, host: str, port: int, *, check_only: bool = False) -> i
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def _count_reports(url: str, database: str) -> int | None:
+    """The number of reports Datasette serves (its JSON API), to check more than a home page."""
+    import json
+    from urllib.parse import quote
+
+    query = f"{url}{database}.json?_shape=array&sql=" + quote("select count(*) as n from reports")
+    try:
+        with urllib.request.urlopen(query, timeout=10) as response:
+            return int(json.loads(response.read())[0]["n"])
+    except (OSError, ValueError, KeyError, IndexError):
+        return None
 
 
 def _wait_for(url: str, proc: subprocess.Popen, timeout: float) -> bool:
