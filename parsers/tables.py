@@ -62,8 +62,19 @@ def _is_active_data(table: Table, r: int) -> bool:
 
 
 def _is_value_row(table: Table, r: int) -> bool:
+    """Only values — or one leading label (数量/件数) before at least five values (table 4)."""
     own = table.rows[r]
-    return bool(own) and all(looks_like_value(c.text) for c in own)
+    if not own:
+        return False
+    if all(looks_like_value(c.text) for c in own):
+        return True
+    return (len(own) >= 6 and not looks_like_value(own[0].text) and not L.appeal_procedure_key(own[0].text)
+            and not L.appeal_outcome_key(own[0].text) and all(looks_like_value(c.text) for c in own[1:]))
+
+
+def _values_of(table: Table, r: int) -> list[Cell]:
+    own = table.rows[r]
+    return own if looks_like_value(own[0].text) else own[1:]
 
 
 def segment(tables: list[Table], warnings: list[str]) -> dict[str, list[Ref]]:
@@ -299,14 +310,14 @@ def read_appeals(refs: list[Ref], found: Found) -> None:
     warnings = found.warnings
     headers = [(t, r) for t, r in refs if not _is_value_row(t, r)]
     rows = [(t, r) for t, r in refs if _is_value_row(t, r)]
-    data = next(((t, r) for t, r in rows if any(not c.blank for c in t.rows[r])), None)
+    data = next(((t, r) for t, r in rows if any(not c.blank for c in _values_of(t, r))), None)
     if data is None:
-        data = next(((t, r) for t, r in rows if len(t.rows[r]) >= len(APPEAL_PAIRS)), None)
+        data = next(((t, r) for t, r in rows if len(_values_of(t, r)) >= len(APPEAL_PAIRS)), None)
     if data is None:
         warnings.append("table 4: no data row")
         return
     table, r = data
-    values = table.rows[r]
+    values = _values_of(table, r)
     procs: dict[int, str] = {}
     outs: dict[int, str] = {}
     for t, hr in headers:

@@ -324,3 +324,23 @@ def test_text_table_with_block_label_on_its_own_line_and_shifted_rows():
     text = re.sub(r"^\t\t3\.其他", "3.其他\t", text, flags=re.M)
     assert "\n3.其他\t" in text
     assert_same_numbers(parse_report(text), original)
+
+
+def test_all_three_tables_in_one_table_and_a_label_before_table_4_values():
+    original = known("2019", seed=70)
+
+    def merge(tables):
+        first = tables[0]
+        body = first.find("tbody") if first.find("tbody") is not None else first
+        for other in tables[1:]:
+            for tr in other.findall(".//tr"):
+                body.append(tr)
+            other.getparent().remove(other)
+        rows = body.findall("tr")
+        header, data = rows[-4], rows[-1]
+        header.insert(0, td("类别", rowspan="3"))
+        data.insert(0, td("数量"))
+
+    parsed = parse_report(mutate(render_report(original), merge))
+    assert_same_numbers(parsed, original)
+    assert {c["position"]["table"] for key in ("active", "requests", "appeals") for c in parsed[key]} == {0}
