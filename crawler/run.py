@@ -116,6 +116,12 @@ def crawl(args: argparse.Namespace) -> int:
     crawlers: list[tuple[Source, Any, Path]] = []
     for source in sources:
         jobdir = data.jobs / source.name
+        if jobdir.exists() and not (jobdir / "spider.state").exists():
+            # Left by a crawl that was killed, not stopped: Scrapy saves spider.state only on a
+            # clean close, and its request-seen file would now hide every page from the resume.
+            # Start over: the crawl state still knows what was fetched, so little is re-fetched.
+            print(f"{source.name}: discarding the JOBDIR of a killed crawl ({jobdir})", file=sys.stderr)
+            shutil.rmtree(jobdir, ignore_errors=True)
         per_source: dict[str, Any] = {"JOBDIR": str(jobdir)}
         if not source.robots_obey:
             per_source["ROBOTSTXT_OBEY"] = False
@@ -145,9 +151,9 @@ def crawl(args: argparse.Namespace) -> int:
         health.append({k: summary[k] for k in ("source", "run_id", "started", "finished", "complete",
                                                 "close_reason", "stats")} |
                       {"errors": len(summary["errors"]), "withdrawn": summary["withdrawn"]})
-        if summary["complete"]:
-            shutil.rmtree(jobdir, ignore_errors=True)
-        else:
+        if summary["complete"] or summary["close_reason"] == "finished":
+            shutil.rmtree(jobdir, ignore_errors=True)  # nothing pending: the next run starts fresh
+        if not summary["complete"]:
             status = 1
     log = data.logs / f"crawl-{run_id}.json"
     log.write_text(json.dumps(health, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -62,8 +62,14 @@ class WarcRecorder:
         self.writer = WARCWriter(self._fh, gzip=True, warc_version=WARC_VERSION)
         self.source = source
         record = self.writer.create_warcinfo_record(self.filename, info)
-        self.writer.write_record(record)
+        self._write(record)
         self.records = 0
+
+    def _write(self, record: Any) -> None:
+        """Write one record and hand it to the OS at once: a killed crawl keeps every record it
+        wrote, and the crawl state (updated after this) never points at an unwritten record."""
+        self.writer.write_record(record)
+        self._fh.flush()
 
     def _extra(self, role: str, parent: str | None, junk: str | None) -> dict[str, str]:
         extra = {"WARC-Nianbao-Source": self.source, "WARC-Nianbao-Role": role}
@@ -86,7 +92,7 @@ class WarcRecorder:
         record = self.writer.create_warc_record(
             request.url, "request", payload=BytesIO(body), length=len(body),
             http_headers=http, warc_headers_dict=warc_headers)
-        self.writer.write_record(record)
+        self._write(record)
         self.records += 1
         return record.rec_headers.get_header("WARC-Record-ID")
 
@@ -109,7 +115,7 @@ class WarcRecorder:
         record = self.writer.create_warc_record(
             response.url, "response", payload=BytesIO(body), length=len(body), http_headers=http,
             warc_headers_dict=extra)
-        self.writer.write_record(record)
+        self._write(record)
         self.records += 1
         return record.rec_headers.get_header("WARC-Record-ID"), record.rec_headers.get_header("WARC-Date")
 
@@ -124,7 +130,7 @@ class WarcRecorder:
         record = self.writer.create_revisit_record(
             response.url, digest, refers_to["url"], refers_to["date"], http_headers=http,
             warc_headers_dict=extra)
-        self.writer.write_record(record)
+        self._write(record)
         self.records += 1
         return record.rec_headers.get_header("WARC-Record-ID")
 
@@ -134,7 +140,7 @@ class WarcRecorder:
             target, "metadata", payload=BytesIO(payload), length=len(payload),
             warc_content_type="application/json",
             warc_headers_dict={"WARC-Nianbao-Kind": "crawl-summary", "WARC-Nianbao-Source": self.source})
-        self.writer.write_record(record)
+        self._write(record)
         self.records += 1
         return record.rec_headers.get_header("WARC-Record-ID")
 

@@ -94,6 +94,17 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send(200, headers, data)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A crawler killed mid-request resets its connections: expected, not worth a traceback."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
+
+
 class FixtureServer:
     """A threaded HTTP server over `root`; `routes()` gives (redirects, file metadata) per request."""
 
@@ -103,7 +114,7 @@ class FixtureServer:
         self.log: list[LoggedRequest] = []
         self.failures: dict[str, tuple[int, int]] = {}  # path -> (times left, status)
         self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd = _QuietServer(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.fixture = self  # type: ignore[attr-defined]
         self.thread: threading.Thread | None = None
