@@ -155,6 +155,9 @@ def _assemble(report: dict[str, Any], lines: list[tuple[str, bool]], tables: lis
     if edition is None:
         warnings.append("template edition not recognisable from the tables")
         report["status"] = "partial"
+        if found.appeals:  # table 4 is the same in both editions
+            report["appeals"] = _appeal_cells(found, warnings)
+            report["checks"] = run_checks(report)
         return
     report["edition"] = edition
     report["active"] = _active_cells(found, edition, warnings)

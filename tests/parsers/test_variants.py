@@ -344,3 +344,14 @@ def test_all_three_tables_in_one_table_and_a_label_before_table_4_values():
     parsed = parse_report(mutate(render_report(original), merge))
     assert_same_numbers(parsed, original)
     assert {c["position"]["table"] for key in ("active", "requests", "appeals") for c in parsed[key]} == {0}
+
+
+def test_only_table_4_found_is_partial_with_its_cells():
+    original = known("2021", seed=80)
+    page = render_report(original)
+    start = page.index("<table")
+    end = page.index("</table>", page.index("</table>") + 1) + len("</table>")
+    parsed = parse_report(page[:start] + page[end:])  # tables 2 and 3 gone
+    assert (parsed["status"], parsed["edition"]) == ("partial", None)
+    assert values(parsed, "appeals") == values(original, "appeals")
+    assert {c["rule"] for c in parsed["checks"]} == {"appeals_total"} and parsed["active"] == parsed["requests"] == []
