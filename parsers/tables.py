@@ -333,7 +333,7 @@ def read_appeals(refs: list[Ref], found: Found) -> None:
                 fill = p
             elif cell.text:
                 fill = None
-            p = p or (fill if not t.spans and not cell.text else None)
+            p = p or (fill if not cell.text else None)  # spans lost (text, PDF grids): fill rightwards
             if p and (p != "litigation" or c not in procs):
                 procs[c] = p
             if o:

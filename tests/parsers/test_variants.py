@@ -355,3 +355,40 @@ def test_only_table_4_found_is_partial_with_its_cells():
     assert (parsed["status"], parsed["edition"]) == ("partial", None)
     assert values(parsed, "appeals") == values(original, "appeals")
     assert {c["rule"] for c in parsed["checks"]} == {"appeals_total"} and parsed["active"] == parsed["requests"] == []
+
+
+def _flatten_spans(tables):
+    """What pdfplumber-made HTML looks like: every grid position its own cell, merged ones empty."""
+    for table in tables:
+        rows = table.findall(".//tr")
+        covered: set[tuple[int, int]] = set()
+        for r, tr in enumerate(rows):
+            cells, c, out = list(tr), 0, []
+            for cell in cells:
+                while (r, c) in covered:
+                    out.append(td())
+                    c += 1
+                rowspan, colspan = int(cell.attrib.pop("rowspan", 1)), int(cell.attrib.pop("colspan", 1))
+                for dr in range(rowspan):
+                    for dc in range(colspan):
+                        if dr or dc:
+                            covered.add((r + dr, c + dc))
+                out.append(cell)
+                out.extend(td() for _ in range(colspan - 1))
+                c += colspan
+            while (r, c) in covered:
+                out.append(td())
+                c += 1
+            for cell in cells:
+                tr.remove(cell)
+            tr.extend(out)
+
+
+@pytest.mark.parametrize("edition", ["2019", "2021"])
+def test_spans_flattened_into_empty_cells_like_pdf_tables(edition):
+    original = known(edition, seed=90, blank_rate=0.3)
+    page = mutate(render_report(original), _flatten_spans)
+    assert "rowspan" not in page and "colspan" not in page
+    parsed = parse_report(page)
+    assert_same_numbers(parsed, original)
+    assert parsed["warnings"] == []
