@@ -1,18 +1,22 @@
 """Re-run every rule over the stored cells (`nianbao check`): per-report rules and carry_chain.
 
 The stored `rule_results` came from the parser at build time; re-running them from the database
-catches drift (a rule changed, cells edited by hand) and gives journalists one summary.
+catches drift (a rule changed, cells edited by hand) and gives journalists one summary. Streams one
+version at a time (cells read in primary-key order), so a 100k-report archive fits in memory.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from itertools import groupby
 
 import sqlite_utils
 
 from archive.rules import carry_chain_function, report_rules
+
+_CHAIN_ROWS = ("carried_over", "carried_forward")
 
 
 def _report_rules_function() -> Callable[[dict], list[dict]]:
@@ -24,59 +28,86 @@ def _report_rules_function() -> Callable[[dict], list[dict]]:
         return lambda report: report_rules(report.get("requests") or [], report.get("appeals") or [])
 
 
-def _reports(db: sqlite_utils.Database, latest_only: bool) -> dict[str, dict]:
+def _cells(db: sqlite_utils.Database, table: str, a: str, b: str, ka: str, kb: str) -> Iterator:
+    cursor = db.execute(f"select version_id, [{ka}], [{kb}], value, raw, pos_table, pos_row, pos_col "
+                        f"from [{table}] order by version_id, [{ka}], [{kb}]")
+    for vid, rows in groupby(cursor, key=lambda r: r[0]):
+        yield vid, [{a: r[1], b: r[2], "value": r[3], "raw": r[4],
+                     "position": None if r[5] is None else {"table": r[5], "row": r[6], "col": r[7]}}
+                    for r in rows]
+
+
+def iter_reports(db: sqlite_utils.Database, latest_only: bool = False) -> Iterator[dict]:
+    """Each version (ordered by id) as the slice of a canonical report the rules read."""
     where = "where is_latest = 1" if latest_only else ""
-    reports = {v["id"]: {"id": v["id"], "agency": v["agency"], "year": v["year"], "edition": v["edition"],
-                         "is_latest": v["is_latest"], "requests": [], "appeals": []}
-               for v in db.query(f"select id, agency, year, edition, is_latest from document_versions {where}")}
-    def cell(r: dict, a: str, b: str, ka: str, kb: str) -> dict:
-        pos = None if r["pos_table"] is None else {"table": r["pos_table"], "row": r["pos_row"], "col": r["pos_col"]}
-        return {a: r[ka], b: r[kb], "value": r["value"], "raw": r["raw"], "position": pos}
-
-    for r in db.query("select * from requests"):
-        if r["version_id"] in reports:
-            reports[r["version_id"]]["requests"].append(cell(r, "row", "column", "row_key", "column_key"))
-    for r in db.query("select * from appeals"):
-        if r["version_id"] in reports:
-            reports[r["version_id"]]["appeals"].append(cell(r, "procedure", "outcome", "procedure", "outcome"))
-    return reports
+    requests, appeals = _cells(db, "requests", "row", "column", "row_key", "column_key"), \
+        _cells(db, "appeals", "procedure", "outcome", "procedure", "outcome")
+    req, app = next(requests, None), next(appeals, None)
+    for v in db.query(f"select id, agency, year, edition, is_latest from document_versions {where} order by id"):
+        while req is not None and req[0] < v["id"]:
+            req = next(requests, None)
+        while app is not None and app[0] < v["id"]:
+            app = next(appeals, None)
+        report = {**v, "requests": req[1] if req and req[0] == v["id"] else [],
+                  "appeals": app[1] if app and app[0] == v["id"] else []}
+        yield report
 
 
-def run_checks(db: sqlite_utils.Database, latest_only: bool = False) -> list[dict]:
-    """Every rule for every version (or latest versions), carry_chain between consecutive years."""
+def run_checks(db: sqlite_utils.Database, latest_only: bool = False) -> Iterator[dict]:
+    """Every rule for every version (or latest versions), then carry_chain between consecutive years."""
     rules = _report_rules_function()
     chain = carry_chain_function()
-    reports = _reports(db, latest_only)
-    results: list[dict] = []
-    for vid, report in reports.items():
-        if not report["requests"] and not report["appeals"]:
-            continue
-        for check in rules(report) or []:
-            results.append({**check, "version_id": vid})
-    latest = {(r["agency"], r["year"]): r for r in reports.values()
-              if r["is_latest"] and r["agency"] and r["year"]}
+    latest: dict[tuple, dict] = {}
+    for report in iter_reports(db, latest_only):
+        if report["requests"] or report["appeals"]:
+            for check in rules(report) or []:
+                yield {**check, "version_id": report["id"]}
+        if report["is_latest"] and report["agency"] and report["year"]:
+            latest[(report["agency"], report["year"])] = {
+                **{k: report[k] for k in ("id", "agency", "year", "edition")},
+                "requests": [c for c in report["requests"] if c["row"] in _CHAIN_ROWS]}
     for (agency, year), cur in sorted(latest.items()):
         prev = latest.get((agency, year - 1))
         if prev and prev["requests"] and cur["requests"]:
             for check in chain(prev, cur) or []:
-                results.append({**check, "rule": check.get("rule") or "carry_chain", "version_id": cur["id"],
-                                "other_version_id": prev["id"]})
-    return results
+                yield {**check, "rule": check.get("rule") or "carry_chain", "version_id": cur["id"],
+                       "other_version_id": prev["id"]}
 
 
-def summarise(db: sqlite_utils.Database, results: list[dict]) -> dict:
-    """Counts per rule, and how many results differ from the stored rule_results."""
+def check_archive(db: sqlite_utils.Database, latest_only: bool = False, update: bool = False) -> dict:
+    """Re-run the rules; counts per rule and how the results compare with the stored ones."""
     per_rule: dict[str, Counter] = {}
-    for r in results:
-        per_rule.setdefault(r["rule"], Counter())["pass" if r.get("ok") else "fail"] += 1
-    stored = {(r["version_id"], r["rule"], r["scope"]): r["ok"]
-              for r in db.query("select version_id, rule, scope, ok from rule_results")}
-    differ = sum(1 for r in results
-                 if stored.get((r["version_id"], r["rule"], str(r.get("scope"))), None) not in (None, int(bool(r.get("ok")))))
-    missing = sum(1 for r in results if (r["version_id"], r["rule"], str(r.get("scope"))) not in stored)
-    failing_reports = len({r["version_id"] for r in results if not r.get("ok")})
-    return {"rules": {k: dict(v) for k, v in sorted(per_rule.items())}, "results": len(results),
-            "differ_from_stored": differ, "not_stored": missing, "reports_with_failures": failing_reports}
+    differ = missing = 0
+    failing: set[str] = set()
+    stored_for: dict[str, dict] = {}
+    pending: list[dict] = []
+    n = 0
+    for r in run_checks(db, latest_only):
+        n += 1
+        vid = r["version_id"]
+        if vid not in stored_for:
+            if len(stored_for) > 1000:
+                stored_for.clear()
+            stored_for[vid] = {(row[0], row[1]): row[2] for row in db.execute(
+                "select rule, scope, ok from rule_results where version_id = ?", [vid])}
+        ok = int(bool(r.get("ok")))
+        per_rule.setdefault(r["rule"], Counter())["pass" if ok else "fail"] += 1
+        if not ok:
+            failing.add(vid)
+        before = stored_for[vid].get((r["rule"], str(r.get("scope"))))
+        if before is None:
+            missing += 1
+        elif before != ok:
+            differ += 1
+        if update:
+            pending.append(r)
+            if len(pending) >= 20000:
+                store(db, pending)
+                pending.clear()
+    if update and pending:
+        store(db, pending)
+    return {"rules": {k: dict(v) for k, v in sorted(per_rule.items())}, "results": n,
+            "differ_from_stored": differ, "not_stored": missing, "reports_with_failures": len(failing)}
 
 
 def store(db: sqlite_utils.Database, results: list[dict]) -> None:

@@ -25,17 +25,14 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import sqlite_utils
 
-    from archive.check import run_checks, store, summarise
+    from archive.check import check_archive
 
     path = args.db or DataDir.resolve(args.data_dir).database
     if not path.exists():
         print(f"nianbao check: no archive at {path} (run `nianbao build`)", file=sys.stderr)
         return 1
     db = sqlite_utils.Database(path)
-    results = run_checks(db, latest_only=args.latest)
-    summary = summarise(db, results)
-    if args.update:
-        store(db, results)
+    summary = check_archive(db, latest_only=args.latest, update=args.update)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=1))
     else:

@@ -115,3 +115,14 @@ def test_parallel_parse_gives_the_same_database(shared_dir, tmp_path):
     build_archive(tmp_path / "one.db", files=inputs)
     build_archive(tmp_path / "two.db", files=inputs, jobs=2)
     assert dump(tmp_path / "one.db") == dump(tmp_path / "two.db")
+
+
+def test_check_reruns_to_the_stored_results(archive):
+    from archive.check import check_archive
+
+    summary = check_archive(archive)
+    stored = archive.execute("select count(*) from rule_results").fetchone()[0]
+    assert summary["results"] == stored
+    assert summary["differ_from_stored"] == 0 and summary["not_stored"] == 0
+    failed = archive.execute("select count(*) from rule_results where ok = 0").fetchone()[0]
+    assert sum(c.get("fail", 0) for c in summary["rules"].values()) == failed > 0
