@@ -59,16 +59,22 @@ class WarcRecorder:
             self.path = self.directory / self.filename.replace(".warc.gz", f"-{n}.warc.gz")
         self.filename = self.path.name
         self._fh = open(self.path, "xb")
-        self.writer = WARCWriter(self._fh, gzip=True, warc_version=WARC_VERSION)
+        self._buf = BytesIO()  # each record is compressed here, then written with one write()
+        self.writer = WARCWriter(self._buf, gzip=True, warc_version=WARC_VERSION)
         self.source = source
         record = self.writer.create_warcinfo_record(self.filename, info)
         self._write(record)
         self.records = 0
 
     def _write(self, record: Any) -> None:
-        """Write one record and hand it to the OS at once: a killed crawl keeps every record it
-        wrote, and the crawl state (updated after this) never points at an unwritten record."""
+        """Write one whole record with a single write() and hand it to the OS at once: a killed
+        crawl keeps every record it wrote and never leaves half a record (so `warcio check`
+        passes), and the crawl state (updated after this) never points at an unwritten record."""
         self.writer.write_record(record)
+        data = self._buf.getvalue()
+        self._buf.seek(0)
+        self._buf.truncate()
+        self._fh.write(data)
         self._fh.flush()
 
     def _extra(self, role: str, parent: str | None, junk: str | None) -> dict[str, str]:

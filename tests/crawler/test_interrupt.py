@@ -69,6 +69,11 @@ def test_interrupted_crawl_completes_on_the_next_run(tmp_path, sig):
     assert s["complete"] is True and len(s["report_urls"]) == 300
     if sig == signal.SIGINT:
         assert s["resumed_from"] == "part1"
+    # even the WARC of the killed process is whole: records are written with one write() each
+    files = [str(f) for f in sorted((data / "warcs").glob("*.warc.gz"))]
+    check = subprocess.run([sys.executable, "-c", "import sys; from warcio.cli import main; sys.exit(main())",
+                            "check", *files], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
     stored = {r.url for r in records(data / "warcs")
               if r.type == "response" and r.headers.get("WARC-Nianbao-Role") == "report"}
     assert len(stored) == 300
