@@ -203,3 +203,16 @@ def test_calendar_a_quiet_source_before_the_deadline_is_fine(nights):
     assert ("甲区教育局", 2026, "2027-01-31") in overdue
     assert ("乙市人民政府", 2026, "2027-03-31") in overdue
     assert ("丙县城关镇人民政府", 2026, "2027-01-31") in overdue
+
+
+def test_a_bad_registry_fails_the_run_with_exit_1_and_a_record(tmp_path):
+    registry = tmp_path / "sources.yaml"
+    registry.write_text("sources: not-a-list\n", encoding="utf-8")
+    proc = nightly(tmp_path / "data", registry, "20260601T070000Z")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "error: crawl exited 2" in proc.stdout and "exit 1 (run_failed)" in proc.stdout
+    lines = (tmp_path / "data" / "logs" / "nightly_runs.jsonl").read_text(encoding="utf-8").splitlines()
+    row = json.loads(lines[-1])
+    assert (row["id"], row["exit_code"], row["outcome"], row["crawl_exit"], row["built"]) == (
+        "20260601T070000Z", 1, "run_failed", 2, 0)
+    assert "expected a top-level 'sources:' list" in (tmp_path / "data" / "logs" / "nightly-20260601T070000Z.log").read_text(encoding="utf-8")
