@@ -23,6 +23,7 @@ _TITLE_CORE_RE = re.compile(r"(?:政府信息公开|政务公开|信息公开).{
 _TITLE_PREFIX_RE = re.compile(r"^(?:标题|题目|名称|主题)[:：]\s*")
 _TITLE_SUFFIX_RE = re.compile(r"\s*[_|｜\-—–]+\s*[^_|｜\-—–]*$")
 _AGENCY_CUT_RE = re.compile(r"(?:关于)?(?:政府信息公开|政务公开|信息公开)")
+_AGENCY_PREFIX_RE = re.compile(r"^.*?(?:图解|解读|一图读懂|图说|转载)[:：]?|^.*《")
 _NOT_REPORT_TITLE_RE = re.compile(r"解读|图解|一图读懂|图说|答记者问|问答|说明会|新闻发布")
 
 _DATE_LABELS = ["发布日期", "发布时间", "公开日期", "成文日期", "发文日期", "印发日期", "日期", "时间"]
@@ -60,8 +61,12 @@ def is_title_like(text: str) -> bool:
     return bool(_TITLE_CORE_RE.search(s))
 
 
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
 def clean_title(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).replace("\u3000", " ")
+    """The title as printed (full-width punctuation kept), digits half-width, spaces collapsed."""
+    text = text.translate(_FULL_WIDTH_DIGITS).replace("\u3000", " ").replace("\u00a0", " ")
     text = _TITLE_PREFIX_RE.sub("", text.strip().lstrip("#").strip())
     if not text.rstrip().endswith("报告"):
         trimmed = _TITLE_SUFFIX_RE.sub("", text)
@@ -86,11 +91,11 @@ def find_title(lines: list[tuple[str, bool]], page_title: str | None) -> str | N
 
 
 def agency_of(title: str) -> str | None:
-    s = _YEAR_TOKEN_RE.sub("", unicodedata.normalize("NFKC", title))
+    s = _YEAR_TOKEN_RE.sub("", title.translate(_FULL_WIDTH_DIGITS))
     s = re.sub(r"\s+", "", s)
     match = _AGENCY_CUT_RE.search(s)
     agency = s[: match.start()] if match else ""
-    agency = agency.strip("的之关于:：-—_ 《》")
+    agency = _AGENCY_PREFIX_RE.sub("", agency).strip("的之关于:：-—_ 《》")
     return agency or None
 
 
