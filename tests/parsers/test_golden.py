@@ -1,5 +1,7 @@
 """Golden files, juriscraper-style: ONE test walks every example page and diffs its parse
-against the reviewed expected JSON in tests/fixtures/parsers/golden/<name>.json.
+against the reviewed expected JSON: tests/fixtures/parsers/golden/<name>.json for ../shared/seeds
+and ../shared/real (only those: the archive's tests build exactly that set), and the JSON beside
+each of our handwritten pages in tests/fixtures/parsers/variants/.
 
 A missing expected file is written from the current parse and the test FAILS until someone has
 reviewed it cell by cell against the source page and committed it.
@@ -25,8 +27,11 @@ def examples() -> list[Path]:
             + sorted(VARIANTS.glob("*.html")))
 
 
-def golden_name(path: Path) -> str:
-    return f"{path.stem}.json"
+def expected_path(path: Path) -> Path:
+    """Shared examples: golden/<stem>.json; our own variant pages: the JSON beside the page."""
+    if path.parent == VARIANTS:
+        return VARIANTS / f"{path.stem}.json"
+    return GOLDEN / f"{path.stem}.json"
 
 
 def canonical(path: Path) -> dict:
@@ -39,14 +44,14 @@ def test_every_example_matches_its_reviewed_golden_file(shared_dir):
     assert len(pages) >= 19, "the shared examples are missing"
     written, differing = [], []
     for path in pages:
-        expected_path = GOLDEN / golden_name(path)
+        expected_file = expected_path(path)
         actual = canonical(path)
-        if not expected_path.exists():
-            GOLDEN.mkdir(parents=True, exist_ok=True)
-            expected_path.write_text(json.dumps(actual, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-            written.append(expected_path.name)
+        if not expected_file.exists():
+            expected_file.parent.mkdir(parents=True, exist_ok=True)
+            expected_file.write_text(json.dumps(actual, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+            written.append(expected_file.name)
             continue
-        expected = json.loads(expected_path.read_text(encoding="utf-8"))
+        expected = json.loads(expected_file.read_text(encoding="utf-8"))
         if actual != expected:
             differing.append((path.name, _first_differences(expected, actual)))
     assert not written, f"new golden files written, review them cell by cell and commit: {written}"
