@@ -305,6 +305,8 @@ def build(db_path: Path, n_reports: int, warc_dir: Path | None = None, seed: int
     db = sqlite_utils.Database(db_path)
     db.conn.execute("pragma journal_mode = off")
     db.conn.execute("pragma synchronous = off")
+    db.conn.execute("pragma cache_size = -1000000")  # 1 GB: primary keys of 17M cells stay in memory
+    db.conn.execute("pragma temp_store = memory")
     create_tables(db, indexes=False)  # indexes after the bulk load, as the archive build does
     for table, columns in FTS.items():
         enable_fts(db, table, columns)
