@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -47,3 +49,24 @@ def configure_logging(log_file: Path | None = None, *, verbose: bool = False) ->
         to_file = logging.FileHandler(log_file, encoding="utf-8")
         to_file.setFormatter(JsonLinesFormatter())
         root.addHandler(to_file)
+
+
+@contextmanager
+def progress_steps(interactive: bool, quiet: bool = False) -> Iterator[Callable[[str], Callable[[], None]]]:
+    """`step("building …")` starts a step and returns its `done()`: a rich spinner with elapsed time on
+    a terminal, a plain line otherwise (or nothing when `quiet`, e.g. cron, whose output is the summary)."""
+    if interactive:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()) as progress:
+            def step(text: str) -> Callable[[], None]:
+                task = progress.add_task(text, total=1)
+                return lambda: progress.update(task, completed=1)
+            yield step
+        return
+
+    def plain(text: str) -> Callable[[], None]:
+        if not quiet:
+            print(f"{text} …", flush=True)
+        return lambda: None
+    yield plain

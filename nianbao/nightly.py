@@ -51,7 +51,7 @@ NIGHTLY_COLUMNS: dict[str, Any] = {
     "n_withdrawn": int, "n_failed": int, "n_sources": int, "n_sources_failed": int,
     "n_documents": int, "n_rule_failures": int, "n_overdue": int, "failed_sources": str,
     "new_reports": str, "changed_reports": str, "withdrawn_reports": str, "overdue": str,
-    "crawl_stats": str, "check": str, "log_file": str, "error": str, "seconds": float,
+    "crawl_stats": str, "check_summary": str, "log_file": str, "error": str, "seconds": float,
 }
 
 
@@ -64,6 +64,7 @@ class NightlyOptions:
     impolite: bool = False
     today: date | None = None
     run_id: str | None = None
+    interactive: bool = False  # rich progress for each step (a terminal); cron gets only the summary
 
 
 # -- archive snapshots ---------------------------------------------------------------------------------
@@ -165,8 +166,9 @@ def crawl(data: DataDir, opts: NightlyOptions, run_id: str) -> tuple[int, str]:
         proc = subprocess.run(argv, capture_output=True, text=True)
     for line in proc.stdout.splitlines():
         log.info("crawl: %s", line)
-    if proc.stderr.strip():
-        log.warning("crawl stderr: %s", proc.stderr.strip()[-4000:])
+    if proc.stderr.strip():  # Scrapy's own log: detail for the log file; cron only hears of a crash
+        level = logging.INFO if proc.returncode in (0, 1) else logging.ERROR
+        log.log(level, "crawl stderr: %s", proc.stderr.strip()[-4000:])
     return proc.returncode, proc.stdout
 
 
@@ -180,13 +182,16 @@ def build(data: DataDir, opts: NightlyOptions) -> dict[str, Any]:
 
 
 def check(data: DataDir) -> dict[str, Any]:
+    """The `nianbao check` summary (per rule pass/fail, differences from the stored results)."""
     import sqlite_utils
 
-    from archive.check import run_checks, summarise
+    from archive import check as archive_check
 
     db = sqlite_utils.Database(data.database)
     try:
-        return summarise(db, run_checks(db))
+        if hasattr(archive_check, "check_archive"):
+            return archive_check.check_archive(db)
+        return archive_check.summarise(db, archive_check.run_checks(db))  # the earlier API
     finally:
         db.close()
 
@@ -231,12 +236,12 @@ def run_nightly(opts: NightlyOptions) -> tuple[int, dict[str, Any]]:
     log_file = data.logs / f"nightly-{run_id}.log"
     row: dict[str, Any] = {"id": run_id, "started": _iso(started_wall), "today": today.isoformat(),
                            "log_file": str(log_file), "crawl_exit": None, "built": 0}
-    from nianbao.logs import configure_logging
+    from nianbao.logs import configure_logging, progress_steps
 
     configure_logging(log_file)
     try:
-        with run_lock(data.root / ".nightly.lock"):
-            code = _run_locked(data, opts, run_id, today, row)
+        with run_lock(data.root / ".nightly.lock"), progress_steps(opts.interactive, quiet=True) as step:
+            code = _run_locked(data, opts, run_id, today, row, step)
     except RunLocked as exc:
         log.warning("%s", exc)
         row.update(exit_code=EXIT_LOCKED, outcome=OUTCOMES[EXIT_LOCKED], error=str(exc))
@@ -248,10 +253,13 @@ def run_nightly(opts: NightlyOptions) -> tuple[int, dict[str, Any]]:
     return code, row
 
 
-def _run_locked(data: DataDir, opts: NightlyOptions, run_id: str, today: date, row: dict[str, Any]) -> int:
+def _run_locked(data: DataDir, opts: NightlyOptions, run_id: str, today: date, row: dict[str, Any],
+                step: Any) -> int:
     before = snapshot(data.database)
     try:
+        done = step("crawling the registry's sources")
         crawl_exit, _ = crawl(data, opts, run_id)
+        done()
     except RunLocked as exc:
         raise exc
     except OSError as exc:
@@ -264,7 +272,9 @@ def _run_locked(data: DataDir, opts: NightlyOptions, run_id: str, today: date, r
         log.error("%s", row["error"])
         return EXIT_FAILED
     try:
+        done = step("building the archive from every WARC")
         built = build(data, opts)
+        done()
         row["built"] = 1
         row["n_documents"] = built.get("n_documents")
         row["n_rule_failures"] = built.get("n_rule_failures")
@@ -275,7 +285,9 @@ def _run_locked(data: DataDir, opts: NightlyOptions, run_id: str, today: date, r
         log.exception("build failed")
         return EXIT_FAILED
     try:
-        row["check"] = json.dumps(check(data), ensure_ascii=False, sort_keys=True)
+        done = step("re-running the consistency checks")
+        row["check_summary"] = json.dumps(check(data), ensure_ascii=False, sort_keys=True)
+        done()
     except Exception as exc:
         row["error"] = f"check failed: {type(exc).__name__}: {exc}"
         log.exception("check failed")

@@ -19,10 +19,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Iterator
 
 from nianbao.config import DATA_ENV, DataDir
 
@@ -66,25 +64,6 @@ def reset(data: DataDir) -> str | None:
     return None
 
 
-@contextmanager
-def _steps(interactive: bool) -> Iterator:
-    """A rich progress display on a terminal; plain lines otherwise."""
-    if interactive:
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                      transient=False) as progress:
-            def step(text: str):
-                task = progress.add_task(text, total=1)
-                return lambda: progress.update(task, completed=1)
-            yield step
-    else:
-        def step(text: str):
-            print(f"{text} …", flush=True)
-            return lambda: None
-        yield step
-
-
 def run(args: argparse.Namespace) -> int:
     from archive.build import build_archive
     from nianbao.demo.portal import DemoPortal
@@ -94,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"nianbao demo: {problem}", file=sys.stderr)
         return 2
-    from nianbao.logs import configure_logging
+    from nianbao.logs import configure_logging, progress_steps
 
     configure_logging(data.logs / f"demo-{time.strftime('%Y%m%dT%H%M%S')}.log")
     today = date.fromisoformat(args.today) if args.today else date.today()
@@ -102,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     interactive = sys.stdout.isatty()
     portal = DemoPortal(data.root / "portal").start()
     try:
-        with _steps(interactive) as step:
+        with progress_steps(interactive) as step:
             print(f"demo portal: {portal.base_url}/ (3 columns: {', '.join(portal.specs)})", flush=True)
             portal.write_registry(registry)
             done = step("crawling the demo portal into WARC files")

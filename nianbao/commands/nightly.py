@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     opts = NightlyOptions(data_dir=args.data_dir, sources=args.sources, source=tuple(args.source),
                           revalidate=args.revalidate, impolite=args.impolite, today=args.today,
-                          run_id=args.run_id)
+                          run_id=args.run_id, interactive=sys.stderr.isatty())
     code, row = run_nightly(opts)
     out = sys.stderr if code == 75 else sys.stdout
     print("\n".join(summary_lines(row)), file=out)

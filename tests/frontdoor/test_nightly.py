@@ -100,6 +100,9 @@ def test_first_night_archives_everything(nights):
     assert (row["n_new"], row["n_changed"], row["n_unchanged"], row["n_withdrawn"], row["n_failed"]) == (25, 0, 0, 0, 0)
     assert (row["exit_code"], row["outcome"], row["crawl_exit"], row["built"]) == (3, "new_reports", 0, 1)
     assert (row["n_sources"], row["n_sources_failed"], row["n_rule_failures"]) == (3, 0, 2)
+    checked = json.loads(row["check_summary"])["rules"]
+    assert (checked["outcomes_sum"]["fail"], checked["row_total"]["fail"]) == (1, 1)
+    assert checked["carry_chain"] == {"pass": 18 * 7}
     stats = json.loads(row["crawl_stats"])
     assert sorted(stats) == ["demo-bingxian", "demo-jiaqu", "demo-yishi"]
     assert stats["demo-jiaqu"]["reports_listed"] == 10 and stats["demo-jiaqu"]["requests"] >= 13
