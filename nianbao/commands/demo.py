@@ -166,7 +166,7 @@ def serve(data: DataDir, host: str, port: int, *, check_only: bool = False) -> i
     try:
         ok = _wait_for(url, proc, timeout=90)
         if not ok:
-            print(f"nianbao demo: Datasette did not answer at {url}", file=sys.stderr)
+            print(f"nianbao demo: Datasette did not answer at {url} (port in use? try --port)", file=sys.stderr)
             return 1
         if check_only:
             count = _count_reports(url, data.database.stem)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from datetime import date
 
@@ -28,7 +29,7 @@ def register(subparsers) -> None:
 
 
 def _short(ts: str | None) -> str:
-    return (ts or "—").replace("T", " ").removesuffix("Z")
+    return (ts or "—")[:19].replace("T", " ")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,7 +42,12 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     today = args.today or date.today()
-    health = source_health(data.database, today)
+    try:
+        health = source_health(data.database, today)
+    except sqlite3.DatabaseError as exc:
+        print(f"nianbao status: cannot read {data.database} ({exc}); rebuild it with `nianbao build`",
+              file=sys.stderr)
+        return 1
     runs = read_runs(data)
     last_run = runs[-1] if runs else None
     attention = [h for h in health if h.state not in ("ok", "disabled")]
