@@ -101,6 +101,11 @@ class FixturePortal:
         portal.reports.remove(report)
         self.rebuild()
 
+    def unlist(self, key: str) -> None:
+        """Take a report off its column's list but keep serving its page."""
+        self.site.find(key)[1].listed = False
+        self.rebuild()
+
     def move(self, key: str, new_slug: str) -> None:
         """Serve a report at a new URL; the old URL answers 301 to it and the list links the new one."""
         portal, report = self.site.find(key)

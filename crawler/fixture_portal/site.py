@@ -40,6 +40,7 @@ class Report:
     title: str | None = None
     listed_slug: str | None = None  # the list links this path instead (it redirects to slug)
     revision: int = 0
+    listed: bool = True  # False: the page is served but no list links it
 
     @property
     def full_title(self) -> str:
@@ -219,7 +220,7 @@ class SiteBuilder:
 
     # -- one column --------------------------------------------------------------------------
     def _items(self, portal: Portal, port: int, reports: list[Report]) -> list[tuple[str, str, str]]:
-        items = [((r.listed_slug or r.slug), r.full_title, r.published) for r in reports]
+        items = [((r.listed_slug or r.slug), r.full_title, r.published) for r in reports if r.listed]
         for extra in portal.extras:
             items.append((extra.href.replace("{port}", str(port)), extra.title, "2024-01-01"))
         return items
@@ -238,7 +239,7 @@ class SiteBuilder:
             self._html(portal, col + "index.html", _chrome("政府信息公开年报", f"<ul class=\"years\">{links}</ul>",
                                                            portal.encoding), listing=True)
             for y in years:
-                reports = [r for r in portal.reports if r.year == y]
+                reports = [r for r in portal.reports if r.year == y and r.listed]
                 items = [(("../" + (r.listed_slug or r.slug)), r.full_title, r.published) for r in reports]
                 self._pages(portal, f"{col}{y}n/", items, static_pagination=True)
             return

@@ -216,8 +216,7 @@ class ColumnSpider(scrapy.Spider):
         if failure.check(HttpError):
             status = failure.value.response.status
         if request.meta.get("vanished_check"):
-            st["withdrawn"].append(request.url)
-            return
+            return  # unreachable is not withdrawn: ask again next crawl
         cls = failure.type.__name__
         if failure.check(IgnoreRequest) and "robots" in str(failure.value).lower():
             cls = "robots_forbidden"
@@ -256,10 +255,13 @@ class ColumnSpider(scrapy.Spider):
         current = {self.crawl_db.resolve(u) for u in st["listed"]} | set(st["listed"])
         if response.url != url and response.url in current:
             st["moved"].append({"from": url, "to": response.url})
+        elif response.meta.get("nianbao_junk") in ("challenge_page", "login_wall") or response.status >= 500 \
+                or response.status in (401, 403, 429):
+            return  # the portal would not say: ask again next crawl, withdraw nothing now
         elif response.status == 200 and not response.meta.get("nianbao_junk"):
             st["unlisted"].append(url)  # still online, no longer in the column
             st["withdrawn"].append(url)
-        else:
+        else:  # 404, 410, a soft 404 page, a redirect elsewhere
             st["withdrawn"].append(url)
 
     # -- helpers -------------------------------------------------------------------------------
@@ -302,6 +304,7 @@ class ColumnSpider(scrapy.Spider):
             "errors": st["errors"],
             "moved": st["moved"],
             "withdrawn": sorted(set(st["withdrawn"])) if complete else [],
+            "unlisted": sorted(set(st["unlisted"])) if complete else [],
             "stats": {
                 "list_pages": st["list_pages"], "list_errors": st["list_errors"],
                 "reports_listed": len(report_urls), "detail_requests": st["detail_requests"],

@@ -114,3 +114,20 @@ def test_unreachable_column_is_incomplete(tmp_path):
     assert summary["complete"] is False and summary["report_urls"] == []
     assert summary["errors"][0]["url"] == f"http://127.0.0.1:{port}/zfxxgknb/"
     assert summary["errors"][0]["class"] == "DownloadConnectionRefusedError"
+
+
+def test_vanished_report_behind_a_challenge_is_not_withdrawn_yet(portal, tmp_path):
+    registry = portal.write_registry(tmp_path / "sources.yaml")
+    data = tmp_path / "data"
+    assert run_crawl(data, "--sources", str(registry), "--source", "fixture-trs", "--impolite").returncode == 0
+    gone, unlisted = portal.report_url("t2021"), portal.report_url("t2020")
+    portal.remove("t2021")
+    portal.fail("/trs/zwgk/zfxxgk/zfxxgknb/202201/t20220119_70001.htm", times=10, status=503)
+    portal.unlist("t2020")  # leaves the list, its page stays online
+    assert run_crawl(data, "--sources", str(registry), "--source", "fixture-trs", "--impolite").returncode == 0
+    s = summaries(records(data / "warcs", sorted((data / "warcs").glob("*.warc.gz"))[-1:]))["fixture-trs"]
+    assert s["withdrawn"] == [unlisted] and s["unlisted"] == [unlisted]  # 503s decide nothing
+    portal.fail("/trs/zwgk/zfxxgk/zfxxgknb/202201/t20220119_70001.htm", times=0)
+    assert run_crawl(data, "--sources", str(registry), "--source", "fixture-trs", "--impolite").returncode == 0
+    s = summaries(records(data / "warcs", sorted((data / "warcs").glob("*.warc.gz"))[-1:]))["fixture-trs"]
+    assert s["withdrawn"] == [gone]  # now the portal says 404
