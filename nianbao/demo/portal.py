@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import html
 import io
+import re
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from crawler.fixture_portal import Extra, FixturePortal, Portal, Report, Site
-from crawler.fixture_portal.site import FileMeta, SiteBuilder
+from crawler.fixture_portal.site import CHALLENGE_PAGE, FileMeta, SiteBuilder
 from nianbao.demo.content import DemoPortalSpec, DemoReport, portals
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -107,6 +108,14 @@ class DemoSiteBuilder(SiteBuilder):
         super().__init__(site, root)
         self.specs = specs
         self.by_key = {r.key: r for s in specs.values() for r in s.reports}
+        self.tableless: set[str] = set()  # report keys whose page lost its tables (a scan replaced them)
+        self.blocked: set[str] = set()  # portal names whose column answers a WAF challenge
+
+    def _build_portal(self, portal: Portal, port: int) -> None:
+        super()._build_portal(portal, port)
+        if portal.name in self.blocked:  # the column's first page becomes a JS challenge (200)
+            self._write(portal.column + "index.html", CHALLENGE_PAGE.encode(),
+                        FileMeta("text/html; charset=UTF-8", validators=False))
 
     def _build_report(self, portal: Portal, r: Report) -> None:
         demo = self.by_key.get(r.key)
@@ -123,6 +132,8 @@ class DemoSiteBuilder(SiteBuilder):
                         FileMeta(DOCX_TYPE, validators=portal.validators))
             body = (f'<div class="article"><h1>{html.escape(demo.title)}</h1><p>发布日期：{demo.published}</p>'
                     f'<p>附件：<a href="./{att}">{html.escape(demo.title)}.docx</a></p></div>{revision}')
+        elif r.key in self.tableless:
+            body = re.sub(r"<table.*?</table>", "<p>（统计表见扫描件）</p>", _article(demo), flags=re.S) + revision
         else:
             body = _article(demo) + revision
         self._html(portal, path, _page(site_name, demo.title, body, portal.encoding))
@@ -154,6 +165,22 @@ class DemoPortal(FixturePortal):
         if not isinstance(self.builder, DemoSiteBuilder):
             self.builder = DemoSiteBuilder(self.site, self.root, self.specs)
         super().rebuild()
+
+    # -- mutations beyond the fixture portal's edit/remove/move/add (call between crawls) ------------
+    def drop_tables(self, key: str) -> None:
+        """The report's page loses its tables (text only): the next parse is `no_tables` (parse drift)."""
+        self.builder.tableless.add(key)  # type: ignore[attr-defined]
+        self.rebuild()
+
+    def block(self, portal_name: str) -> None:
+        """The column's first page answers a WAF JavaScript challenge with status 200."""
+        self.builder.blocked.add(portal_name)  # type: ignore[attr-defined]
+        self.rebuild()
+
+    def empty(self, portal_name: str) -> None:
+        """Every report leaves the column (the list pages stay, with nothing on them)."""
+        self.site.portal(portal_name).reports.clear()
+        self.rebuild()
 
     def registry(self) -> dict[str, Any]:
         reg = super().registry()
