@@ -73,6 +73,29 @@ def _doc(html: bytes | str, base_url: str):
     return doc
 
 
+_CDATA = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.S)
+
+
+def _anchors(doc, url: str):
+    """The page's anchors, plus those inside script-held record lists: Hanweb (大汉) columns ship
+    their items as `<script type="text/xml"><datastore><recordset><record><![CDATA[<li><a …>`
+    and paginate them in the browser, so the links are invisible to an HTML parser."""
+    yield from doc.iter("a")
+    for script in doc.iter("script"):
+        text = script.text or ""
+        if "<a" not in text:
+            continue
+        fragments = [m.group(1) for m in _CDATA.finditer(text) if "<a" in m.group(1)]
+        if not fragments and "<record" in text:
+            fragments = [text]
+        for fragment in fragments:
+            try:
+                holder = lxml.html.fragment_fromstring(fragment, create_parent="div", base_url=url)
+            except (lxml.etree.ParserError, ValueError):
+                continue
+            yield from holder.iter("a")
+
+
 def _script_text(doc) -> str:
     return "\n".join(s.text or "" for s in doc.iter("script"))
 
@@ -122,7 +145,7 @@ def parse_list_page(html: bytes | str, url: str, column: str, subcolumn_depth_ok
     doc = _doc(html, url)
     out = ListPage()
     seen: set[str] = set()
-    for a in doc.iter("a"):
+    for a in _anchors(doc, url):
         href = (a.get("href") or "").strip()
         if not href or href.startswith(("javascript:", "mailto:", "#")):
             continue

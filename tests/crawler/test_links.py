@@ -96,3 +96,18 @@ def test_unit_subcolumns_below_a_year_subcolumn():
     assert nested.reports == [(base + "2022n/202201/t1.html", "下陆区2021年政府信息公开工作年度报告")]
     # at the column root the same links are not followed (only year-shaped ones are)
     assert parse_list_page(html, base, base).subcolumns == []
+
+
+def test_hanweb_records_inside_a_script():
+    # Hanweb (大汉) col/colNNNN/index.html: items in a <script type="text/xml"> datastore
+    base = "http://www.ncha.gov.cn/col/col2686/"
+    html = """<html><body><div id="41234"><script type="text/xml"><datastore>
+      <nextgroup><![CDATA[<a href="/module/web/jpage/dataproxy.jsp?page=1&columnid=2686"></a>]]></nextgroup>
+      <recordset>
+      <record><![CDATA[<li><a href="/art/2024/1/31/art_2686_100.html" title="国家文物局2023年政府信息公开工作年度报告">国家文物局2023年…</a><span>2024-01-31</span></li>]]></record>
+      <record><![CDATA[<li><a href="/art/2020/1/20/art_2686_90.html" target="_blank">国家文物局2019年政府信息公开工作度报告</a></li>]]></record>
+      <record><![CDATA[<li><a href="/art/2024/2/1/art_2686_101.html">《国家文物局2023年政府信息公开工作年度报告》解读</a></li>]]></record>
+      </recordset></datastore></script></div></body></html>"""
+    page = parse_list_page(html, base + "index.html", base)
+    assert page.reports == [("http://www.ncha.gov.cn/art/2024/1/31/art_2686_100.html", "国家文物局2023年政府信息公开工作年度报告"),
+                            ("http://www.ncha.gov.cn/art/2020/1/20/art_2686_90.html", "国家文物局2019年政府信息公开工作度报告")]
