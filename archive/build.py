@@ -110,6 +110,10 @@ def _earlier(a: str | None, b: str | None) -> str | None:
 _TABLE_OF = {"active": "active_disclosure", "requests": "requests", "appeals": "appeals"}
 _NUMBER_TYPES = (int, float, type(None))
 _CHAIN_ROWS = ("carried_over", "carried_forward")
+def _pk_order(row: tuple) -> tuple:
+    return row[0], row[1] or "", row[2] or ""
+
+
 _RULE_KEYS = frozenset({"rule", "scope", "ok", "expected", "actual", "blank_as_zero"})
 
 
@@ -395,6 +399,7 @@ class ArchiveBuilder:
             if not rows:
                 continue
             cols = self._RULE_COLUMNS if table == "rule_results" else self._CELL_COLUMNS[table] + self._CELL_TAIL
+            rows.sort(key=_pk_order)  # primary-key order: the pk index is appended to, not split
             self._insert_many(table, cols, rows)
             rows.clear()
         if self.section_rows:
