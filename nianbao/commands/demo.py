@@ -22,6 +22,7 @@ import urllib.request
 from datetime import date
 from pathlib import Path
 
+from nianbao.commands.nightly import _date
 from nianbao.config import DATA_ENV, DataDir
 
 MARK = ".nianbao-demo"
@@ -38,7 +39,8 @@ def register(subparsers) -> None:
                    help="start Datasette, check that its home page answers, then stop (for scripts)")
     p.add_argument("--host", default="127.0.0.1", help="Datasette address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"Datasette port (default {DEFAULT_PORT})")
-    p.add_argument("--today", default=None, metavar="YYYY-MM-DD", help="calendar date for overdue reports")
+    p.add_argument("--today", type=_date, default=None, metavar="YYYY-MM-DD",
+                   help="calendar date for overdue reports (default: today)")
     p.set_defaults(func=run)
 
 
@@ -76,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from nianbao.logs import configure_logging, progress_steps
 
     configure_logging(data.logs / f"demo-{time.strftime('%Y%m%dT%H%M%S')}.log")
-    today = date.fromisoformat(args.today) if args.today else date.today()
+    today = args.today or date.today()
     registry = data.root / "demo-sources.yaml"
     interactive = sys.stdout.isatty()
     portal = DemoPortal(data.root / "portal").start()
@@ -96,7 +98,11 @@ def run(args: argparse.Namespace) -> int:
                 return 1
             done = step("building the archive from the WARCs")
             warcs = sorted(data.warcs.glob("*.warc.gz"))
-            built = build_archive(data.database, warcs=warcs, registry_path=registry)
+            try:
+                built = build_archive(data.database, warcs=warcs, registry_path=registry)
+            except Exception as exc:  # a clear message, the WARCs stay for `nianbao build`
+                print(f"nianbao demo: the build failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+                return 1
             done()
         print(crawl.stdout.rstrip())
         print(f"built {data.database}: {built['n_documents']} documents, {built['n_versions']} versions, "
