@@ -72,3 +72,11 @@ def test_export_csv_and_json(data, capsys):
     reports = json.loads((out / "reports.json").read_text(encoding="utf-8"))
     assert sorted(r["year"] for r in reports) == [2021, 2022, 2023]
     assert cli("export", "--data-dir", str(data), "--table", "nope") == 2
+
+
+def test_build_from_files_with_the_real_parser(tmp_path, shared_dir, capsys):
+    assert cli("build", "--data-dir", str(tmp_path), "--from-files", str(shared_dir / "seeds")) == 0
+    assert "5 documents, 5 versions" in capsys.readouterr().out
+    db = sqlite_utils.Database(tmp_path / "nianbao.db")
+    assert {r["status"] for r in db["document_versions"].rows} == {"parsed"}
+    assert not (tmp_path / "nianbao.db.building").exists()
