@@ -365,8 +365,11 @@ def summary_lines(row: dict[str, Any]) -> list[str]:
              f"{row.get('n_failed', 0) or 0} failed fetches; "
              f"{row.get('n_sources', 0) or 0} sources, {row.get('n_sources_failed', 0) or 0} failed"]
     for key, label in (("new_reports", "new"), ("changed_reports", "changed"), ("withdrawn_reports", "withdrawn")):
-        for r in json.loads(row.get(key) or "[]")[:20]:
+        items = json.loads(row.get(key) or "[]")
+        for r in items[:20]:
             lines.append(f"  {label}: {r['agency']} {r['year']} [{r['status']}] {r['url']}")
+        if len(items) > 20:
+            lines.append(f"  … and {len(items) - 20} more {label} (nightly_runs.{key})")
     for f in json.loads(row.get("failed_sources") or "[]"):
         lines.append(f"  failed source: {f['source']} ({f['class']})")
     for o in json.loads(row.get("overdue") or "[]"):
