@@ -198,10 +198,11 @@ def read_requests(refs: list[Ref], found: Found) -> None:
     for cell, key in sorted(header_cells, key=lambda ck: (ck[0].col, ck[0].row)):
         if key not in order:
             order.append(key)
-    if sorted(order) != sorted(REQUEST_COLUMNS):
-        if header_cells:
-            warnings.append("table 3 header: applicant columns not all recognised; assumed template order")
+    if not order:  # no header at all (a continuation table only): the template's order
         order = list(REQUEST_COLUMNS)
+    elif sorted(order) != sorted(REQUEST_COLUMNS):
+        missing = [c for c in REQUEST_COLUMNS if c not in order]
+        warnings.append(f"table 3 header lacks columns {', '.join(missing)}; mapped only the columns it names")
     first_value_col = {t: min(m) for t, m in colmaps.items() if m}
 
     for table, r in data:

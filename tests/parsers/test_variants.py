@@ -392,3 +392,30 @@ def test_spans_flattened_into_empty_cells_like_pdf_tables(edition):
     parsed = parse_report(page)
     assert_same_numbers(parsed, original)
     assert parsed["warnings"] == []
+
+
+def test_markdown_pipe_tables():
+    original = known("2021", seed=95, blank_rate=0.2)
+    lines = ["| " + " | ".join(line.split("\t")) + " |" if "\t" in line else line
+             for line in render_report(original, style="text").split("\n")]
+    assert_same_numbers(parse_report("\n".join(lines)), original)
+
+
+def test_collapsed_applicant_header_maps_only_named_columns():
+    """A table 3 printing 自然人 | 法人或其他组织 | 总计 only: the legal-person total has no template
+    column, so it is not forced into 商业企业; the named columns still map."""
+    rows = ["<tr><td colspan='3'>（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）</td>"
+            "<td>自然人</td><td>法人或其他组织</td><td>总计</td></tr>",
+            "<tr><td colspan='3'>一、本年新收政府信息公开申请数量</td><td>5</td><td>2</td><td>7</td></tr>",
+            "<tr><td colspan='3'>二、上年结转政府信息公开申请数量</td><td>1</td><td>0</td><td>1</td></tr>"]
+    table2 = ("<table><tr><td>信息内容</td><td>本年制发件数</td><td>本年废止件数</td><td>现行有效件数</td></tr>"
+              "<tr><td>规章</td><td>0</td><td>0</td><td>0</td></tr></table>")  # edition 2021
+    page = ("<html><body><p>测试县2023年政府信息公开工作年度报告</p>" + table2 + "<table>" + "".join(rows)
+            + "</table></body></html>")
+    parsed = parse_report(page)
+    assert parsed["status"] == "partial"
+    assert parsed["edition"] == "2021" and any("lacks columns" in w for w in parsed["warnings"])
+    assert any("'2'" in w and "no header column" in w for w in parsed["warnings"])  # 法人或其他组织 value
+    got = {(c["row"], c["column"]): c["value"] for c in parsed["requests"] if c["position"]}
+    assert got == {("new_received", "natural_person"): 5, ("new_received", "total"): 7,
+                   ("carried_over", "natural_person"): 1, ("carried_over", "total"): 1}
