@@ -6,7 +6,7 @@ derivable from the WARCs and kept apart from the archive so a rebuild never lose
 
 Revalidation policy (why the second night fetches a few percent of detail pages): a detail page or
 attachment already fetched is revalidated when it is *due*:
-  - never fetched successfully, or
+  - never fetched successfully, or its last answer was junk or an HTTP error, or
   - last fetched `cycle_days` (default 30) or more ago (every report is rechecked at least monthly), or
   - last fetched at least `min_hours` (20) ago AND today is its rotation day: bucket(url) =
     sha1(url) mod cycle_days equals the day number mod cycle_days, so about 1/cycle_days of the
@@ -55,6 +55,8 @@ class Policy:
     def is_due(self, row: dict[str, Any] | None, now: datetime) -> bool:
         if row is None or not row.get("digest") and not row.get("location"):
             return True  # never stored a copy (or only errors): try again
+        if row.get("junk") or (row.get("status") or 200) >= 400:
+            return True  # last answer was a challenge page or an error: try again next crawl
         if self.mode == "all":
             return True
         if self.mode == "none":

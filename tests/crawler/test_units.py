@@ -102,6 +102,10 @@ def test_policy_rotates_one_bucket_per_night():
     late = {r["url"] for r in rows if policy.is_due(r, t0 + timedelta(days=30))}
     assert seen | late == {r["url"] for r in rows}
     assert policy.is_due(None, t0) and policy.is_due({"url": "u", "digest": None}, t0)
+    stored = {"url": "u", "digest": "sha1:X", "last_fetch": iso(t0)}
+    assert not policy.is_due(stored, t0)
+    assert policy.is_due(dict(stored, junk="challenge_page"), t0)  # a challenge hid the page last time
+    assert policy.is_due(dict(stored, status=503), t0)
     assert Policy(mode="all").is_due(rows[0], t0) and not Policy(mode="none").is_due(rows[0], t0)
 
 
