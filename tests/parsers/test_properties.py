@@ -102,3 +102,38 @@ def test_generated_report_round_trips(seed, edition, style, blank_rate, year, as
         (s["number"], s["heading"], s["text"]) for s in original["sections"]]
     assert parsed["checks"] and all(c["ok"] for c in parsed["checks"])
     assert parsed["warnings"] == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32), st.sampled_from(["2019", "2021"]), st.sampled_from(["plain", "word", "ueditor"]),
+       st.sampled_from(["colspan_trap", "flatten", "extra_column", "gbk"]))
+def test_generated_report_round_trips_through_real_world_traps(seed, edition, style, trap):
+    from tests.parsers import test_variants as V
+
+    original = random_report(random.Random(seed), year=2024, agency="测试区财政局", edition=edition, blank_rate=0.2)
+    page = render_report(original, style=style)
+    if trap == "colspan_trap":
+        def change(tables):
+            rows = tables[1].findall(".//tr")
+            rows[0][1].set("colspan", "8")
+            rows[1][0].attrib.pop("rowspan")
+            rows[1][0].set("colspan", "2")
+            rows[2].insert(0, V.td())
+            rows[2][1].set("colspan", "2")
+            for tr in rows[3:]:
+                tr[len(tr) - 6].set("colspan", "2")
+        data = V.mutate(page, change)
+    elif trap == "flatten":
+        data = V.mutate(page, V._flatten_spans)
+    elif trap == "extra_column":
+        def change(tables):
+            rows = tables[1].findall(".//tr")
+            rows[0].insert(1, V.td(rowspan="3"))
+            for tr in rows[3:]:
+                tr.insert(len(tr) - 7, V.td())
+        data = V.mutate(page, change)
+    else:
+        data = page.replace('<meta charset="utf-8">', "").encode("gbk")
+    parsed = parse_report(data)
+    V.assert_same_numbers(parsed, original)
+    assert all(c["ok"] for c in parsed["checks"])
