@@ -136,5 +136,13 @@ def find_published(lines: list[str], tail: list[str]) -> str | None:
     return None
 
 
+_REPORT_TITLE_END_RE = re.compile(r"报告\s*(?:[（(][^）)]{0,16}[）)])?$")
+
+
+def is_report_title(title: str) -> bool:
+    """The title names the report itself (…年度报告, …年报告（全文）), not a notice about it."""
+    return bool(_REPORT_TITLE_END_RE.search(title.strip(" 。.")))
+
+
 def is_interpretation(title: str | None) -> bool:
     return bool(title) and bool(_NOT_REPORT_TITLE_RE.search(title or ""))

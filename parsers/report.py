@@ -136,15 +136,16 @@ def _assemble(report: dict[str, Any], lines: list[tuple[str, bool]], tables: lis
         return
     if not found.kinds:
         old_stats = any(_OLD_STATS_RE.search(" ".join(c.text for c in row)) for t in tables for row in t.rows)
-        if (year is not None and year <= 2018) or old_stats:
+        report_title = bool(title) and metadata.is_report_title(title)
+        if report_title and ((year is not None and year <= 2018) or old_stats):
             report["status"] = "pre2019"
             report["edition"] = "pre2019"
-        elif title and (sections or any(line.startswith(TABLE_MARK) for line in plain)):
+        elif report_title:
             report["status"] = "no_tables"
             warnings.append("report text without the template tables (image or attachment only?)")
         elif len(sections) >= 3:
             report["status"] = "no_tables"
-            warnings.append("report sections without a title or the template tables")
+            warnings.append("report sections without a report title or the template tables")
         else:
             report["status"] = "not_a_report"
             if not title:

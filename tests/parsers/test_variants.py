@@ -419,3 +419,15 @@ def test_collapsed_applicant_header_maps_only_named_columns():
     got = {(c["row"], c["column"]): c["value"] for c in parsed["requests"] if c["position"]}
     assert got == {("new_received", "natural_person"): 5, ("new_received", "total"): 7,
                    ("carried_over", "natural_person"): 1, ("carried_over", "total"): 1}
+
+
+@pytest.mark.parametrize("title,status", [
+    ("关于报送2017年政府信息公开工作年度报告的通知", "not_a_report"),
+    ("关于做好2023年政府信息公开工作年度报告编制和发布工作的通知", "not_a_report"),
+    ("某某县2016年政府信息公开工作年度报告", "pre2019"),
+    ("某某县2023年政府信息公开工作年度报告（全文）", "no_tables"),
+])
+def test_notices_about_reports_are_not_reports(title, status):
+    page = (f"<html><head><title>{title}</title></head><body><h1>{title}</h1><p>发布日期：2024-01-05</p>"
+            "<p>各单位：请按要求报送。</p><table><tr><td>联系人</td><td>电话</td></tr></table></body></html>")
+    assert parse_report(page.encode("utf-8"))["status"] == status
