@@ -42,7 +42,6 @@ def cell_text(td: etree._Element) -> str:
 def build_table(element: etree._Element, index: int) -> Table:
     table = Table(index=index)
     grid: list[list[Cell | None]] = []
-    pending: dict[tuple[int, int], Cell] = {}
     for r, tr in enumerate(own_rows(element)):
         row_cells: list[Cell] = []
         if len(grid) <= r:
@@ -72,5 +71,4 @@ def build_table(element: etree._Element, index: int) -> Table:
     while len(table.rows) < len(grid):
         table.rows.append([])
     table.grid = grid
-    del pending
     return table

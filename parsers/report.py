@@ -19,7 +19,7 @@ from parsers.keys import active_cells, appeal_outcomes, appeal_procedures, reque
 from parsers.model import Cell, Table
 from parsers.sections import LINK_MARK, split_sections
 from parsers.tables import Found, edition_of, read_tables
-from parsers.text_tables import TABLE_MARK, split_text
+from parsers.text_tables import split_text
 from parsers.values import measure_kind, read_value
 
 PARSER_VERSION = "1.0.0"
