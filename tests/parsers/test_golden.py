@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-
 from parsers import parse_report
 from tests.conftest import REPO, SHARED
 
