@@ -45,6 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="loopback benchmarks only: no delay, no AutoThrottle, 16 requests per domain")
     p.add_argument("--close-after", type=int, default=0, metavar="N",
                    help="stop after N responses (simulates an interrupted crawl; resume by re-running)")
+    p.add_argument("--max-list-pages", type=int, default=0, metavar="N",
+                   help="per source, stop following list pages after N (a pagination trap; default 2000)")
     p.add_argument("--log-level", default="WARNING")
 
 
@@ -63,6 +65,8 @@ def to_argv(args: argparse.Namespace) -> list[str]:
         argv.append("--impolite")
     if args.close_after:
         argv += ["--close-after", str(args.close_after)]
+    if args.max_list_pages:
+        argv += ["--max-list-pages", str(args.max_list_pages)]
     return argv
 
 
@@ -111,6 +115,8 @@ def crawl(args: argparse.Namespace) -> int:
             base.set(key, value, priority="cmdline")
     if args.close_after:
         base.set("CLOSESPIDER_PAGECOUNT", args.close_after, priority="cmdline")
+    if args.max_list_pages:
+        base.set("NIANBAO_MAX_LIST_PAGES", args.max_list_pages, priority="cmdline")
 
     process = CrawlerProcess(base)
     crawlers: list[tuple[Source, Any, Path]] = []

@@ -4,14 +4,18 @@
 benchmarks only, politeness (`--impolite`).
 """
 
+import os
+
 from nianbao import __version__
 
 BOT_NAME = "nianbao"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
 
-USER_AGENT = (f"nianbao/{__version__} (+https://github.com/nianbao/nianbao; archive of government "
-              "information-disclosure annual reports; contact: see URL)")
+# Who we are and how to reach the operator: set NIANBAO_CONTACT to your project page or mail address.
+CONTACT = os.environ.get("NIANBAO_CONTACT", "https://github.com/nianbao/nianbao")
+USER_AGENT = (f"nianbao/{__version__} (+{CONTACT}; archive of government information-disclosure "
+              "annual reports)")
 
 # Politeness: robots.txt obeyed (a per-source override needs a written reason in the registry),
 # AutoThrottle on, at most 2 requests in flight per domain, a base delay between them.
@@ -60,4 +64,5 @@ NIANBAO_STATE_DB = "data/crawl_state.db"
 NIANBAO_RUN_ID = ""
 NIANBAO_REVALIDATE = "policy"  # policy | all | none (see crawler/state.py)
 NIANBAO_CYCLE_DAYS = 30
+NIANBAO_MAX_LIST_PAGES = 2000  # per source: a pagination trap stops here (crawl marked incomplete)
 NIANBAO_NOW = ""  # ISO time standing in for "now" (tests and the benchmark's "next night")

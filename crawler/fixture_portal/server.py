@@ -36,12 +36,15 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         srv: "FixtureServer" = self.server.fixture  # type: ignore[attr-defined]
         path = unquote(urlsplit(self.path).path)
-        conditional = bool(self.headers.get("If-None-Match") or self.headers.get("If-Modified-Since"))
-        status = self._serve(srv, path)
-        with srv.lock:
-            srv.log.append(LoggedRequest("GET", path, status, conditional, self.headers.get("User-Agent", "")))
+        self._nb_path = path
+        self._serve(srv, path)
 
     def _send(self, status: int, headers: dict[str, str], body: bytes = b"") -> int:
+        # Log before answering, so a client that has its answer always finds it in the log.
+        srv: "FixtureServer" = self.server.fixture  # type: ignore[attr-defined]
+        conditional = bool(self.headers.get("If-None-Match") or self.headers.get("If-Modified-Since"))
+        with srv.lock:
+            srv.log.append(LoggedRequest("GET", self._nb_path, status, conditional, self.headers.get("User-Agent", "")))
         self.send_response(status)
         for k, v in headers.items():
             self.send_header(k, v)

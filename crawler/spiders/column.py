@@ -59,6 +59,7 @@ class ColumnSpider(scrapy.Spider):
         if not spider.source.robots_obey:
             spider.logger.warning("robots.txt ignored for %s: %s", spider.source.name, spider.source.robots_reason)
         spider.crawl_db = CrawlState(s.get("NIANBAO_STATE_DB"))
+        spider.max_list_pages = s.getint("NIANBAO_MAX_LIST_PAGES", 2000)
         spider.policy = Policy(mode=s.get("NIANBAO_REVALIDATE", "policy"), cycle_days=s.getint("NIANBAO_CYCLE_DAYS", 30))
         now = s.get("NIANBAO_NOW")
         spider.now = parse_iso(now) if now else utcnow()
@@ -100,6 +101,14 @@ class ColumnSpider(scrapy.Spider):
         """A list page request; `probe` marks a guessed page whose failure proves nothing."""
         key = self._page_key(url)
         if key in self._lists_seen:  # '…/', '…/index.html' are one page
+            return None
+        if len(self._lists_seen) >= self.max_list_pages:
+            # a pagination trap (a 下一页 that never ends): stop, and call the listing incomplete
+            # so that nothing is declared withdrawn from a partial view
+            if not self._st().get("list_cap_hit"):
+                self.logger.warning("%s: more than %d list pages; not following %s",
+                                    self.source.name, self.max_list_pages, url)
+            self._st()["list_cap_hit"] = True
             return None
         self._lists_seen.add(key)
         return Request(url, callback=self.parse_list, errback=self.on_error,
@@ -160,8 +169,9 @@ class ColumnSpider(scrapy.Spider):
             if not self._allowed(url):
                 continue
             st["listed"].setdefault(url, title)
+            first = {} if self.crawl_db.get(url) else {"first_seen": when}
             self.crawl_db.update(url, source=self.source.name, role="report", last_seen_listed=when,
-                                 withdrawn_at=None)
+                                 withdrawn_at=None, **first)
             req = self.detail_request(url, "report")
             if req is not None:
                 yield req
@@ -237,7 +247,7 @@ class ColumnSpider(scrapy.Spider):
             return
         self._vanished_checked = True
         st = self._st()
-        if st["list_errors"] or not st["list_pages"]:
+        if st["list_errors"] or not st["list_pages"] or st.get("list_cap_hit"):
             return  # an incomplete listing proves nothing about absence
         current = {self.crawl_db.resolve(u) for u in st["listed"]} | set(st["listed"])
         vanished = [u for u in self._previously_listed() if u not in current and u not in st["withdrawn"]]
@@ -286,7 +296,8 @@ class ColumnSpider(scrapy.Spider):
     def summary(self, reason: str) -> dict[str, Any]:
         st = self._st()
         finished = iso(utcnow())
-        complete = reason == "finished" and not st["list_errors"] and st["list_pages"] > 0
+        complete = (reason == "finished" and not st["list_errors"] and st["list_pages"] > 0
+                    and not st.get("list_cap_hit"))
         report_urls = sorted({self.crawl_db.resolve(u) for u in st["listed"]})
         stats = self.crawler.stats.get_stats() if self.crawler and self.crawler.stats else {}
         return {
@@ -307,6 +318,7 @@ class ColumnSpider(scrapy.Spider):
             "unlisted": sorted(set(st["unlisted"])) if complete else [],
             "stats": {
                 "list_pages": st["list_pages"], "list_errors": st["list_errors"],
+                "list_page_cap_hit": bool(st.get("list_cap_hit")),
                 "reports_listed": len(report_urls), "detail_requests": st["detail_requests"],
                 "skipped_not_due": st["skipped"],
                 "requests": stats.get("downloader/request_count", 0),

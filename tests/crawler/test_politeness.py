@@ -118,3 +118,15 @@ def test_nianbao_console_script(tmp_path):
                               capture_output=True, text=True, timeout=240, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.startswith("fixture-trs: complete reports=5 fetched=10 ")
+
+
+def test_pagination_trap_cap_makes_the_crawl_incomplete(tmp_path):
+    with FixturePortal(tmp_path / "site") as portal:
+        registry = portal.write_registry(tmp_path / "sources.yaml")
+        proc = run_crawl(tmp_path / "data", "--sources", str(registry), "--source", "fixture-static",
+                         "--impolite", "--max-list-pages", "2")
+        assert proc.returncode == 1 and "fixture-static: INCOMPLETE" in proc.stdout
+        lists = [q.path for q in portal.requests() if q.path.endswith("/") or "/index_" in q.path]
+        assert sorted(lists) == ["/static/zfxxgknb/", "/static/zfxxgknb/index_1.html"]
+    s = summaries(records(tmp_path / "data" / "warcs"))["fixture-static"]
+    assert s["complete"] is False and s["stats"]["list_page_cap_hit"] is True and s["withdrawn"] == []
