@@ -133,12 +133,13 @@ def test_the_demo_prints_what_it_found(demo_run):
     # Three sources, each crawled completely once, in three CMS styles.
     rows = conn.execute("select source, complete, n_report_urls from crawl_summaries order by source").fetchall()
     assert [tuple(r) for r in rows] == [("demo-bingxian", 1, 7), ("demo-jiaqu", 1, 10), ("demo-yishi", 1, 8)]
-    # The DOCX report: its page (not a report) and the attachment holding the tables.
+    # The DOCX report: its page (names the report, tables only in the attachment: no_tables) and the
+    # attachment holding the tables, which is the version the archive shows.
     docx = conn.execute("""select v.status, c.role, c.content_type from document_versions v
                            join captures c on c.id = v.capture_id
                            where v.agency = '乙市生态环境局' and v.year = 2024 order by v.version""").fetchall()
     assert [tuple(r) for r in docx] == [
-        ("not_a_report", "report", "text/html; charset=UTF-8"),
+        ("no_tables", "report", "text/html; charset=UTF-8"),
         ("parsed", "attachment", "application/vnd.openxmlformats-officedocument.wordprocessingml.document")]
 
 
