@@ -71,6 +71,7 @@ def main() -> None:
         data = work / "data"
 
         first_time, first = crawl(data, registry, "--run-id", "bench-1")
+        cpu1 = CPU[0]
         log1 = portal.requests()
         detail1 = sum(is_detail(q.path) for q in log1)
         print(f"first crawl:  {len(log1)} requests ({detail1} detail pages) in {first_time:.1f}s "
@@ -92,7 +93,8 @@ def main() -> None:
               f"10 new + {detail2 - 10} revalidations, {conditional} conditional, {not_modified} × 304) "
               f"in {second_time:.1f}s (crawler CPU {CPU[0]:.1f}s)   [{second.stdout.strip()}]")
         print(f"ratios second/first: requests {len(log2) / len(log1):.3f}, detail downloads "
-              f"{detail2 / detail1:.3f} (target ≤ 0.10), time {second_time / first_time:.3f}")
+              f"{detail2 / detail1:.3f} (target ≤ 0.10), wall time {second_time / first_time:.3f}, "
+              f"crawler CPU {CPU[0] / cpu1:.3f} (both include ~2 s of process start-up)")
         warcs = sorted((data / "warcs").glob("*.warc.gz"))
         print("WARC sizes: " + ", ".join(f"{w.name.split('-')[2]} {w.stat().st_size / 1e6:.1f} MB" for w in warcs))
     if not args.keep:
