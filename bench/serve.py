@@ -100,6 +100,9 @@ def main() -> int:
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--dir", default=None, help="where to keep the generated archive")
     args = parser.parse_args()
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still stop the server on `kill`
 
     data = Path(args.dir) if args.dir else REPO / "data" / "bench-serve" / str(args.reports)
     db = data / "nianbao.db"

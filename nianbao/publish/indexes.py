@@ -14,6 +14,12 @@ PUBLISH_INDEXES: list[tuple[str, str, tuple[str, ...]]] = [
     ("idx_publish_versions_year", "document_versions", ("year",)),
     ("idx_publish_versions_latest_year", "document_versions", ("is_latest", "year", "agency")),
     ("idx_publish_sections_year", "sections", ("year",)),
+    # Facets of the table pages read a covering index instead of the rows.
+    ("idx_publish_sections_number", "sections", ("number",)),
+    ("idx_publish_versions_edition", "document_versions", ("edition",)),
+    ("idx_publish_captures_role", "captures", ("role",)),
+    ("idx_publish_captures_record_type", "captures", ("record_type",)),
+    ("idx_publish_captures_junk", "captures", ("junk",)),
     # Findings: `where ok = 0` over millions of rule results.
     ("idx_publish_rule_results_failed", "rule_results", ("ok", "rule", "version_id")),
     # Trends and outcome shares read only the 总计 column: covering index, no table lookups.
