@@ -73,6 +73,15 @@ def _doc(html: bytes | str, base_url: str):
     return doc
 
 
+def _base(doc, url: str) -> str:
+    """The URL relative links resolve against: the page's <base href> when it has one."""
+    for base in doc.iter("base"):
+        href = (base.get("href") or "").strip()
+        if href:
+            return urljoin(url, href)
+    return url
+
+
 _CDATA = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.S)
 
 
@@ -143,13 +152,14 @@ def parse_list_page(html: bytes | str, url: str, column: str, subcolumn_depth_ok
     (`2022n/` → `2022n/2021jdyc/`)."""
     here = column_prefix(url)
     doc = _doc(html, url)
+    base_href = _base(doc, url)
     out = ListPage()
     seen: set[str] = set()
     for a in _anchors(doc, url):
         href = (a.get("href") or "").strip()
         if not href or href.startswith(("javascript:", "mailto:", "#")):
             continue
-        target = strip_fragment(urljoin(url, href))
+        target = strip_fragment(urljoin(base_href, href))
         if not target.startswith(("http://", "https://")):
             continue
         text = a.text_content() or ""
@@ -181,13 +191,14 @@ def parse_list_page(html: bytes | str, url: str, column: str, subcolumn_depth_ok
 def attachment_links(html: bytes | str, url: str) -> list[tuple[str, str]]:
     """(url, label) of files a detail page links or embeds: PDF, DOC/DOCX, WPS, OFD, XLS."""
     doc = _doc(html, url)
+    base_href = _base(doc, url)
     found: dict[str, str] = {}
     for el in doc.iter("a", "iframe", "embed", "object"):
         ref = el.get("href") or el.get("src") or el.get("data") or ""
         ref = ref.strip()
         if not ref or ref.startswith("javascript:"):
             continue
-        target = strip_fragment(urljoin(url, ref))
+        target = strip_fragment(urljoin(base_href, ref))
         if _ATTACHMENT.search(urlsplit(target).path + ("?" + urlsplit(target).query if urlsplit(target).query else "")):
             found.setdefault(target, clean_title(el.text_content() if el.tag == "a" else "") or el.tag)
     return list(found.items())

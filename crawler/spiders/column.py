@@ -70,7 +70,7 @@ class ColumnSpider(scrapy.Spider):
             "isPartOf": f"nianbao run {spider.run_id}",
             "description": f"source {spider.source.name}: {', '.join(spider.source.start_urls)}",
             "http-header-user-agent": s.get("USER_AGENT"),
-            "robots": "obey" if s.getbool("ROBOTSTXT_OBEY") else "ignore",
+            "robots": "obey" if s.getbool("ROBOTSTXT_OBEY") else f"ignore ({spider.source.robots_reason})",
             "nianbao-settings": json.dumps({k: s.get(k) for k in (
                 "ROBOTSTXT_OBEY", "AUTOTHROTTLE_ENABLED", "CONCURRENT_REQUESTS_PER_DOMAIN", "DOWNLOAD_DELAY",
                 "RETRY_TIMES", "DOWNLOAD_TIMEOUT", "DOWNLOAD_MAXSIZE", "NIANBAO_REVALIDATE",

@@ -111,3 +111,11 @@ def test_hanweb_records_inside_a_script():
     page = parse_list_page(html, base + "index.html", base)
     assert page.reports == [("http://www.ncha.gov.cn/art/2024/1/31/art_2686_100.html", "国家文物局2023年政府信息公开工作年度报告"),
                             ("http://www.ncha.gov.cn/art/2020/1/20/art_2686_90.html", "国家文物局2019年政府信息公开工作度报告")]
+
+
+def test_base_href_is_honoured():
+    html = """<html><head><base href="http://x.gov.cn/files/"></head><body>
+      <a href="202401/t1.html">某区2023年度政府信息公开工作年度报告</a><a href="a.pdf">附件</a></body></html>"""
+    assert parse_list_page(html, "http://x.gov.cn/col/", "http://x.gov.cn/col/").reports[0][0] == \
+        "http://x.gov.cn/files/202401/t1.html"
+    assert attachment_links(html, "http://x.gov.cn/col/t.html") == [("http://x.gov.cn/files/a.pdf", "附件")]
