@@ -10,7 +10,7 @@ runs them) — and how each figure grows from one size to the next.
 
     python bench/build.py                      # 10000 and 100000
     python bench/build.py --sizes 1000 5000    # quicker
-    python bench/build.py --keep DIR           # keep the generated WARCs and databases in DIR
+    python bench/build.py --keep DIR           # keep WARCs and databases in DIR (a kept WARC is reused)
     python bench/build.py --pre-parsed         # payloads are canonical JSON: insert path only
     python bench/build.py --jobs 1             # only the single-process build (default: 1 and 2)
 
@@ -123,7 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         for n in args.sizes:
             warc = work / f"bench-{n}.warc.gz"
             t = time.perf_counter()
-            generate(n, warc, pre_parsed)
+            if args.keep and warc.exists():
+                print(f"\n(reusing {warc})")
+            else:
+                generate(n, warc, pre_parsed)
             gen = time.perf_counter() - t
             print(f"\n== {n} reports ({'pre-parsed JSON' if pre_parsed else 'rendered HTML, parser ' + parser_version})")
             print(f"  generate (not timed): {gen:.1f}s, WARC {warc.stat().st_size / 1e6:.1f} MB")
