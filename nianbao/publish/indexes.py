@@ -45,8 +45,8 @@ def ensure_publish_indexes(db_path: Path) -> list[str]:
             cols = ", ".join(f"[{c}]" for c in columns)
             conn.execute(f"create index [{name}] on [{table}] ({cols})")
             created.append(name)
-        if created:
-            conn.execute("analyze")
+        for name in created:  # statistics for the new indexes only: ANALYZE of all would read every page
+            conn.execute(f"analyze [{name}]")
         conn.commit()
         return created
     finally:

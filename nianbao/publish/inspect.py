@@ -26,11 +26,22 @@ def inspect_is_fresh(db_path: Path, out: Path | None = None) -> bool:
     return out.is_file() and out.stat().st_mtime >= db_path.stat().st_mtime
 
 
-def view_counts(db_path: Path) -> dict[str, int]:
+def view_counts(db_path: Path, seconds_each: float = 60.0) -> dict[str, int]:
+    """Row counts of the views; a view that takes longer than `seconds_each` is left for Datasette."""
+    import time
+
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
         views = [r[0] for r in conn.execute("select name from sqlite_master where type = 'view' order by name")]
-        return {v: conn.execute(f"select count(*) from [{v}]").fetchone()[0] for v in views}
+        counts: dict[str, int] = {}
+        for view in views:
+            deadline = time.monotonic() + seconds_each
+            conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+            try:
+                counts[view] = conn.execute(f"select count(*) from [{view}]").fetchone()[0]
+            except sqlite3.OperationalError:  # interrupted
+                continue
+        return counts
     finally:
         conn.close()
 
