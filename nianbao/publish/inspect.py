@@ -26,7 +26,7 @@ def inspect_is_fresh(db_path: Path, out: Path | None = None) -> bool:
     return out.is_file() and out.stat().st_mtime >= db_path.stat().st_mtime
 
 
-def view_counts(db_path: Path, seconds_each: float = 60.0) -> dict[str, int]:
+def view_counts(db_path: Path, seconds_each: float = 600.0) -> dict[str, int]:
     """Row counts of the views; a view that takes longer than `seconds_each` is left for Datasette."""
     import time
 
