@@ -185,7 +185,7 @@ class ArchiveBuilder:
     """Feed captures in record order; `finish()` writes the metadata and indexes."""
 
     def __init__(self, db: sqlite_utils.Database, parse: Parser, parser_version: str,
-                 batch_size: int = 20000, registry: list[dict] | None = None):
+                 batch_size: int = 200000, registry: list[dict] | None = None):
         self.db = db
         self.parse = parse
         self.parser_version = parser_version
@@ -749,7 +749,7 @@ def prepare_database(db: sqlite_utils.Database) -> None:
 
 def build_archive(out: Path, *, warcs: list[Path] | None = None, files: list[Path] | None = None,
                   parse: Parser | None = None, parser_version: str | None = None,
-                  registry_path: Path | None = None, batch_size: int = 20000, jobs: int = 1) -> dict:
+                  registry_path: Path | None = None, batch_size: int = 200000, jobs: int = 1) -> dict:
     """Build `out` from scratch (into a temporary file, then renamed): WARCs and/or report files.
 
     jobs > 1 parses in that many worker processes with the default parser (same result)."""
