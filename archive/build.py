@@ -484,8 +484,15 @@ class ArchiveBuilder:
                 self._buffer_rule(cur.id, check, other_version_id=prev.id)
 
     def _withdrawals(self) -> dict[str, str | None]:
-        """URL -> time it was withdrawn (None while still listed), for every URL a complete summary listed."""
+        """URL -> time it was withdrawn (None while still listed), for every URL a complete summary listed.
+
+        A summary that carries the crawler's verdicts (`withdrawn`, `moved`) is taken at its word:
+        its `withdrawn` URLs are withdrawn at its time, a `moved.from` URL follows its `moved.to`
+        (never withdrawn by the move), and a URL that merely vanished without a verdict (challenge
+        page, 5xx, network error) waits for a later crawl. Older summaries without those keys fall
+        back to the listing difference: listed before, absent now."""
         state: dict[str, str | None] = {}
+        moved_to: dict[str, str] = {}
         by_source: dict[str, list[dict]] = {}
         for s in self.summaries:
             summary = s["summary"]
@@ -497,13 +504,31 @@ class ArchiveBuilder:
                     continue
                 current = set(summary.get("report_urls") or [])
                 when = summary.get("finished") or summary.get("started")
-                if previous is not None:
-                    for url in previous - current:
-                        if state.get(url) is None:
-                            state[url] = when
+                moves = {str(m["from"]): str(m["to"]) for m in summary.get("moved") or []
+                         if isinstance(m, dict) and m.get("from") and m.get("to") and m["from"] != m["to"]}
+                for old, new in moves.items():
+                    moved_to[old] = new
+                    state[old] = None
+                if "withdrawn" in summary:  # the crawler's verdicts
+                    gone = {str(u) for u in summary.get("withdrawn") or []} - current - set(moves)
+                elif previous is not None:
+                    gone = previous - current - set(moves)
+                else:
+                    gone = set()
+                for url in sorted(gone):
+                    moved_to.pop(url, None)
+                    if state.get(url) is None:
+                        state[url] = when
                 for url in current:
                     state[url] = None
+                    moved_to.pop(url, None)
                 previous = current
+        for old in moved_to:  # a moved URL shares the fate of the URL it moved to (chains followed)
+            seen, url = {old}, moved_to[old]
+            while url in moved_to and url not in seen:
+                seen.add(url)
+                url = moved_to[url]
+            state[old] = state.get(url)
         return state
 
     def _write_sources_and_agencies(self) -> None:
