@@ -758,6 +758,44 @@ def _previous_build_runs(path: Path) -> list[dict]:
         return []
 
 
+# Tables the build does not derive but must keep when it replaces the database (written by others,
+# e.g. nianbao.nightly's `nightly_runs`, whose durable copy is logs/nightly_runs.jsonl).
+CARRIED_TABLES = ("nightly_runs",)
+
+
+def _previous_tables(path: Path) -> list[tuple[str, str, list[str], list[tuple]]]:
+    """(name, CREATE sql, columns, rows) of each CARRIED_TABLES table of the database being replaced."""
+    if not path.exists():
+        return []
+    out = []
+    try:
+        old = sqlite_utils.Database(path)
+        try:
+            for name in CARRIED_TABLES:
+                row = old.execute("select sql from sqlite_master where type = 'table' and name = ?",
+                                  [name]).fetchone()
+                if not row:
+                    continue
+                cur = old.execute(f"select * from [{name}] order by rowid")
+                out.append((name, row[0], [d[0] for d in cur.description], cur.fetchall()))
+        finally:
+            old.close()
+    except Exception as exc:  # an unreadable old database must not stop the build
+        log.warning("could not carry tables over from %s: %s", path, exc)
+    return out
+
+
+def _restore_tables(db: sqlite_utils.Database, tables: list[tuple[str, str, list[str], list[tuple]]]) -> None:
+    for name, sql, columns, rows in tables:
+        if db[name].exists():
+            continue
+        db.conn.execute(sql)
+        if rows:
+            cols = ", ".join(f"[{c}]" for c in columns)
+            marks = ", ".join("?" for _ in columns)
+            db.conn.executemany(f"insert into [{name}] ({cols}) values ({marks})", rows)
+
+
 def prepare_database(db: sqlite_utils.Database) -> None:
     db.conn.execute("pragma journal_mode = off")
     db.conn.execute("pragma synchronous = off")
@@ -792,6 +830,7 @@ def build_archive(out: Path, *, warcs: list[Path] | None = None, files: list[Pat
         if stale.exists():
             stale.unlink()
     old_runs = _previous_build_runs(out)
+    carried = _previous_tables(out)
     db = sqlite_utils.Database(tmp)
     prepare_database(db)
     registry = load_sources(registry_path)
@@ -818,6 +857,7 @@ def build_archive(out: Path, *, warcs: list[Path] | None = None, files: list[Pat
     if old_runs:
         db["runs"].insert_all(old_runs, replace=True)
     db["runs"].insert(run, replace=True)
+    _restore_tables(db, carried)
     db.conn.commit()
     db.conn.execute("pragma journal_mode = delete")
     db.close()
