@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlite_utils
 
-from archive import search
+from archive import search, totals
 from archive.agencies import infer_level, split_region
 from archive.ids import document_key, payload_digest, stable_id
 from archive.lookups import write_lookups
@@ -840,6 +840,7 @@ def build_archive(out: Path, *, warcs: list[Path] | None = None, files: list[Pat
     n_records += feed_records(builder, iter_files(files or []), jobs=jobs)
     counts = builder.finish()
     create_indexes(db)
+    totals.fill_report_totals(db)  # the reports view's rows, summed once from the cells
     seconds = time.perf_counter() - started
     stats = {**builder.stats, "parse_seconds": round(builder.stats["parse_seconds"], 3)}
     run = {

@@ -22,6 +22,7 @@ from pathlib import Path
 from archive.ids import payload_digest, stable_id
 from archive.schema import FTS, create_indexes, create_tables
 from archive.search import enable_fts, index_rows
+from archive.totals import fill_report_totals
 
 import sqlite_utils
 
@@ -479,6 +480,7 @@ def build(db_path: Path, n_reports: int, warc_dir: Path | None = None, seed: int
         sink.close()
     db.conn.commit()
     create_indexes(db)
+    fill_report_totals(db)  # as the archive build does last
     db.conn.execute("analyze")
     db.conn.commit()
     db.conn.execute("pragma journal_mode = delete")

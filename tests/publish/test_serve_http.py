@@ -98,6 +98,8 @@ def test_metadata_describes_every_table_and_view_in_both_languages(server):
     assert {"year", "edition", "status", "is_latest"} <= set(described["document_versions"]["facets"])
     assert {"province", "city", "level"} <= set(described["agencies"]["facets"])
     assert described["rule_failures"]["facets"] == ["rule"]
+    assert {"year", "edition", "status", "province", "level"} <= set(described["report_totals"]["facets"])
+    assert {"year", "edition", "status"} <= set(described["reports"]["facets"])
 
 
 def test_table_page_facets_sort_and_column_descriptions(server):
@@ -142,6 +144,62 @@ def test_outcome_shares_by_reason(server):
     assert "denied_state_secret" in got and "unavailable_not_held" in got
     assert got["denied_state_secret"]["outcome"] == "1.属于国家秘密"
     assert "total" not in got and "new_received" not in got
+
+
+def test_outcome_shares_for_part_of_an_agency_name_read_the_cells(server):
+    ex = server.expect
+    got = {(r["year"], r["outcome_key"]): r for r in rows(server, "outcome_shares", year="", agency="教育局")}
+    for (letter, year), report in ex.reports.items():
+        if AGENCIES[letter] == A:
+            assert got[(year, "granted")]["requests"] == total_cell(report, "granted")
+    assert {y for y, _ in got} == {y for (k, y) in ex.reports if AGENCIES[k] == A}
+    everyone = {r["outcome_key"]: r["requests"] for r in rows(server, "outcome_shares", year="2022", agency="")}
+    assert everyone["granted"] == sum(total_cell(r, "granted") for (_, y), r in ex.reports.items() if y == 2022)
+
+
+def test_trend_charts_read_report_totals(server):
+    from nianbao.commands.serve import default_metadata
+
+    charts = json.loads(default_metadata().read_text(encoding="utf-8"))["plugins"]["datasette-dashboards"]["trends"]["charts"]
+    ex = server.expect
+
+    def run(name: str, **params: str) -> list[dict]:
+        sql = charts[name]["query"]
+        for key in ("province", "level"):
+            sql = re.sub(r"\[\[([^\]]*:%s[^\]]*)\]\]" % key, r"\1" if key in params else "", sql)
+        assert "report_totals" in sql
+        return server.json("/nianbao.json", sql=sql, _shape="array", **params)
+
+    from tests.publish.archive_fixture import _edited
+
+    latest = {k: (_edited(r) if ex.urls[k] == ex.edited_url else r) for k, r in ex.reports.items()}
+    received = {r["year"]: r["received"] for r in run("requests")}
+    expected: dict[int, int] = {}
+    for (_, year), report in latest.items():
+        expected[year] = expected.get(year, 0) + total_cell(report, "new_received")
+    assert received == expected and received[2023] == sum(
+        total_cell(r, "new_received") for (_, y), r in ex.reports.items() if y == 2023) + 3  # C's edit
+    reports = {r["year"]: r["reports"] for r in run("reports")}
+    assert sum(reports.values()) == len(ex.reports) == 17
+    outcomes = {(r["year"], r["outcome"]): r["requests"] for r in run("outcomes")}
+    assert outcomes[(2023, "予以公开 granted")] == sum(
+        total_cell(r, "granted") for (_, y), r in latest.items() if y == 2023)
+    lawsuits = {(r["year"], r["procedure"]): r["cases"] for r in run("appeals")}
+    assert sum(n or 0 for (_, p), n in lawsuits.items() if p == "行政诉讼 lawsuit") == sum(
+        c["value"] or 0 for r in latest.values() for c in r["appeals"]
+        if c["procedure"].startswith("litigation") and c["outcome"] == "total")
+    failing = {(r["year"], r["rule"]): r["reports"] for r in run("failures")}
+    assert failing[(2022, "outcomes_sum")] == 1
+    assert run("reports", level="nonexistent-level") == []
+
+
+def test_report_totals_page_facets(server):
+    data = server.json("/nianbao/report_totals.json", _shape="objects")
+    facets = data["facet_results"]
+    assert {"year", "edition", "status", "province", "level"} <= set(facets)
+    assert sum(f["count"] for f in facets["year"]["results"]) == 17
+    view = server.json("/nianbao/reports.json", _shape="objects")["facet_results"]
+    assert {f["value"]: f["count"] for f in view["year"]["results"]} == {2021: 6, 2022: 5, 2023: 6}
 
 
 def test_agencies_with_most_lawsuits(server):

@@ -1,0 +1,93 @@
+"""The per-report headline numbers, materialised once per build into `report_totals`.
+
+The wide `reports` view used to re-sum the 总计 column of table 3 (about 22 cells per report, 2.2
+million at 100,000 reports) on every request, so whole-archive pages and charts took seconds
+(bench/serve.py). The cells never change after a build, so the build sums them here once, with one
+INSERT … SELECT, and the view, the charts and the canned queries read the 100,000-row table.
+Values are the cells as published: a blank total cell stays null (blank is not zero).
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+TABLE = "report_totals"
+
+# Headline numbers: (column, SQL aggregate over the 总计-column cells `r` of one version).
+HEADLINE: list[tuple[str, str]] = [
+    ("received", "max(case when r.row_key = 'new_received' then r.value end)"),
+    ("carried_over", "max(case when r.row_key = 'carried_over' then r.value end)"),
+    ("granted", "max(case when r.row_key = 'granted' then r.value end)"),
+    ("partially_granted", "max(case when r.row_key = 'partially_granted' then r.value end)"),
+    ("denied", "sum(case when r.row_key like 'denied\\_%' escape '\\' then r.value end)"),
+    ("unavailable", "sum(case when r.row_key like 'unavailable\\_%' escape '\\' then r.value end)"),
+    ("not_processed", "sum(case when r.row_key like 'not\\_processed\\_%' escape '\\' then r.value end)"),
+    ("other_handling",
+     "sum(case when r.row_key = 'other' or r.row_key like 'other\\_%' escape '\\' then r.value end)"),
+    ("total", "max(case when r.row_key = 'total' then r.value end)"),
+    ("carried_forward", "max(case when r.row_key = 'carried_forward' then r.value end)"),
+]
+
+# The `reports` view's columns, in its order (the view is now `select <these> from report_totals`).
+REPORT_COLUMNS: list[str] = [
+    "version_id", "document_id", "agency", "year", "edition", "status", "title", "published",
+    "url", "first_seen", "last_seen", "withdrawn_at", "version", "n_versions",
+    *(name for name, _ in HEADLINE), "review_total", "litigation_total",
+    "n_rule_failures", "parser_version", "capture_id",
+]
+
+# For facets and dashboard filters without a join to agencies.
+AGENCY_COLUMNS: list[str] = ["province", "city", "level"]
+
+FILL_SQL = f"""
+insert into [{TABLE}] ({", ".join(REPORT_COLUMNS + AGENCY_COLUMNS)})
+select
+  v.id, v.document_id, v.agency, v.year, v.edition, v.status, v.title, v.published,
+  v.url, v.first_seen, v.last_seen, v.withdrawn_at, v.version, d.n_versions,
+  {", ".join(f"t.{name}" for name, _ in HEADLINE)},
+  ap.review_total, ap.litigation_total,
+  v.n_rule_failures, v.parser_version, v.capture_id,
+  a.province, a.city, a.level
+from document_versions v
+join documents d on d.id = v.document_id
+left join agencies a on a.name = v.agency
+left join (
+  select r.version_id, {", ".join(f"{sql} as {name}" for name, sql in HEADLINE)}
+  from requests r where r.column_key = 'total'
+  group by r.version_id
+) t on t.version_id = v.id
+left join (
+  select version_id,
+    max(case when procedure = 'review' then value end) as review_total,
+    sum(case when procedure like 'litigation%' then value end) as litigation_total
+  from appeals where outcome = 'total'
+  group by version_id
+) ap on ap.version_id = v.id
+where v.is_latest = 1
+order by v.id
+"""
+
+
+# Every row of table 3's 总计 column summed per year over the latest versions: the whole-archive
+# outcome shares (by legal reason) without reading 2.2 million cells per request.
+OUTCOME_TABLE = "outcome_totals"
+OUTCOME_FILL_SQL = f"""
+insert into [{OUTCOME_TABLE}] (year, row_key, requests, reports)
+select t.year, r.row_key, sum(r.value), count(r.value)
+from [{TABLE}] t
+join requests r on r.version_id = t.version_id and r.column_key = 'total'
+where t.year is not null
+group by t.year, r.row_key
+order by t.year, r.row_key
+"""
+
+
+def fill_report_totals(db: sqlite_utils.Database) -> int:
+    """(Re)fill `report_totals` and `outcome_totals` from the loaded cells; call once the build has
+    written every version and cell (and `is_latest`). Returns the number of reports. Statistics for
+    their indexes are refreshed so the planner uses them for facets."""
+    for table, sql in ((TABLE, FILL_SQL), (OUTCOME_TABLE, OUTCOME_FILL_SQL)):
+        db.conn.execute(f"delete from [{table}]")
+        db.conn.execute(sql)
+        db.conn.execute(f"analyze [{table}]")
+    return db.conn.execute(f"select count(*) from [{TABLE}]").fetchone()[0]
