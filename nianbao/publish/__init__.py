@@ -6,4 +6,5 @@ so its `templates/` and `static/` folders are Datasette's too. Modules:
 `robots`, `indexes` (indexes the published queries need), `inspect` (the immutable-mode inspect file).
 """
 
-from nianbao.publish.hooks import asgi_wrapper, register_routes, render_cell, startup  # noqa: F401  (Datasette hooks)
+from nianbao.publish.hooks import (  # noqa: F401  (Datasette hooks)
+    asgi_wrapper, prepare_connection, register_routes, render_cell, startup)

@@ -392,3 +392,19 @@ def test_serve_is_a_nianbao_command_and_runs_datasette_immutably(built_archive):
     assert cmd[cmd.index("--inspect-file") + 1] == str(data_dir / "nianbao.inspect.json")
     assert cmd[cmd.index("--host") + 1] == "127.0.0.1" and cmd[cmd.index("--port") + 1] == "8123"
     assert cmd[cmd.index("--metadata") + 1].endswith("datasette-metadata.json")
+
+
+def test_archive_connections_get_a_larger_cache_and_a_memory_map(tmp_path):
+    from nianbao.publish.hooks import prepare_connection
+
+    class Datasette:
+        def plugin_config(self, name):
+            return {"database": "nianbao"}
+
+    conn = sqlite3.connect(tmp_path / "nianbao.db")
+    prepare_connection(conn, "nianbao", Datasette())
+    assert conn.execute("pragma cache_size").fetchone()[0] == -262144
+    assert conn.execute("pragma mmap_size").fetchone()[0] > 0
+    other = sqlite3.connect(":memory:")
+    prepare_connection(other, "_internal", Datasette())
+    assert other.execute("pragma cache_size").fetchone()[0] == -2000  # only the archive's connections
