@@ -97,7 +97,7 @@ def test_metadata_describes_every_table_and_view_in_both_languages(server):
     assert "件" in units and "万元" in units
     assert {"year", "edition", "status", "is_latest"} <= set(described["document_versions"]["facets"])
     assert {"province", "city", "level"} <= set(described["agencies"]["facets"])
-    assert described["rule_failures"]["facets"] == ["rule"]
+    assert described["rule_failures"]["facets"] == ["rule", "year"]
     assert {"year", "edition", "status", "province", "level"} <= set(described["report_totals"]["facets"])
     assert {"year", "edition", "status"} <= set(described["reports"]["facets"])
 
@@ -115,6 +115,7 @@ def test_table_page_facets_sort_and_column_descriptions(server):
     failures = server.json("/nianbao/rule_failures.json", _shape="objects")["facet_results"]
     assert {f["value"]: f["count"] for f in failures["rule"]["results"]} == {
         "carry_chain": 2, "outcomes_sum": 1, "row_total": 1}
+    assert {f["value"]: f["count"] for f in failures["year"]["results"]} == {2022: 2, 2023: 2}
     status, _, body = server.get("/nianbao/reports")
     assert "本年新收申请（件）" in body.decode()
 
