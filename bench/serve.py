@@ -127,6 +127,8 @@ def main() -> int:
     parser.add_argument("--dir", default=None, help="where to keep the generated archive")
     parser.add_argument("--kinds", default="search,table,view,canned,chart",
                         help="which kinds of URL to time (comma-separated; default all)")
+    parser.add_argument("--metadata", default=None,
+                        help="a metadata file to serve instead of the repository's (to time a variant)")
     args = parser.parse_args()
     import signal
 
@@ -154,7 +156,7 @@ def main() -> int:
         doc = conn.execute("select id from documents where n_versions > 1 limit 1").fetchone()
         version = conn.execute("select id from document_versions where is_latest = 1 limit 1").fetchone()[0]
         n_reports = conn.execute("select count(*) from document_versions where is_latest = 1").fetchone()[0]
-    metadata_path = default_metadata()
+    metadata_path = Path(args.metadata) if args.metadata else default_metadata()
     metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
     port = free_port()
     env = {**os.environ, "NIANBAO_WARCS": str(data / "warcs")}
