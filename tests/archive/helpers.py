@@ -100,3 +100,15 @@ class Warc:
 
     def close(self) -> None:
         self.fh.close()
+
+
+def build_fake(root: Path):
+    """Build `root/nianbao.db` from every WARC in `root/warcs` with the stand-in parser (no registry)."""
+    import sqlite_utils
+
+    from archive.build import build_archive
+
+    out = root / "nianbao.db"
+    build_archive(out, warcs=sorted((root / "warcs").glob("*.warc.gz")), parse=json_parser,
+                  parser_version=FAKE_VERSION, registry_path=root / "none.yaml")
+    return sqlite_utils.Database(out)

@@ -8,8 +8,7 @@ import pytest
 import sqlite_utils
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.build import build_archive
-from tests.archive.helpers import FAKE_VERSION, Warc, body, canonical, json_parser
+from tests.archive.helpers import FAKE_VERSION, Warc, body, build_fake, canonical
 
 AGENCY = "沭阳县发展和改革局"
 URL_A = "https://www.example.gov.cn/gknb/202301/t20230115_1.html"
@@ -50,10 +49,7 @@ def write_warcs(folder: Path) -> None:
 def built(tmp_path_factory) -> sqlite_utils.Database:
     root = tmp_path_factory.mktemp("warcbuild")
     write_warcs(root / "warcs")
-    out = root / "nianbao.db"
-    build_archive(out, warcs=sorted((root / "warcs").glob("*.warc.gz")), parse=json_parser,
-                  parser_version=FAKE_VERSION, registry_path=root / "none.yaml")
-    return sqlite_utils.Database(out)
+    return build_fake(root)
 
 
 def test_documents_and_versions(built):

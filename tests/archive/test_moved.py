@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from archive.build import build_archive
-from tests.archive.helpers import FAKE_VERSION, Warc, body, canonical, json_parser
+from tests.archive.helpers import Warc, body, build_fake, canonical
 
 AGENCY = "平潭综合实验区财政金融局"
 BASE = "https://www.example.gov.cn/gknb/"
@@ -59,10 +58,7 @@ def write_warcs(folder: Path) -> None:
 def built(tmp_path_factory) -> sqlite_utils.Database:
     root = tmp_path_factory.mktemp("moved")
     write_warcs(root / "warcs")
-    out = root / "nianbao.db"
-    build_archive(out, warcs=sorted((root / "warcs").glob("*.warc.gz")), parse=json_parser,
-                  parser_version=FAKE_VERSION, registry_path=root / "none.yaml")
-    return sqlite_utils.Database(out)
+    return build_fake(root)
 
 
 def versions(db: sqlite_utils.Database, year: int) -> list[dict]:
@@ -118,9 +114,6 @@ def test_moved_report_withdrawn_later_follows_its_new_url(tmp_path):
     w.summary(summary("run3", "2026-03-10T01:05:00Z", [NEW_EDITED], moved=[], withdrawn=[NEW_SAME],
                       unlisted=[]), date="2026-03-10T01:05:00Z")
     w.close()
-    out = tmp_path / "nianbao.db"
-    build_archive(out, warcs=sorted((tmp_path / "warcs").glob("*.warc.gz")), parse=json_parser,
-                  parser_version=FAKE_VERSION, registry_path=tmp_path / "none.yaml")
-    db = sqlite_utils.Database(out)
+    db = build_fake(tmp_path)
     assert [v["withdrawn_at"] for v in versions(db, 2022)] == ["2026-03-10T01:05:00Z"]
     assert [v["withdrawn_at"] for v in versions(db, 2021)] == [None, None]
