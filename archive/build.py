@@ -635,6 +635,8 @@ def iter_warc(path: Path) -> Iterator[tuple[str, dict, bytes | None]]:
     """(kind, capture-or-meta, body) for each record of one WARC file, with offsets for provenance."""
     from warcio.archiveiterator import ArchiveIterator
 
+    from archive.records import http_status_and_type
+
     with open(path, "rb") as fh:
         records = ArchiveIterator(fh)
         for record in records:
@@ -644,10 +646,7 @@ def iter_warc(path: Path) -> Iterator[tuple[str, dict, bytes | None]]:
                 continue
             kind = h.get_header("WARC-Nianbao-Kind")
             try:
-                if rtype == "metadata":
-                    body = record.content_stream().read()
-                else:
-                    body = record.content_stream().read() if rtype == "response" else None
+                body = record.content_stream().read() if rtype != "revisit" else None
                 error = None
             except Exception as exc:  # a damaged record: keep it as a capture with the error
                 body, error = None, f"unreadable record: {exc}"
@@ -663,15 +662,7 @@ def iter_warc(path: Path) -> Iterator[tuple[str, dict, bytes | None]]:
                                       "warc_file": path.name, "warc_offset": offset,
                                       "warc_length": length, "record_id": record_id}, None
                 continue
-            http = record.http_headers
-            status = None
-            ctype = None
-            if http is not None:
-                try:
-                    status = int(http.get_statuscode())
-                except (TypeError, ValueError):
-                    status = None
-                ctype = http.get_header("Content-Type")
+            status, ctype = http_status_and_type(record)
             digest = h.get_header("WARC-Payload-Digest")
             if rtype == "response" and body is not None and not digest:
                 digest = payload_digest(body)

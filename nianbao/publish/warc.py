@@ -12,6 +12,8 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
+from archive.records import http_status_and_type
+
 
 class OriginalNotFound(LookupError):
     """The WARC file or the record at the given offset is missing or unreadable."""
@@ -50,16 +52,8 @@ def read_record(warc_dir: Path, warc_file: str, offset: int) -> ArchivedResponse
             fh.seek(int(offset))
             for record in ArchiveIterator(fh):
                 headers = dict(record.rec_headers.headers)
-                http = record.http_headers
-                status: int | None = None
-                content_type: str | None = None
-                if http is not None:
-                    try:
-                        status = int(http.get_statuscode())
-                    except (TypeError, ValueError):
-                        status = None
-                    content_type = http.get_header("Content-Type")
-                else:
+                status, content_type = http_status_and_type(record)
+                if record.http_headers is None:
                     content_type = record.rec_headers.get_header("Content-Type")
                 # content_stream() undoes chunked transfer and Content-Encoding: the body as a
                 # browser would have seen it.
