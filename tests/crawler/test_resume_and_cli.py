@@ -12,6 +12,7 @@ import pytest
 
 from crawler.fixture_portal import FixturePortal
 from tests.crawler.helpers import REPO, records, run_crawl, summaries
+from tests.ports import unused_port
 
 CLI = ("import argparse, sys\n"
        "from nianbao.commands import crawl\n"
@@ -102,11 +103,7 @@ def test_cli_errors(tmp_path, portal):
 
 def test_unreachable_column_is_incomplete(tmp_path):
     # a port nothing listens on: the list page fails, the source is reported incomplete (exit 1)
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = unused_port()
     data = tmp_path / "data"
     proc = nianbao_crawl("--data-dir", str(data), "--start-url", f"http://127.0.0.1:{port}/zfxxgknb/", "--impolite")
     assert proc.returncode == 1

@@ -9,22 +9,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.ports import unused_port
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def base_python() -> str:
@@ -40,7 +33,7 @@ def test_make_demo_on_a_fresh_clone(tmp_path):
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True, timeout=120)
     data = tmp_path / "demo-data"
-    port = free_port()
+    port = unused_port()
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "NIANBAO_DATA", "PYTHONPATH")}
     proc = subprocess.run(
         ["make", "demo", f"PYTHON={base_python()}",

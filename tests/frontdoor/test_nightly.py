@@ -10,7 +10,6 @@ output is read as JSON and as the table.
 from __future__ import annotations
 
 import json
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import yaml
 from crawler.fixture_portal import Report
 from nianbao.demo.portal import DemoPortal
 from nianbao.runlock import run_lock
+from tests.ports import unused_port
 
 REPO = Path(__file__).resolve().parents[2]
 TODAY = "2026-06-01"  # past both deadlines of report year 2025
@@ -40,14 +40,6 @@ def nightly(data: Path, registry: Path, run_id: str) -> subprocess.CompletedProc
 def status(data: Path, *extra: str) -> tuple[int, dict]:
     proc = nianbao("status", "--data-dir", str(data), "--json", *extra)
     return proc.returncode, json.loads(proc.stdout)
-
-
-def closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def runs(data: Path) -> dict[str, dict]:
@@ -79,7 +71,7 @@ def nights(tmp_path_factory):
         statuses["after"] = status(data)
         reg = yaml.safe_load(registry.read_text(encoding="utf-8"))
         reg["sources"].append({"name": "demo-dead", "agency": "丁县人民政府",
-                               "start_urls": [f"http://127.0.0.1:{closed_port()}/dingxian/zfxxgknb/"],
+                               "start_urls": [f"http://127.0.0.1:{unused_port()}/dingxian/zfxxgknb/"],
                                "allowed_domains": ["127.0.0.1"]})
         registry.write_text(yaml.safe_dump(reg, allow_unicode=True), encoding="utf-8")
         results["night4"] = nightly(data, registry, "20260601T040000Z")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.publish.archive_fixture import Expect, build
+from tests.ports import unused_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,16 +52,10 @@ def built_archive(tmp_path_factory) -> tuple[Path, Expect]:
     return data_dir, build(data_dir)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def server(built_archive, tmp_path_factory):
     data_dir, expect = built_archive
-    port = free_port()
+    port = unused_port()
     log = tmp_path_factory.mktemp("publish-log") / "datasette.log"
     env = {k: v for k, v in os.environ.items() if k not in ("NIANBAO_WARCS", "NIANBAO_DATA")}
     with log.open("wb") as out:
