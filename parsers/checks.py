@@ -7,6 +7,7 @@ missing reading is not a finding. Nothing here changes a number.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from parsers.keys import appeal_procedures, applicant_columns, request_columns, result_rows
@@ -45,42 +46,61 @@ def _check(rule: str, scope: str, expected_parts: list, expected_names: list[str
             "actual": actual, "blank_as_zero": blanks_e + blanks_a}
 
 
+Keys = tuple[tuple[str, str], ...]
+Spec = tuple[str, str, Keys, tuple[str, ...], Keys, tuple[str, ...]]  # rule, scope, keys and names each side
+
+
+@lru_cache(maxsize=4)
+def _column_specs(edition: str) -> tuple[Spec, ...]:
+    """balance and outcomes_sum of each table 3 column, in output order (a pure function of the
+    edition: built once, not ~14 times per report with their cell names)."""
+    results = result_rows(edition)
+    specs: list[Spec] = []
+    for col in request_columns():
+        specs.append(("balance", col, (("new_received", col), ("carried_over", col)),
+                      (f"new_received/{col}", f"carried_over/{col}"),
+                      (("total", col), ("carried_forward", col)), (f"total/{col}", f"carried_forward/{col}")))
+        specs.append(("outcomes_sum", col, tuple((r, col) for r in results), tuple(f"{r}/{col}" for r in results),
+                      (("total", col),), (f"total/{col}",)))
+    return tuple(specs)
+
+
+@lru_cache(maxsize=256)
+def _row_total_spec(row: str) -> Spec:
+    columns = applicant_columns()
+    return ("row_total", row, tuple((row, c) for c in columns), tuple(f"{row}/{c}" for c in columns),
+            ((row, "total"),), (f"{row}/total",))
+
+
+@lru_cache(maxsize=1)
+def _appeal_specs() -> tuple[Spec, ...]:
+    parts = ["upheld", "corrected", "other", "pending"]
+    return tuple(("appeals_total", procedure, tuple((procedure, o) for o in parts),
+                  tuple(f"{procedure}/{o}" for o in parts), ((procedure, "total"),), (f"{procedure}/total",))
+                 for procedure in appeal_procedures())
+
+
+def _run(specs: tuple[Spec, ...], cells: dict[tuple[str, str], dict[str, Any]],
+         checks: list[dict[str, Any]]) -> None:
+    get = cells.get
+    for rule, scope, expected_keys, expected_names, actual_keys, actual_names in specs:
+        check = _check(rule, scope, [get(k) for k in expected_keys], expected_names,
+                       [get(k) for k in actual_keys], actual_names)
+        if check:
+            checks.append(check)
+
+
 def run_checks(report: dict[str, Any]) -> list[dict[str, Any]]:
     """balance, outcomes_sum, row_total (table 3) and appeals_total (table 4) for one report."""
     edition = report.get("edition")
     checks: list[dict[str, Any]] = []
     if edition in ("2019", "2021") and report.get("requests"):
         req = _index(report["requests"], "row", "column")
-        results = result_rows(edition)
-        for col in request_columns():
-            get = lambda row: req.get((row, col))  # noqa: E731
-            for check in (
-                _check("balance", col,
-                       [get("new_received"), get("carried_over")], [f"new_received/{col}", f"carried_over/{col}"],
-                       [get("total"), get("carried_forward")], [f"total/{col}", f"carried_forward/{col}"]),
-                _check("outcomes_sum", col,
-                       [get(r) for r in results], [f"{r}/{col}" for r in results],
-                       [get("total")], [f"total/{col}"]),
-            ):
-                if check:
-                    checks.append(check)
+        _run(_column_specs(edition), req, checks)
         rows = list(dict.fromkeys(row for row, _ in req))
-        for row in rows:
-            check = _check("row_total", row,
-                           [req.get((row, c)) for c in applicant_columns()],
-                           [f"{row}/{c}" for c in applicant_columns()],
-                           [req.get((row, "total"))], [f"{row}/total"])
-            if check:
-                checks.append(check)
+        _run(tuple(_row_total_spec(row) for row in rows), req, checks)
     if report.get("appeals"):
-        app = _index(report["appeals"], "procedure", "outcome")
-        parts = ["upheld", "corrected", "other", "pending"]
-        for procedure in appeal_procedures():
-            check = _check("appeals_total", procedure,
-                           [app.get((procedure, o)) for o in parts], [f"{procedure}/{o}" for o in parts],
-                           [app.get((procedure, "total"))], [f"{procedure}/total"])
-            if check:
-                checks.append(check)
+        _run(_appeal_specs(), _index(report["appeals"], "procedure", "outcome"), checks)
     return checks
 
 

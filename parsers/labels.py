@@ -36,7 +36,10 @@ def strip_ordinal(text: str) -> str:
     return text
 
 
+@lru_cache(maxsize=16384)
 def core(text: str) -> str:
+    """The label compared by the key rules: normalised, ordinals stripped (cached: every row of
+    every table asks for it, and the template's labels repeat in every report)."""
     return strip_ordinal(norm(text))
 
 
@@ -107,12 +110,20 @@ def is_request_header(labels: list[str]) -> bool:
     """A header row of table 3: the 勾稽关系 note, 申请人情况, 法人或其他组织, or ≥2 applicant labels."""
     hits = 0
     for label in labels:
-        s = norm(label)
-        if "勾稽关系" in s or "申请人情况" in s or "法人或其他组织" in s:
+        vote = _request_header_vote(label)
+        if vote == 2:
             return True
-        if _REQUEST_COLUMNS.get(strip_ordinal(s)) not in (None, "other_org", "total"):
-            hits += 1
+        hits += vote
     return hits >= 2
+
+
+@lru_cache(maxsize=16384)
+def _request_header_vote(label: str) -> int:
+    """2: the label alone makes a table 3 header; 1: an applicant label; 0: neither."""
+    s = norm(label)
+    if "勾稽关系" in s or "申请人情况" in s or "法人或其他组织" in s:
+        return 2
+    return int(_REQUEST_COLUMNS.get(strip_ordinal(s)) not in (None, "other_org", "total"))
 
 
 # ---------------------------------------------------------------- table 2
@@ -163,11 +174,13 @@ def active_measure_key(label: str) -> str | None:
 
 
 def is_active_header(labels: list[str]) -> bool:
-    for label in labels:
-        s = norm(label)
-        if "信息内容" in s or s.startswith("第二十条") or active_measure_key(label):
-            return True
-    return False
+    return any(_active_header_label(label) for label in labels)
+
+
+@lru_cache(maxsize=16384)
+def _active_header_label(label: str) -> bool:
+    s = norm(label)
+    return "信息内容" in s or s.startswith("第二十条") or active_measure_key(label) is not None
 
 
 # ---------------------------------------------------------------- table 4

@@ -179,17 +179,19 @@ def _all_cells(found: Found) -> list[Cell]:
     return [*found.active.values(), *found.requests.values(), *found.appeals.values()]
 
 
-def _cell_out(head: dict[str, Any], cell: Cell | None, kind: str, warnings: list[str],
+def _cell_out(k1: str, v1: str, k2: str, v2: str, cell: Cell | None, kind: str, warnings: list[str],
               header_unit: str | None = None) -> dict[str, Any]:
+    """One output cell, keyed (k1: v1, k2: v2). Built as one dict literal: ~200 per report."""
     if cell is None:
-        return {**head, "value": None, "raw": None, "position": None}
-    reading = read_value(cell.text, kind, header_unit)
-    out = {**head, "value": reading.value, "raw": cell.text, "position": cell.position()}
+        return {k1: v1, k2: v2, "value": None, "raw": None, "position": None}
+    text = cell.text
+    reading = read_value(text, kind, header_unit)
+    out = {k1: v1, k2: v2, "value": reading.value, "raw": text,
+           "position": {"table": cell.table, "row": cell.row, "col": cell.col}}
     if reading.reading:
         out["reading"] = reading.reading
     if reading.warning:
-        where = "/".join(str(v) for v in head.values())
-        warnings.append(f"{where}: {reading.warning}")
+        warnings.append(f"{v1}/{v2}: {reading.warning}")
     return out
 
 
@@ -201,7 +203,7 @@ def _active_cells(found: Found, edition: str, warnings: list[str]) -> list[dict[
     out = []
     for row, measure in wanted:
         cell = found.active.get((row, measure))
-        out.append(_cell_out({"row": row, "measure": measure}, cell, measure_kind(measure), warnings,
+        out.append(_cell_out("row", row, "measure", measure, cell, measure_kind(measure), warnings,
                              found.active_units.get((row, measure))))
     missing = [f"{r}/{m}" for (r, m), c in zip(wanted, out) if c["position"] is None]
     if missing and len(missing) < len(wanted):
@@ -214,8 +216,8 @@ def _request_cells(found: Found, edition: str, warnings: list[str]) -> list[dict
     extra = sorted({r for r, _ in found.requests} - set(rows))
     if extra:
         warnings.append("table 3 rows outside the edition ignored: " + ", ".join(extra))
-    out = [_cell_out({"row": r, "column": c}, found.requests.get((r, c)), "count", warnings)
-           for r in rows for c in columns]
+    cells = found.requests
+    out = [_cell_out("row", r, "column", c, cells.get((r, c)), "count", warnings) for r in rows for c in columns]
     missing_rows = [r for r in rows if all((r, c) not in found.requests for c in columns)]
     if missing_rows and len(missing_rows) < len(rows):
         warnings.append("table 3 rows not found: " + ", ".join(missing_rows))
@@ -223,6 +225,7 @@ def _request_cells(found: Found, edition: str, warnings: list[str]) -> list[dict
 
 
 def _appeal_cells(found: Found, warnings: list[str]) -> list[dict[str, Any]]:
-    out = [_cell_out({"procedure": p, "outcome": o}, found.appeals.get((p, o)), "count", warnings)
+    cells = found.appeals
+    out = [_cell_out("procedure", p, "outcome", o, cells.get((p, o)), "count", warnings)
            for p in appeal_procedures() for o in appeal_outcomes()]
     return out
