@@ -14,7 +14,7 @@ from parsers import metadata
 from parsers.checks import run_checks
 from parsers.decode import decode_bytes
 from parsers.grid import build_table
-from parsers.htmltext import HIDDEN_HINT, html_lines
+from parsers.htmltext import has_hidden_hint, html_lines
 from parsers.keys import active_cells, appeal_outcomes, appeal_procedures, request_columns, request_rows
 from parsers.model import Cell, Table
 from parsers.sections import LINK_MARK, split_sections
@@ -100,7 +100,7 @@ def _from_html(text: str, warnings: list[str], utf8: bytes | None
     # leaf tables only: a layout table wrapping the report tables is not itself a report table
     leaves = {i: el for i, el in enumerate(root.iter("table")) if el.find(".//table") is None}
     tables = [build_table(el, i) for i, el in leaves.items()]
-    lines = html_lines(root, leaves, has_hidden=bool(HIDDEN_HINT.search(text)))
+    lines = html_lines(root, leaves, has_hidden=has_hidden_hint(text))
     return lines, tables, page_title
 
 
