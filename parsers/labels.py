@@ -221,9 +221,18 @@ def appeal_outcome_key(label: str) -> str | None:
 
 def is_appeals_header(labels: list[str]) -> bool:
     """Both 行政复议 and 行政诉讼, a litigation sub-header, or ≥2 outcome labels."""
-    cores = [core(label) for label in labels]
-    if "行政复议" in cores and "行政诉讼" in cores:
-        return True
-    if any("未经复议" in s or "复议后起诉" in s for s in cores):
-        return True
-    return sum(1 for s in cores if s in ("结果维持", "结果纠正", "其他结果", "尚未审结")) >= 2
+    seen = outcomes = 0
+    for label in labels:
+        bits = _appeals_header_bits(label)
+        seen |= bits
+        outcomes += bits >> 3
+    return (seen & 3) == 3 or bool(seen & 4) or outcomes >= 2
+
+
+@lru_cache(maxsize=16384)
+def _appeals_header_bits(label: str) -> int:
+    """What one label says towards is_appeals_header (asked of every row of every table):
+    1 行政复议, 2 行政诉讼, 4 a litigation sub-header, 8 an outcome label."""
+    s = core(label)
+    return ((s == "行政复议") | (s == "行政诉讼") << 1 | ("未经复议" in s or "复议后起诉" in s) << 2
+            | (s in ("结果维持", "结果纠正", "其他结果", "尚未审结")) << 3)

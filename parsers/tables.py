@@ -11,6 +11,7 @@ by order after trimming padding blanks.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from parsers import labels as L
 from parsers.keys import appeal_outcomes, appeal_procedures, request_columns
@@ -50,15 +51,32 @@ def _is_request_data(table: Table, r: int) -> bool:
     own = table.rows[r]
     if not own:
         return False
-    cells = _row_cells(table, r)
-    if not any(L.request_row_key(c.text) for c in cells if c.text and not looks_like_value(c.text)):
+    for cell in _row_cells(table, r):
+        if _is_request_label(cell.text):
+            break
+    else:
         return False
-    return any(looks_like_value(c.text) for c in own)
+    for cell in own:
+        if looks_like_value(cell.text):
+            return True
+    return False
+
+
+@lru_cache(maxsize=16384)
+def _is_request_label(text: str) -> bool:
+    """A table 3 row label (cached: asked of every cell of every row while segmenting)."""
+    return bool(text) and not looks_like_value(text) and bool(L.request_row_key(text))
 
 
 def _is_active_data(table: Table, r: int) -> bool:
-    own = [c for c in table.rows[r] if c.text]
-    return bool(own) and L.active_row_key(own[0].text) is not None and len(table.rows[r]) >= 2
+    """The first non-blank cell is a table 2 row label, and the row has at least two cells."""
+    own = table.rows[r]
+    if len(own) < 2:
+        return False
+    for cell in own:
+        if cell.text:
+            return L.active_row_key(cell.text) is not None
+    return False
 
 
 def _is_value_row(table: Table, r: int) -> bool:
@@ -183,8 +201,7 @@ def read_requests(refs: list[Ref], found: Found) -> None:
     colmaps: dict[int, dict[int, str]] = {}
     data: list[Ref] = []
     for table, r in refs:
-        texts = _texts(_row_cells(table, r))
-        if not data and L.is_request_header(texts):
+        if not data and L.is_request_header(_texts(_row_cells(table, r))):
             for cell in table.rows[r]:
                 key = L.request_column_key(cell.text) if cell.text else None
                 if key:
@@ -204,6 +221,7 @@ def read_requests(refs: list[Ref], found: Found) -> None:
         missing = [c for c in REQUEST_COLUMNS if c not in order]
         warnings.append(f"table 3 header lacks columns {', '.join(missing)}; mapped only the columns it names")
     first_value_col = {t: min(m) for t, m in colmaps.items() if m}
+    filled: set[str] = set()  # rows with a cell in found.requests already
 
     for table, r in data:
         own = table.rows[r]
@@ -221,9 +239,10 @@ def read_requests(refs: list[Ref], found: Found) -> None:
             if any(not c.blank for c in values):
                 warnings.append(f"table 3 row {r}: label {' / '.join(c.text for c in label_cells)!r} not recognised")
             continue
-        if any((key, col) in found.requests for col in REQUEST_COLUMNS):
+        if key in filled:
             warnings.append(f"table 3: row {key} printed twice; kept the first")
             continue
+        before = len(found.requests)
         what = f"table 3 row {key}"
         colmap = colmaps.get(table.index)
         if len(values) == len(order):
@@ -241,6 +260,8 @@ def read_requests(refs: list[Ref], found: Found) -> None:
             first = min((c.col for c, _ in header_cells if c.table == table.index), default=None)
             for col, cell in zip(order, _fit(values, len(order), what, warnings, first)):
                 found.requests[(key, col)] = cell
+        if len(found.requests) > before:  # only this row's (key, column)s were added
+            filled.add(key)
         if key in ("other_no_correction", "other_fee_unpaid", "other_other"):
             found.votes["2021"] += 1
         elif key == "other":
