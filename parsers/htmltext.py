@@ -43,29 +43,19 @@ def _drop(element: etree._Element) -> None:
 
 _HIDDEN_XPATH = etree.XPath("//*[contains(@style, 'none')]")
 HIDDEN_HINT = re.compile(r"display\s*:\s*none", re.I)
-_NONE_RE = re.compile("none", re.I)
-_DISPLAY_RE = re.compile("display", re.I)
 
 
-def has_hidden_hint(text: str) -> bool:
-    """Same answer as `HIDDEN_HINT.search(text)`, ~50x faster on a 100 KB page.
+def has_hidden_hint(text: str, utf8: bytes | None = None) -> bool:
+    """Same answer as `HIDDEN_HINT.search(text)` (`utf8`: the text's UTF-8 bytes, if at hand).
 
-    The case-insensitive "display" (i and s have non-ASCII case twins) makes the regex test
-    every position in Python's engine; a case-insensitive literal "none" is found by a fast
-    scan, and each hit is checked backwards: whitespace, ":", whitespace, "display".
+    That case-insensitive regex scans a page at ~6 µs/KB (its "i" and "s" have non-ASCII case
+    twins, so no fast literal search). "play" and "none" have no such twins, so a match needs
+    both in the ASCII-lowered UTF-8 bytes: two C-speed finds rule out most pages (~1 µs/KB).
     """
-    for match in _NONE_RE.finditer(text):
-        j = match.start()
-        while j and text[j - 1].isspace():  # str.isspace() is what \s matches in a str pattern
-            j -= 1
-        if not j or text[j - 1] != ":":
-            continue
-        j -= 1
-        while j and text[j - 1].isspace():
-            j -= 1
-        if j >= 7 and _DISPLAY_RE.fullmatch(text, j - 7, j):
-            return True
-    return False
+    data = (utf8 if utf8 is not None else text.encode("utf-8", "surrogatepass")).lower()
+    if b"none" not in data or b"play" not in data:
+        return False
+    return HIDDEN_HINT.search(text) is not None
 
 
 def html_lines(root: etree._Element, leaf_tables: dict[int, etree._Element],

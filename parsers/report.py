@@ -100,7 +100,7 @@ def _from_html(text: str, warnings: list[str], utf8: bytes | None
     # leaf tables only: a layout table wrapping the report tables is not itself a report table
     leaves = {i: el for i, el in enumerate(root.iter("table")) if el.find(".//table") is None}
     tables = [build_table(el, i) for i, el in leaves.items()]
-    lines = html_lines(root, leaves, has_hidden=has_hidden_hint(text))
+    lines = html_lines(root, leaves, has_hidden=has_hidden_hint(text, utf8))
     return lines, tables, page_title
 
 
