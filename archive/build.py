@@ -842,6 +842,7 @@ def build_archive(out: Path, *, warcs: list[Path] | None = None, files: list[Pat
         counts = builder.finish()
         create_indexes(db)
         totals.fill_report_totals(db)  # the reports view's rows, summed once from the cells
+        search.fill_section_search(db)  # the search box's narrow rows (archive/search.py)
     finally:
         gc.unfreeze()  # the build's objects are garbage-collectable again
         gc.set_threshold(*thresholds)

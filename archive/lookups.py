@@ -96,6 +96,8 @@ def lookup_rows(keys: dict[str, Any]) -> dict[str, list[dict]]:
         "appeal_outcomes": [{"key": k, "label": v, "sort": i}
                             for i, (k, v) in enumerate(app["outcomes"].items())],
         "rules": [{"rule": r, "scope": s, "statement": st, "source": so} for r, s, st, so in RULES],
+        "section_numbers": [{"number": int(n), "label": label}
+                            for n, label in keys.get("sections", {}).items()],
     }
 
 

@@ -136,7 +136,7 @@ TABLES: dict[str, dict] = {
             "agency": str, "year": int, "title": str,
         },
         "pk": "id",
-        "foreign_keys": [("version_id", "document_versions", "id")],
+        "foreign_keys": [("version_id", "document_versions", "id"), ("number", "section_numbers", "number")],
         "indexes": [("idx_publish_sections_version", ["version_id", "seq"]), ("idx_publish_sections_year", ["year"])],
     },
     "rule_results": {
@@ -173,6 +173,21 @@ TABLES: dict[str, dict] = {
         ],
         "indexes": [["year"], ["edition"], ["status"], ["province"], ["city"], ["level"],
                     ["agency", "year"], ["n_rule_failures"]],
+    },
+    # What Datasette's search box on report text lists (archive/search.py `fill_section_search`):
+    # one narrow row per section, rowid = sections.id = sections_fts rowid. A common term matches
+    # ~100,000 sections and the page's count and facets each look every hit up: in this ~40-byte row
+    # instead of the section's text, agency and title, each pass takes half the time (bench/serve.py).
+    "section_search": {
+        "columns": {
+            "id": int, "section": int, "version_id": str, "year": int, "number": int,
+            "is_latest": int, "province": str, "level": str,
+        },
+        "pk": "id",
+        "foreign_keys": [("section", "sections", "id"), ("version_id", "document_versions", "id"),
+                         ("number", "section_numbers", "number")],
+        "indexes": [("idx_publish_section_search_year", ["year"]),
+                    ("idx_publish_section_search_number", ["number"])],
     },
     # Table 3's 总计 column summed per year and row over the latest versions (archive/totals.py).
     "outcome_totals": {
@@ -211,16 +226,20 @@ TABLES: dict[str, dict] = {
         "columns": {"rule": str, "scope": str, "statement": str, "source": str},
         "pk": "rule",
     },
+    "section_numbers": {
+        "columns": {"number": int, "label": str},
+        "pk": "number",
+    },
 }
 
 # Created in this order so foreign keys point at existing tables.
 TABLE_ORDER = [
     "sources", "agencies", "runs", "crawl_summaries",
     "active_rows", "active_measures", "request_rows", "request_columns",
-    "appeal_procedures", "appeal_outcomes", "rules",
+    "appeal_procedures", "appeal_outcomes", "rules", "section_numbers",
     "captures", "documents", "document_versions",
     "active_disclosure", "requests", "appeals", "sections", "rule_results", "report_totals",
-    "outcome_totals",
+    "outcome_totals", "section_search",
 ]
 
 # Full-text search: content tables and the columns indexed (see archive/search.py, archive/README.md).
@@ -309,11 +328,13 @@ from sources s
 }
 
 
-def create_tables(db: sqlite_utils.Database, indexes: bool = True) -> None:
-    """Create every table (sqlite-utils DDL, explicit pks and foreign keys), indexes and views.
+def create_tables(db: sqlite_utils.Database, indexes: bool = True,
+                  names: list[str] | None = None) -> None:
+    """Create every table (or just `names`; sqlite-utils DDL, explicit pks and foreign keys),
+    indexes and views.
 
     The build passes indexes=False and calls `create_indexes` after the bulk load (faster)."""
-    for name in TABLE_ORDER:
+    for name in names or TABLE_ORDER:
         spec = TABLES[name]
         db[name].create(
             spec["columns"],
@@ -322,20 +343,25 @@ def create_tables(db: sqlite_utils.Database, indexes: bool = True) -> None:
             if_not_exists=True,
         )
     if indexes:
-        create_indexes(db)
+        create_indexes(db, names)
     create_views(db)
 
 
-def create_indexes(db: sqlite_utils.Database) -> None:
+def create_indexes(db: sqlite_utils.Database, names: list[str] | None = None) -> None:
     """Indexes: plain column lists get sqlite-utils' names; (name, columns) keep the name the
-    publishing side (nianbao.publish.indexes) checks for, so `nianbao serve` finds them present."""
-    for name in TABLE_ORDER:
+    publishing side (nianbao.publish.indexes) checks for, so `nianbao serve` finds them present.
+    Statistics are refreshed for the tables indexed."""
+    for name in names or TABLE_ORDER:
         for spec in TABLES[name].get("indexes", []):
             if isinstance(spec, tuple):
                 db[name].create_index(spec[1], index_name=spec[0], if_not_exists=True)
             else:
                 db[name].create_index(spec, if_not_exists=True)
-    db.analyze()
+    if names:
+        for name in names:
+            db.conn.execute(f"analyze [{name}]")
+    else:
+        db.analyze()
 
 
 def create_views(db: sqlite_utils.Database) -> None:

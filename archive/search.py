@@ -89,6 +89,27 @@ def index_rows(db: sqlite_utils.Database, table: str, columns: list[str],
     )
 
 
+SEARCH_TABLE = "section_search"
+_FILL_SECTION_SEARCH = f"""
+insert into [{SEARCH_TABLE}] (id, section, version_id, year, number, is_latest, province, level)
+select s.id, s.id, s.version_id, s.year, s.number, v.is_latest, a.province, a.level
+from sections s
+left join document_versions v on v.id = s.version_id
+left join agencies a on a.name = v.agency
+order by s.id
+"""
+
+
+def fill_section_search(db: sqlite_utils.Database) -> int:
+    """(Re)fill `section_search`, the narrow table Datasette's search box on report text lists,
+    once every section, version (with `is_latest`) and agency is written. Its rowids are the
+    sections' and so `sections_fts`'s. Returns the number of rows."""
+    db.conn.execute(f"delete from [{SEARCH_TABLE}]")
+    db.conn.execute(_FILL_SECTION_SEARCH)
+    db.conn.execute(f"analyze [{SEARCH_TABLE}]")
+    return db.conn.execute(f"select count(*) from [{SEARCH_TABLE}]").fetchone()[0]
+
+
 def register_functions(conn) -> None:
     """SQL functions for hand-written queries: cjk_query(q), cjk_snippet(text, q[, width]), cjk_tokens(t)."""
     conn.create_function("cjk_query", 1, cjk_query, deterministic=True)

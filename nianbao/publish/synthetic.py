@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import io
 import random
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 from archive.ids import payload_digest, stable_id
+from archive.lookups import write_lookups
 from archive.schema import FTS, create_indexes, create_tables
-from archive.search import enable_fts, index_rows
+from archive.search import enable_fts, fill_section_search, index_rows
 from archive.totals import fill_report_totals
 
 import sqlite_utils
@@ -236,65 +236,6 @@ class _WarcSink:
         self.fh.close()
 
 
-def _lookups(db: sqlite_utils.Database) -> None:
-    """Lookup tables with their Chinese labels (keys.json), so foreign keys show labels."""
-    import json
-
-    from parsers.keys import template_keys
-
-    keys = template_keys()
-    req = keys["requests"]
-    db["request_columns"].insert_all(
-        [{"key": k, "label": v, "is_applicant": int(k in req["applicant_columns"]), "sort": i}
-         for i, (k, v) in enumerate(req["columns"].items())], replace=True)
-    groups = req.get("groups", {})
-
-    def group(k: str) -> str | None:
-        for pattern, label in groups.items():
-            if pattern == k or (pattern.endswith("*") and k.startswith(pattern[:-1])):
-                return label
-        return None
-
-    db["request_rows"].insert_all(
-        [{"key": k, "label": v, "group_label": group(k),
-          "editions": json.dumps([e for e in ("2019", "2021") if k in req["row_order"][e]]),
-          "sort_2021": req["row_order"]["2021"].index(k) if k in req["row_order"]["2021"] else None,
-          "sort_2019": req["row_order"]["2019"].index(k) if k in req["row_order"]["2019"] else None}
-         for k, v in req["rows"].items()], replace=True)
-    ap = keys["appeals"]
-    db["appeal_procedures"].insert_all(
-        [{"key": k, "label": v, "sort": i} for i, (k, v) in enumerate(ap["procedures"].items())], replace=True)
-    db["appeal_outcomes"].insert_all(
-        [{"key": k, "label": v, "sort": i} for i, (k, v) in enumerate(ap["outcomes"].items())], replace=True)
-    act = keys["active"]
-    rows: dict[str, dict] = {}
-    measures: dict[str, dict] = {}
-    for ed in ("2019", "2021"):
-        for i, (k, v) in enumerate(act[ed]["rows"].items()):
-            r = rows.setdefault(k, {"key": k, "label_2021": None, "label_2019": None,
-                                    "measures_2021": None, "measures_2019": None, "sort": i})
-            r[f"label_{ed}"] = v
-            r[f"measures_{ed}"] = json.dumps(act[ed]["cells"].get(k, []))
-        for i, (k, v) in enumerate(act[ed]["measures"].items()):
-            m = measures.setdefault(k, {"key": k, "label": v, "editions": [], "sort": i})
-            m["editions"].append(ed)
-    db["active_rows"].insert_all(rows.values(), replace=True)
-    db["active_measures"].insert_all(
-        [{**m, "editions": json.dumps(m["editions"])} for m in measures.values()], replace=True)
-    db["rules"].insert_all([
-        {"rule": "balance", "scope": "each column of requests",
-         "statement": "new_received + carried_over = total + carried_forward", "source": "template header"},
-        {"rule": "outcomes_sum", "scope": "each column of requests",
-         "statement": "total = sum of all result rows", "source": "implied by structure"},
-        {"rule": "row_total", "scope": "each row of requests",
-         "statement": "total column = sum of the six applicant columns", "source": "implied"},
-        {"rule": "appeals_total", "scope": "each procedure",
-         "statement": "total = upheld + corrected + other + pending", "source": "implied"},
-        {"rule": "carry_chain", "scope": "agency, year Y",
-         "statement": "carried_over(Y) = carried_forward(Y-1), per column", "source": "across reports"},
-    ], replace=True)
-
-
 def build(db_path: Path, n_reports: int, warc_dir: Path | None = None, seed: int = 0,
           batch: int = 2000) -> Planted:
     """Create `db_path` (replacing it) with about `n_reports` latest reports; return what was planted."""
@@ -311,7 +252,7 @@ def build(db_path: Path, n_reports: int, warc_dir: Path | None = None, seed: int
     create_tables(db, indexes=False)  # indexes after the bulk load, as the archive build does
     for table, columns in FTS.items():
         enable_fts(db, table, columns)
-    _lookups(db)
+    write_lookups(db)  # the template's labels, as the build writes them
     planted = Planted()
     n_agencies = max(2, round(n_reports / (len(YEARS) * 0.9)) + 5)  # enough for the gaps
     agencies = _agencies(n_agencies, rng)
@@ -481,6 +422,7 @@ def build(db_path: Path, n_reports: int, warc_dir: Path | None = None, seed: int
     db.conn.commit()
     create_indexes(db)
     fill_report_totals(db)  # as the archive build does last
+    fill_section_search(db)
     db.conn.execute("analyze")
     db.conn.commit()
     db.conn.execute("pragma journal_mode = delete")

@@ -83,23 +83,29 @@ def test_01_home_page(page, server):
 
 
 def test_02_search_fuyi_then_facet(page, server):
-    page.goto(server.base + "/nianbao/sections")
+    page.goto(server.base + "/")
+    page.get_by_role("link", name="全文检索 Search report text").click()
+    page.wait_for_url(re.compile(r"/nianbao/section_search"))
     page.fill("input#_search", "复议")
     page.locator("input#_search").press("Enter")
     page.wait_for_url(re.compile(r"_search="))
-    expected = truth(server, "select count(*) from sections where heading like '%复议%' or text like '%复议%' "
-                             "or agency like '%复议%' or title like '%复议%'")[0][0]
+    hits = "(heading like '%复议%' or text like '%复议%' or agency like '%复议%' or title like '%复议%')"
+    expected = truth(server, f"select count(*) from sections where {hits}")[0][0]
     assert count_in_heading(page) == expected
     assert 'search matches "复议"' in page.locator("h3").first.inner_text()
-    shot(page, "02-search-fuyi")
-    # Facet by section number: 1 (总体情况) keeps only the two reports whose overview mentions 复议.
-    page.locator('.facet-info[data-column="number"] li a', has_text=re.compile(r"^1$")).click()
-    page.wait_for_url(re.compile(r"number=1"))
-    assert count_in_heading(page) == 2
+    # Each hit shows its section's text and its report's title (foreign-key labels).
     body = page.locator("table.rows-and-columns").inner_text()
-    assert AGENCIES["A"] in body and AGENCIES["B"] in body
-    assert "行政复议" in body
-    shot(page, "03-search-fuyi-facet-number-1")
+    assert "行政复议" in body and "政府信息公开工作年度报告" in body
+    shot(page, "02-search-fuyi")
+    # The year facet narrows the hits to one year's reports.
+    year, n_year = truth(server, f"select year, count(*) from sections where {hits} "
+                                 "group by year order by count(*) desc, year limit 1")[0]
+    page.locator('.facet-info[data-column="year"] li a', has_text=re.compile(rf"^{year}$")).click()
+    page.wait_for_url(re.compile(rf"year={year}"))
+    assert count_in_heading(page) == n_year < expected
+    years = page.locator("table.rows-and-columns td.col-year").all_inner_texts()
+    assert years and set(years) == {str(year)}
+    shot(page, "03-search-fuyi-facet-year")
 
 
 def test_03_canned_query_runs(page, server):

@@ -265,15 +265,56 @@ def test_canned_text_search_finds_two_character_terms(server):
 
 # -- full-text search through Datasette's own search ---------------------------------------------
 
+@pytest.mark.parametrize("table", ["section_search", "sections"])
 @pytest.mark.parametrize("term", ["复议", "收费", "费", "行政复议"])
-def test_table_search_matches_exact_substrings(server, term):
+def test_table_search_matches_exact_substrings(server, term, table):
     with db(server) as conn:
         truth = {r[0] for r in conn.execute(
             "select id from sections where heading like ?1 or text like ?1 or agency like ?1 or title like ?1",
             [f"%{term}%"])}
-    got = server.json("/nianbao/sections.json", _search=term, _shape="objects", _size="max")
+    got = server.json(f"/nianbao/{table}.json", _search=term, _shape="objects", _size="max")
     assert truth and {r["id"] for r in got["rows"]} == truth
     assert got["filtered_table_rows_count"] == len(truth)
+
+
+def test_section_search_rows_are_the_sections_with_their_report_and_agency(server):
+    """The search page's narrow rows: one per section, same id, its version's year and latest flag,
+    its agency's province and level."""
+    with db(server) as conn:
+        truth = conn.execute(
+            "select s.id, s.id, s.version_id, s.year, s.number, v.is_latest, a.province, a.level "
+            "from sections s join document_versions v on v.id = s.version_id "
+            "left join agencies a on a.name = v.agency order by s.id").fetchall()
+        got = conn.execute("select id, section, version_id, year, number, is_latest, province, level "
+                           "from section_search order by id").fetchall()
+    assert len(truth) > 20 and got == truth
+    assert {r[5] for r in got} == {0, 1}  # edited reports: older versions' sections stay searchable
+
+
+def test_section_search_page_shows_text_and_report_and_year_facet(server):
+    """Search 复议 on the search page: each row shows the section's text and the report's title
+    (foreign-key labels), the year facet counts the hits per year."""
+    with db(server) as conn:
+        by_year = dict(conn.execute(
+            "select year, count(*) from sections where text like '%复议%' or heading like '%复议%' "
+            "or agency like '%复议%' or title like '%复议%' group by year").fetchall())
+        first = conn.execute(
+            "select s.text, v.title from sections s join document_versions v on v.id = s.version_id "
+            "where s.id = (select min(id) from sections where text like '%复议%' or heading like '%复议%')"
+        ).fetchone()
+    got = server.json("/nianbao/section_search.json", _search="复议", _labels="on", _shape="objects")
+    facet = {r["value"]: r["count"] for r in got["facet_results"]["year"]["results"]}
+    assert facet == by_year and sum(facet.values()) == got["filtered_table_rows_count"]
+    row = got["rows"][0]
+    assert (row["section"]["label"], row["version_id"]["label"]) == first
+    with db(server) as conn:  # the section number shows the template's heading for it
+        number, = conn.execute("select number from sections where id = ?", [row["id"]]).fetchone()
+    assert row["number"] == {"value": number, "label": {
+        1: "总体情况", 2: "主动公开政府信息情况", 3: "收到和处理政府信息公开申请情况",
+        4: "政府信息公开行政复议、行政诉讼情况", 5: "存在的主要问题及改进情况",
+        6: "其他需要报告的事项"}[number]}
+    status, _, body = server.get("/nianbao/section_search", _search="复议")
+    assert status == 200 and first[0] in body.decode("utf-8")
 
 
 # -- exports -------------------------------------------------------------------------------------
