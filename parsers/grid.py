@@ -39,6 +39,7 @@ def own_rows(table: etree._Element) -> list[etree._Element]:
 # Cell texts repeat across cells and reports (numbers, template labels): cleaning each distinct
 # raw text once saves a regex pass per cell.
 _clean_cached = lru_cache(maxsize=65536)(clean_raw)
+_tostring = etree.tostring
 
 
 def cell_text(td: etree._Element) -> str:
@@ -48,10 +49,7 @@ def cell_text(td: etree._Element) -> str:
     lxml's text serialiser does the join in C: ~8x faster than "".join(td.itertext()) on cells
     made of many <span>s (Word pages), same text; a cell without children is just its .text.
     """
-    if len(td):
-        raw = etree.tostring(td, method="text", encoding="unicode", with_tail=False)
-    else:
-        raw = td.text or ""
+    raw = _tostring(td, method="text", encoding="unicode", with_tail=False) if len(td) else td.text or ""
     return _clean_cached(raw)
 
 
@@ -70,7 +68,9 @@ def build_table(element: etree._Element, index: int) -> Table:
             while c < len(line) and line[c] is not None:
                 c += 1
             rowspan, colspan = _span(td.get("rowspan")), _span(td.get("colspan"))
-            cell = Cell(cell_text(td), index, r, c, rowspan, colspan)
+            # cell_text(td), inlined: this loop runs for every cell of every table
+            raw = _tostring(td, method="text", encoding="unicode", with_tail=False) if len(td) else td.text or ""
+            cell = Cell(_clean_cached(raw), index, r, c, rowspan, colspan)
             row_cells.append(cell)
             if rowspan == 1 and colspan == 1:  # the common case, without the span loops
                 if c < len(line):

@@ -95,10 +95,11 @@ def _from_html(text: str, warnings: list[str], utf8: bytes | None
     if root is None:
         warnings.append("HTML without content")
         return [], [], None
-    title_el = root.find(".//title")
+    # iterdescendants(tag) is find(".//tag") without ElementPath's Python-level path parsing
+    title_el = next(root.iterdescendants("title"), None)
     page_title = "".join(title_el.itertext()).strip() if title_el is not None else None
     # leaf tables only: a layout table wrapping the report tables is not itself a report table
-    leaves = {i: el for i, el in enumerate(root.iter("table")) if el.find(".//table") is None}
+    leaves = {i: el for i, el in enumerate(root.iter("table")) if next(el.iterdescendants("table"), None) is None}
     tables = [build_table(el, i) for i, el in leaves.items()]
     lines = html_lines(root, leaves, has_hidden=has_hidden_hint(text, utf8))
     return lines, tables, page_title

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from parsers.text_tables import TABLE_MARK
 
@@ -34,8 +35,11 @@ _KEYWORDS: list[tuple[int, tuple[str, ...]]] = [
 ]
 
 
+@lru_cache(maxsize=8192)
 def _heading_number(line: str) -> tuple[int, str] | None:
-    """(section number, heading text without ordinal) if the line is a top-level heading."""
+    """(section number, heading text without ordinal) if the line is a top-level heading.
+
+    Cached: headings and boilerplate lines recur in every report of a portal."""
     s = unicodedata.normalize("NFKC", line).strip()
     hashes = len(s) - len(s.lstrip("#"))
     s = s.lstrip("#").strip()
