@@ -56,27 +56,33 @@ def cell_text(td: etree._Element) -> str:
 def build_table(element: etree._Element, index: int) -> Table:
     table = Table(index=index)
     grid: list[list[Cell | None]] = []
+    rows = table.rows
     for r, tr in enumerate(own_rows(element)):
         row_cells: list[Cell] = []
         if len(grid) <= r:
             grid.append([])
         line = grid[r]
+        width = len(line)  # kept in step with line: this loop runs for every cell of every table
         c = 0
         for td in tr:
             if td.tag not in ("td", "th"):
                 continue
-            while c < len(line) and line[c] is not None:
+            while c < width and line[c] is not None:
                 c += 1
-            rowspan, colspan = _span(td.get("rowspan")), _span(td.get("colspan"))
-            # cell_text(td), inlined: this loop runs for every cell of every table
+            rowspan = td.get("rowspan")
+            rowspan = _span(rowspan) if rowspan else 1
+            colspan = td.get("colspan")
+            colspan = _span(colspan) if colspan else 1
+            # cell_text(td), inlined
             raw = _tostring(td, method="text", encoding="unicode", with_tail=False) if len(td) else td.text or ""
             cell = Cell(_clean_cached(raw), index, r, c, rowspan, colspan)
             row_cells.append(cell)
             if rowspan == 1 and colspan == 1:  # the common case, without the span loops
-                if c < len(line):
+                if c < width:
                     line[c] = cell  # None here: the while above stopped on it
                 else:
-                    line.append(cell)  # c == len(line): the row grows by one
+                    line.append(cell)  # c == width: the row grows by one
+                    width += 1
                 c += 1
                 continue
             for dr in range(rowspan):
@@ -88,10 +94,11 @@ def build_table(element: etree._Element, index: int) -> Table:
                 for dc in range(colspan):
                     if target[c + dc] is None:
                         target[c + dc] = cell
+            width = len(line)
             c += colspan
-        table.rows.append(row_cells)
+        rows.append(row_cells)
     # rows created only by a rowspan past the last <tr> carry no own cells
-    while len(table.rows) < len(grid):
-        table.rows.append([])
+    while len(rows) < len(grid):
+        rows.append([])
     table.grid = grid
     return table
