@@ -22,8 +22,7 @@ PUBLISH_INDEXES: list[tuple[str, str, tuple[str, ...]]] = [
     ("idx_publish_captures_junk", "captures", ("junk",)),
     # Findings: `where ok = 0` over millions of rule results.
     ("idx_publish_rule_results_failed", "rule_results", ("ok", "rule", "version_id")),
-    # Trends and outcome shares read only the 总计 column: covering index, no table lookups.
-    ("idx_publish_requests_total", "requests", ("column_key", "row_key", "version_id", "value")),
+    # Table 4's totals per version (the report_totals fill) read only the total outcome: covering.
     ("idx_publish_appeals_outcome", "appeals", ("outcome", "procedure", "version_id", "value")),
     ("idx_publish_documents_versions", "documents", ("n_versions",)),
     ("idx_publish_captures_fetched", "captures", ("fetched",)),

@@ -94,3 +94,27 @@ def test_not_a_report_and_agencies_and_coverage(tmp_path):
     assert cov[("西工区洛北街道办事处", 2023)]["late"] == 1  # published 2024-02-15
     assert cov[("西工区洛北街道办事处", 2021)]["missing"] == 1
     assert cov[("上海市人民政府办公厅", 2019)]["found"] == 1
+
+
+def test_duplicate_cell_keys_keep_the_last_and_null_keys_are_kept(tmp_path):
+    """A parser that repeats a cell key: the last one wins, whether or not the same batch also holds
+    a cell with no row key (which cannot be sorted with the others by plain comparison)."""
+    for with_null in (False, True):
+        src = tmp_path / f"in{int(with_null)}"
+        src.mkdir()
+        report = canonical("某县教育局", 2022, received=5)
+        report["requests"] += [
+            {"row": "new_received", "column": "natural_person", "value": 7, "raw": "7"},
+            {"row": "new_received", "column": "natural_person", "value": 9, "raw": "9"},
+        ]
+        if with_null:
+            report["requests"].append({"row": None, "column": "total", "value": 3, "raw": "3"})
+        (src / "r.txt").write_bytes(body(report))
+        out = tmp_path / f"db{int(with_null)}.db"
+        build(src, out)
+        with sqlite3.connect(out) as conn:
+            got = conn.execute("select value, raw from requests where row_key = 'new_received' "
+                               "and column_key = 'natural_person'").fetchall()
+            nulls = conn.execute("select column_key, value from requests where row_key is null").fetchall()
+        assert got == [(9, "9")]
+        assert nulls == ([("total", 3)] if with_null else [])
