@@ -4,6 +4,7 @@ Run from the repository root (one command):
 
     .venv/bin/python bench/parse.py            # real pages + 2,000 generated reports
     .venv/bin/python bench/parse.py --corpus 10000 --repeat 7
+    .venv/bin/python bench/parse.py --baseline HEAD~3   # before/after a change, in one run
 
 What it measures, on one core:
 - real pages (../shared/real/*.html): per page, the median over --repeat runs of a full
@@ -13,6 +14,10 @@ What it measures, on one core:
 - a generated corpus of --corpus reports (parsers.render.random_report, both editions, the four
   HTML render styles in turn): total wall time and reports/s for each, and the medians per page;
 - the ratio pandas/parser (> 1 means the full parse is faster than read_html's table extraction).
+
+With --baseline REV, the parser of git revision REV (its `parsers/` package, extracted with
+`git archive`) is timed as well, on the same pages, each page parsed by both in alternating order:
+before/after figures that share the machine's load (others' benchmarks swing single runs by 30%).
 
 Times are CPU seconds of this process (time.process_time), so the figures mean "on one core"
 even when other work shares the machine; wall-clock totals and the load average are printed too.
@@ -24,16 +29,23 @@ typical pages. Figures go to stdout; nothing is asserted (timings belong here, n
 from __future__ import annotations
 
 import argparse
+import atexit
 import gc
+import importlib
 import io
 import os
 import random
+import shutil
 import statistics
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 import tracemalloc
 import warnings
 from pathlib import Path
+from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -66,6 +78,59 @@ def timed(fn, arg, repeat: int) -> float:
         fn(arg)
         times.append(clock() - start)
     return statistics.median(times)
+
+
+def load_baseline(rev: str) -> Callable:
+    """parse_report of git revision `rev`, imported beside the current one.
+
+    Its `parsers` modules are imported under their own names, then taken out of sys.modules
+    again (the functions keep their module globals), so both versions run in this process.
+    """
+    tar = subprocess.run(["git", "-C", str(REPO), "archive", rev, "parsers"], check=True, capture_output=True).stdout
+    root = tempfile.mkdtemp(prefix="nianbao-parse-baseline-")
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+        archive.extractall(root, filter="data")
+    ours = {name: module for name, module in sys.modules.items() if name.split(".")[0] == "parsers"}
+    for name in ours:
+        del sys.modules[name]
+    sys.path.insert(0, root)
+    try:
+        return importlib.import_module("parsers").parse_report
+    finally:
+        sys.path.remove(root)
+        for name in [name for name in sys.modules if name.split(".")[0] == "parsers"]:
+            del sys.modules[name]
+        sys.modules.update(ours)
+
+
+def timed_pair(fns: list[Callable], arg, repeat: int, swap: bool) -> list[float]:
+    """Median CPU seconds of `repeat` calls of each function, called in turn (order swapped by `swap`)."""
+    times: list[list[float]] = [[] for _ in fns]
+    order = list(range(len(fns)))[::-1] if swap else list(range(len(fns)))
+    for _ in range(repeat):
+        for i in order:
+            start = clock()
+            fns[i](arg)
+            times[i].append(clock() - start)
+    return [statistics.median(t) for t in times]
+
+
+def bench_baseline(rev: str, corpus: int, seed: int, repeat: int) -> None:
+    baseline = load_baseline(rev)
+    fns = [baseline, parse_report]
+    print(f"Baseline {rev} against the working tree, page by page in turn (CPU ms, medians)")
+    pages = sorted((SHARED / "real").glob("*.html"))
+    real: list[list[float]] = [timed_pair(fns, path.read_bytes(), repeat, i % 2 == 1) for i, path in enumerate(pages)]
+    generated = [timed_pair(fns, page, 1, i % 2 == 1) for i, page in enumerate(generated_pages(corpus, seed))]
+    for label, rows in ((f"real pages ({len(real)})", real), (f"generated ({len(generated)})", generated)):
+        if not rows:
+            continue
+        before, after = (statistics.median(col) * 1000 for col in zip(*rows))
+        total_before, total_after = (sum(col) for col in zip(*rows))
+        print(f"  {label:20} {rev}: {before:6.2f} ms/report   now: {after:6.2f} ms/report   "
+              f"({after / before:.2f}x; totals {total_before:.2f} s -> {total_after:.2f} s)")
+    print()
 
 
 def peak_kib(fn, arg) -> float:
@@ -102,7 +167,7 @@ def bench_real(repeat: int) -> None:
           f"{1 / statistics.median(theirs):.0f} pages/s with pandas.read_html\n")
 
 
-def bench_corpus(count: int, seed: int) -> None:
+def generated_pages(count: int, seed: int) -> list[bytes]:
     rng = random.Random(seed)
     pages = []
     for index in range(count):
@@ -110,6 +175,11 @@ def bench_corpus(count: int, seed: int) -> None:
         report = random_report(rng, year=rng.randint(2019, 2025), agency=f"测试县第{index}局", edition=edition,
                                blank_rate=rng.choice([0.0, 0.0, 0.3]))
         pages.append(render_report(report, style=HTML_STYLES[index % len(HTML_STYLES)]).encode("utf-8"))
+    return pages
+
+
+def bench_corpus(count: int, seed: int) -> None:
+    pages = generated_pages(count, seed)
     size = sum(len(p) for p in pages) / len(pages) / 1024
     print(f"Generated corpus: {count} reports (styles {', '.join(HTML_STYLES)}; mean {size:.0f} KiB/page)")
 
@@ -162,9 +232,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=int, default=2000, help="generated reports (default 2000)")
     parser.add_argument("--repeat", type=int, default=5, help="runs per real page (default 5)")
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also time the parser of git revision REV, in turn with the current one")
     args = parser.parse_args(argv)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     print(f"python {sys.version.split()[0]}, one process; {os.cpu_count()} CPUs, load average {load}\n")
+    if args.baseline:
+        bench_baseline(args.baseline, args.corpus, args.seed, args.repeat)
     bench_real(args.repeat)
     bench_corpus(args.corpus, args.seed)
     bench_seeds(args.repeat)
