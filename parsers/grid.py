@@ -57,6 +57,7 @@ def build_table(element: etree._Element, index: int) -> Table:
     table = Table(index=index)
     grid: list[list[Cell | None]] = []
     rows = table.rows
+    inherited: set[int] = set()  # rows holding a cell that a rowspan brought down from above
     for r, tr in enumerate(own_rows(element)):
         row_cells: list[Cell] = []
         if len(grid) <= r:
@@ -94,6 +95,8 @@ def build_table(element: etree._Element, index: int) -> Table:
                 for dc in range(colspan):
                     if target[c + dc] is None:
                         target[c + dc] = cell
+                        if dr:
+                            inherited.add(r + dr)
             width = len(line)
             c += colspan
         rows.append(row_cells)
@@ -101,4 +104,9 @@ def build_table(element: etree._Element, index: int) -> Table:
     while len(rows) < len(grid):
         rows.append([])
     table.grid = grid
+    # A row no rowspan reaches into is covered by exactly its own cells, in order: give
+    # Table.covering its answer now rather than have it rebuilt from the grid (asked of every row).
+    for r, row_cells in enumerate(rows):
+        if r not in inherited:
+            table._covering[r] = list(row_cells)
     return table
