@@ -293,7 +293,7 @@ def test_section_search_rows_are_the_sections_with_their_report_and_agency(serve
 
 def test_section_search_page_shows_text_and_report_and_year_facet(server):
     """Search 复议 on the search page: each row shows the section's text and the report's title
-    (foreign-key labels), the year facet counts the hits per year."""
+    (foreign-key labels), a year facet (asked for: none is on by default) counts the hits per year."""
     with db(server) as conn:
         by_year = dict(conn.execute(
             "select year, count(*) from sections where text like '%复议%' or heading like '%复议%' "
@@ -302,7 +302,8 @@ def test_section_search_page_shows_text_and_report_and_year_facet(server):
             "select s.text, v.title from sections s join document_versions v on v.id = s.version_id "
             "where s.id = (select min(id) from sections where text like '%复议%' or heading like '%复议%')"
         ).fetchone()
-    got = server.json("/nianbao/section_search.json", _search="复议", _labels="on", _shape="objects")
+    got = server.json("/nianbao/section_search.json", _search="复议", _labels="on", _shape="objects",
+                      _facet="year")
     facet = {r["value"]: r["count"] for r in got["facet_results"]["year"]["results"]}
     assert facet == by_year and sum(facet.values()) == got["filtered_table_rows_count"]
     row = got["rows"][0]
