@@ -52,6 +52,8 @@ def targets(metadata: dict, sample_document: str) -> list[tuple[str, str, str]]:
         # The same search on the full sections rows, for comparison (no target: section_search is
         # the search page because of this).
         ("compare", "sections 复议 (full rows)", url("/nianbao/sections", _search="复议")),
+        # A facet asked for from the column menu: one more pass over every hit.
+        ("compare", "section_search 复议 + _facet=year", url("/nianbao/section_search", _search="复议", _facet="year")),
         ("search", "document_versions 教育局", url("/nianbao/document_versions", _search="教育局")),
         ("table", "document_versions (facets)", "/nianbao/document_versions"),
         ("table", "document_versions year=2022&edition=2021", url("/nianbao/document_versions", year="2022", edition="2021")),
