@@ -53,7 +53,7 @@ join documents d on d.id = v.document_id
 left join agencies a on a.name = v.agency
 left join (
   select r.version_id, {", ".join(f"{sql} as {name}" for name, sql in HEADLINE)}
-  from requests r where r.column_key = 'total'
+  from temp.total_cells r
   group by r.version_id
 ) t on t.version_id = v.id
 left join (
@@ -75,7 +75,7 @@ OUTCOME_FILL_SQL = f"""
 insert into [{OUTCOME_TABLE}] (year, row_key, requests, reports)
 select t.year, r.row_key, sum(r.value), count(r.value)
 from [{TABLE}] t
-join requests r on r.version_id = t.version_id and r.column_key = 'total'
+join temp.total_cells r on r.version_id = t.version_id
 where t.year is not null
 group by t.year, r.row_key
 order by t.year, r.row_key
@@ -86,8 +86,14 @@ def fill_report_totals(db: sqlite_utils.Database) -> int:
     """(Re)fill `report_totals` and `outcome_totals` from the loaded cells; call once the build has
     written every version and cell (and `is_latest`). Returns the number of reports. Statistics for
     their indexes are refreshed so the planner uses them for facets."""
+    # Table 3's 总计 column read from the 2 million cells (at 100k reports) once, for both fills.
+    db.conn.execute("drop table if exists temp.total_cells")
+    db.conn.execute("create temp table total_cells as select version_id, row_key, value from requests "
+                    "where column_key = 'total' order by version_id, row_key")
+    db.conn.execute("create index temp.total_cells_version on total_cells (version_id)")
     for table, sql in ((TABLE, FILL_SQL), (OUTCOME_TABLE, OUTCOME_FILL_SQL)):
         db.conn.execute(f"delete from [{table}]")
         db.conn.execute(sql)
         db.conn.execute(f"analyze [{table}]")
+    db.conn.execute("drop table temp.total_cells")
     return db.conn.execute(f"select count(*) from [{TABLE}]").fetchone()[0]
