@@ -88,7 +88,9 @@ TABLES: dict[str, dict] = {
         ],
         "indexes": [["document_id", "version"], ["agency", "year"], ["status"], ["payload_digest"],
                     ("idx_publish_versions_year", ["year"]),
-                    ("idx_publish_versions_latest_year", ["is_latest", "year", "agency"])],
+                    ("idx_publish_versions_latest_year", ["is_latest", "year", "agency"]),
+                    # A year (and edition) filtered page counts and facets from this index alone.
+                    ("idx_publish_versions_year_facets", ["year", "edition", "status", "is_latest"])],
     },
     "active_disclosure": {
         "columns": {

@@ -17,6 +17,8 @@ PUBLISH_INDEXES: list[tuple[str, str, tuple[str, ...]]] = [
     # Facets of the table pages read a covering index instead of the rows.
     ("idx_publish_sections_number", "sections", ("number",)),
     ("idx_publish_versions_edition", "document_versions", ("edition",)),
+    # A year (and edition) filtered page of document_versions: count and facets index-only.
+    ("idx_publish_versions_year_facets", "document_versions", ("year", "edition", "status", "is_latest")),
     ("idx_publish_captures_role", "captures", ("role",)),
     ("idx_publish_captures_record_type", "captures", ("record_type",)),
     ("idx_publish_captures_junk", "captures", ("junk",)),
