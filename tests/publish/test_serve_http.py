@@ -241,6 +241,8 @@ def test_reports_edited_after_publication(server):
     edit = got[0]
     assert edit["first_version_seen"] == "2024-02-01T03:00:00Z"
     assert edit["latest_version_seen"] == "2024-04-15T03:00:00Z"
+    assert (edit["same_url"], edit["first_url"], edit["latest_url"]) == (1, server.expect.edited_url,
+                                                                         server.expect.edited_url)
     changes = rows(server, "version_changes", document_id=edit["document_id"])
     assert len(changes) == 6
     assert all(c["new_value"] - c["old_value"] == 3 for c in changes)
