@@ -74,9 +74,7 @@ def build_table(element: etree._Element, index: int) -> Table:
             rowspan = _span(rowspan) if rowspan else 1
             colspan = td.get("colspan")
             colspan = _span(colspan) if colspan else 1
-            # cell_text(td), inlined
-            raw = _tostring(td, method="text", encoding="unicode", with_tail=False) if len(td) else td.text or ""
-            cell = Cell(_clean_cached(raw), index, r, c, rowspan, colspan)
+            cell = Cell(cell_text(td), index, r, c, rowspan, colspan)
             row_cells.append(cell)
             if rowspan == 1 and colspan == 1:  # the common case, without the span loops
                 if c < width:

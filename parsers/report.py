@@ -199,7 +199,7 @@ def _cells_out(k1: str, k2: str, keys: tuple[tuple[str, str], ...], cells: dict[
         text = cell.text
         reading = read_value(text, kinds[v2] if kinds else KIND_COUNT, units.get(key) if units else None)
         item = {k1: v1, k2: v2, "value": reading.value, "raw": text,
-                "position": {"table": cell.table, "row": cell.row, "col": cell.col}}
+                "position": cell.position()}
         if reading.reading:
             item["reading"] = reading.reading
         if reading.warning:
