@@ -1,0 +1,111 @@
+"""OCR'd label text → the closest label the template prints, by edit distance on normalised text.
+
+Why snap: the template is fixed, so a label read as "本年新收政府信息公开申请数呈" can only be
+"本年新收政府信息公开申请数量"; snapping it lets the table reader (parsers.labels, keyword rules)
+recognise the row. The known labels are not restated here: they are every non-numeric cell text
+parsers.render prints for both editions (its tables are the template's), plus the labels and
+section headings of parsers/template_keys.json.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from functools import lru_cache
+
+from parsers.keys import template_keys
+from parsers.labels import norm
+
+_VALUE_RE = re.compile(r"^[\d.\-]*(?:元|万元)?$")
+
+
+def _strings(node: object) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for value in node.values() for s in _strings(value)]
+    if isinstance(node, list):
+        return [s for value in node for s in _strings(value)]
+    return []
+
+
+@lru_cache(maxsize=1)
+def known_labels() -> tuple[str, ...]:
+    """Every label the template prints, normalised (parsers.labels.norm), longest first."""
+    from lxml import html as lxml_html
+
+    from parsers.render import CN_NUMERALS, random_report, render_report
+
+    found: set[str] = set()
+    for edition in ("2019", "2021"):
+        page = render_report(random_report(random.Random(0), edition=edition), edition=edition)
+        for td in lxml_html.fromstring(page).iter("td"):
+            text = norm(td.text_content())
+            if text and not _VALUE_RE.match(text):
+                found.add(text)
+    keys = template_keys()
+    for part in ("active", "requests", "appeals"):
+        for text in _strings({k: v for k, v in keys[part].items() if k not in ("row_order", "result_rows",
+                                                                                "applicant_columns", "cells")}):
+            for piece in text.split("·"):
+                if len(norm(piece)) > 1 and not re.fullmatch(r"[a-z_*]+", piece):
+                    found.add(norm(piece))
+    for number, heading in keys["sections"].items():
+        found.add(norm(f"{CN_NUMERALS[int(number)]}、{heading}"))
+    return tuple(sorted(found, key=lambda s: (-len(s), s)))
+
+
+def distance(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance, giving up (returning limit + 1) once every path exceeds `limit`."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        best = i
+        for j, cb in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            best = min(best, current[j])
+        if best > limit:
+            return limit + 1
+        previous = current
+    return previous[-1]
+
+
+def allowed(label: str) -> int:
+    """Edits tolerated for a label: one for up to 5 characters (总寺 → 总计; a tie between two
+    labels snaps to neither), then about one in four."""
+    n = len(label)
+    return 1 if n <= 5 else n // 4
+
+
+@lru_cache(maxsize=8192)
+def snap(text: str) -> tuple[str | None, float]:
+    """(known label, similarity 0-1) for OCR'd text, or (None, 0) when none is close enough or two
+    are equally close."""
+    s = norm(text)
+    if not s:
+        return None, 0.0
+    labels = known_labels()
+    if s in labels:
+        return s, 1.0
+    if len(s) < 2:
+        return None, 0.0
+    chars = set(s)
+    best: list[tuple[int, str]] = []
+    for label in labels:
+        limit = allowed(label)
+        if limit == 0 or abs(len(label) - len(s)) > limit:
+            continue
+        if len(chars & set(label)) < len(label) - 2 * limit:
+            continue
+        d = distance(s, label, limit)
+        if d <= limit:
+            best.append((d, label))
+    if not best:
+        return None, 0.0
+    best.sort()
+    if len(best) > 1 and best[1][0] == best[0][0]:
+        return None, 0.0
+    d, label = best[0]
+    return label, round(1 - d / max(len(label), 1), 3)
