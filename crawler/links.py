@@ -63,6 +63,7 @@ class ListPage:
     pages: list[str] = field(default_factory=list)  # further list pages (pagination)
     subcolumns: list[str] = field(default_factory=list)  # year / unit sub-columns
     other: list[tuple[str, str]] = field(default_factory=list)  # non-report items (解读, notices)
+    scripts: str = ""  # the page's inline scripts (a search-API config lives there)
 
 
 def _doc(html: bytes | str, base_url: str):
@@ -182,7 +183,8 @@ def parse_list_page(html: bytes | str, url: str, column: str, subcolumn_depth_ok
             out.subcolumns.append(target)
         elif clean_title(text):
             out.other.append((target, clean_title(text)))
-    out.pages.extend(p for p in js_pages(_script_text(doc), url) if p.startswith(column))
+    out.scripts = _script_text(doc)
+    out.pages.extend(p for p in js_pages(out.scripts, url) if p.startswith(column))
     out.pages = list(dict.fromkeys(p for p in out.pages if p != strip_fragment(url)))
     out.subcolumns = list(dict.fromkeys(out.subcolumns))
     return out

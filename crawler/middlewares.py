@@ -20,7 +20,7 @@ from twisted.internet.defer import Deferred
 from scrapy.http import Request, Response
 
 from crawler.junk import classify_junk
-from crawler.state import iso, utcnow
+from crawler.state import iso, state_key, utcnow
 from crawler.warc import payload_digest
 
 
@@ -65,9 +65,10 @@ class WarcCaptureMiddleware:
         if recorder is None or state is None:
             return response
         url = response.url
+        key = state_key(url, request.method, request.body)
         role = role_of(request)
         parent = request.meta.get("nianbao_parent")
-        row = state.get(url)
+        row = state.get(key)
         now = iso(utcnow())
         digest = payload_digest(response.body)
         headers = response.headers
@@ -96,24 +97,24 @@ class WarcCaptureMiddleware:
                 update["etag"] = etag
             if last_mod:
                 update["last_modified"] = last_mod
-            state.update(url, **update)
+            state.update(key, **update)
         else:
             rid, date = recorder.write_response(response, role, parent, junk)
             if junk:
                 outcome = "junk"
-                state.update(url, **common, status=response.status, junk=junk)
+                state.update(key, **common, status=response.status, junk=junk)
             elif response.status == 200:
                 outcome = "changed" if stored else "new"
-                state.update(url, **common, status=200, junk=None, digest=digest, record_id=rid,
+                state.update(key, **common, status=200, junk=None, digest=digest, record_id=rid,
                              record_date=date, etag=etag, last_modified=last_mod, last_changed=now,
                              location=None)
             elif 300 <= response.status < 400 and headers.get(b"Location"):
                 outcome = "redirect"
                 location = urljoin(url, headers.get(b"Location").decode("latin-1"))
-                state.update(url, **common, status=response.status, location=location)
+                state.update(key, **common, status=response.status, location=location)
             else:
                 outcome = "error"
-                state.update(url, **common, status=response.status)
+                state.update(key, **common, status=response.status)
         recorder.write_request(request, concurrent_to=rid)
         request.meta["nianbao_outcome"] = outcome
         request.meta["nianbao_junk"] = junk

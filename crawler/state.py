@@ -41,6 +41,15 @@ def parse_iso(text: str | None) -> datetime | None:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
 
 
+def state_key(url: str, method: str = "GET", body: bytes | None = b"") -> str:
+    """The crawl-state row of a request: its URL, except for a request with a body (a search API's
+    POST, one URL for every page), whose row is the URL plus method and a digest of the body, so
+    each page keeps its own digest and revisit chain."""
+    if method == "GET" or not body:
+        return url
+    return f"{url}#{method}:{hashlib.sha1(body).hexdigest()[:16]}"
+
+
 @dataclass(frozen=True)
 class Policy:
     """When an already-fetched page is fetched again; `mode` all|policy|none."""

@@ -22,7 +22,8 @@ import yaml
 from crawler.fixture_portal.server import FixtureServer, LoggedRequest
 from crawler.fixture_portal.site import Extra, FileMeta, Portal, Report, Site, SiteBuilder, default_site
 
-__all__ = ["FixturePortal", "Site", "Portal", "Report", "Extra", "default_site", "LoggedRequest", "big_site"]
+__all__ = ["FixturePortal", "Site", "Portal", "Report", "Extra", "default_site", "LoggedRequest", "big_site",
+           "api_site"]
 
 
 class FixturePortal:
@@ -35,8 +36,25 @@ class FixturePortal:
         self.builder = SiteBuilder(self.site, self.root)
         self._lock = threading.Lock()
         self._meta: dict[str, FileMeta] = {}
-        self.server = FixtureServer(self.root, self._routes)
+        self.server = FixtureServer(self.root, self._routes, search=self._search)
         self.rebuild()
+
+    def _search(self, form: dict[str, str]) -> tuple[int, bytes]:
+        """The TRS search service of `trsapi` columns: the records of (channelid, classsql), one page
+        of `prepage`, sorted as the index holds them (newest first), `{"data": [...], "pageCount": N}`."""
+        import json
+
+        with self._lock:
+            records = self.builder.search_index.get((form.get("channelid", ""), form.get("classsql", "")), [])
+        try:
+            page, per = max(1, int(form.get("page") or 1)), max(1, int(form.get("prepage") or 10))
+        except ValueError:
+            return 400, b'{"error": "bad page"}'
+        if not form.get("sortfield"):
+            records = sorted(records, key=lambda r: r["docreltime"])  # unsorted: the index's own order
+        chunk = records[(page - 1) * per: page * per]
+        body = {"data": chunk, "pageCount": -(-len(records) // per)}
+        return 200, json.dumps(body, ensure_ascii=False).encode("utf-8")
 
     def _routes(self) -> tuple[dict[str, str], dict[str, Any]]:
         with self._lock:
@@ -162,4 +180,21 @@ def big_site(n_reports: int = 2000, per_page: int = 20) -> Site:
         reports.append(Report(f"b{i}", f"测试市{unit}", year, f"{year + 1}-01-{1 + i % 28:02d}",
                               f"{year + 1}01/t{year + 1}01{1 + i % 28:02d}_{100000 + i}.html"))
     portal = Portal(name="bench", style="static", column="/bench/zfxxgknb/", per_page=per_page, reports=reports)
+    return Site(portals=[portal])
+
+
+def api_site(n_reports: int = 20, per_page: int = 10) -> Site:
+    """One TRS "动静结合" column (the Pingtan shape): `per_page` reports on the static page 1, the rest
+    only through the search API its script calls; a 解读 among the API's records."""
+    reports = []
+    for i in range(n_reports):
+        year = 2025 - i // 2
+        unit = "平川实验区" if i % 2 == 0 else "平川实验区财政金融局"
+        month = 3 - i % 2
+        reports.append(Report(f"a{i}", unit, year, f"{year + 1}-{month:02d}-{10 + i % 9:02d}",
+                              f"{year + 1}{month:02d}/t{year + 1}{month:02d}{10 + i % 9:02d}_{97000 + i}.htm"))
+    portal = Portal(name="fixture-trsapi", style="trsapi", column="/trsapi/zwgk/zfxxgk/zfxxgknb/", agency="平川实验区",
+                    per_page=per_page, platform="trs", division_code="990104", search_id=200210, chnlid=1813,
+                    reports=reports,
+                    extras=[Extra("《平川实验区2024年度政府信息公开工作年度报告》解读", "202503/t20250311_97990.htm")])
     return Site(portals=[portal])

@@ -9,12 +9,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import threading
+import time
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 
 @dataclass
@@ -24,6 +25,8 @@ class LoggedRequest:
     status: int
     conditional: bool
     user_agent: str
+    form: dict[str, str] | None = None  # a POST's form fields (the search API's parameters)
+    time: float = 0.0  # time.monotonic() when the request was answered
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -36,15 +39,45 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         srv: "FixtureServer" = self.server.fixture  # type: ignore[attr-defined]
         path = unquote(urlsplit(self.path).path)
-        self._nb_path = path
+        self._nb_path, self._nb_method, self._nb_form = path, "GET", None
+        if path in srv.search_paths and srv.search is not None:  # the search service answers GETs too
+            form = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+            self._nb_form = form
+            self._search(srv, path, form)
+            return
         self._serve(srv, path)
+
+    def do_POST(self) -> None:  # noqa: N802
+        srv: "FixtureServer" = self.server.fixture  # type: ignore[attr-defined]
+        path = unquote(urlsplit(self.path).path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+        form = dict(parse_qsl(raw, keep_blank_values=True))
+        self._nb_path, self._nb_method, self._nb_form = path, "POST", form
+        if path not in srv.search_paths or srv.search is None:
+            self._send(405, {"Content-Type": "text/html", "Allow": "GET"}, b"<html><body>405</body></html>")
+            return
+        self._search(srv, path, form)
+
+    def _search(self, srv: "FixtureServer", path: str, form: dict[str, str]) -> int:
+        with srv.lock:
+            failing = srv.failures.get(path)
+            if failing and failing[0] > 0:
+                srv.failures[path] = (failing[0] - 1, failing[1])
+        if failing and failing[0] > 0:
+            return self._send(failing[1], {"Content-Type": "text/html"},
+                              b"<html><body><h1>500 Internal Server Error</h1></body></html>")
+        status, body = srv.search(form)
+        return self._send(status, {"Content-Type": "application/json;charset=UTF-8"}, body)
 
     def _send(self, status: int, headers: dict[str, str], body: bytes = b"") -> int:
         # Log before answering, so a client that has its answer always finds it in the log.
         srv: "FixtureServer" = self.server.fixture  # type: ignore[attr-defined]
         conditional = bool(self.headers.get("If-None-Match") or self.headers.get("If-Modified-Since"))
         with srv.lock:
-            srv.log.append(LoggedRequest("GET", self._nb_path, status, conditional, self.headers.get("User-Agent", "")))
+            srv.log.append(LoggedRequest(getattr(self, "_nb_method", "GET"), self._nb_path, status, conditional,
+                                         self.headers.get("User-Agent", ""), getattr(self, "_nb_form", None),
+                                         time.monotonic()))
         self.send_response(status)
         for k, v in headers.items():
             self.send_header(k, v)
@@ -111,9 +144,13 @@ class _QuietServer(ThreadingHTTPServer):
 class FixtureServer:
     """A threaded HTTP server over `root`; `routes()` gives (redirects, file metadata) per request."""
 
-    def __init__(self, root: Path, routes: Callable[[], tuple[dict[str, str], dict[str, Any]]]):
+    def __init__(self, root: Path, routes: Callable[[], tuple[dict[str, str], dict[str, Any]]],
+                 search: Callable[[dict[str, str]], tuple[int, bytes]] | None = None,
+                 search_paths: tuple[str, ...] = ("/fjdzapp/search",)):
         self.root = Path(root)
         self.routes = routes
+        self.search = search  # the TRS search service: form fields -> (status, JSON body)
+        self.search_paths = search_paths
         self.log: list[LoggedRequest] = []
         self.failures: dict[str, tuple[int, int]] = {}  # path -> (times left, status)
         self.lock = threading.Lock()

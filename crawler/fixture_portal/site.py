@@ -4,7 +4,11 @@ A `Site` holds `Portal`s (one report column each) in three CMS styles seen on re
   - ``static``: index.html, index_1.html… with 首页/上一页/下一页/尾页 anchors;
   - ``trs``: TRS-CMS `<dl><dd>` items and pagination computed by `createPageHTML(countPage, …)` in a
     script (no page anchors in the HTML at all);
-  - ``years``: a root listing year sub-columns (`2024n/`), each listing that year's reports.
+  - ``years``: a root listing year sub-columns (`2024n/`), each listing that year's reports;
+  - ``trsapi``: TRS "动静结合" as on the Pingtan column (shared/real/pingtan_list_index.html): page 1
+    static (`<dl><dd>` items), the rest only through the search API its script calls
+    (`require(["list2.trsapi"]) listModel({listArgs: {channelid, classsql, sortfield}, pagebar:
+    {prepage, recordCount}})` → POST /fjdzapp/search, JSON `{"data": [...], "pageCount": N}`).
 Reports are HTML pages (rendered with parsers.render when available), short pages linking a
 PDF/DOCX attachment, both (文字版 + 全真版 PDF), image-only PDFs, WAF challenge pages (200) or
 missing (404). Mutations (`edit`, `remove`, `move`, `add`) change the description; `build()`
@@ -71,6 +75,8 @@ class Portal:
     division_code: str = "999999"
     reports: list[Report] = field(default_factory=list)
     extras: list[Extra] = field(default_factory=list)
+    search_id: int = 200210  # trsapi: SiteInfo.searchId, the site's document-search channel
+    chnlid: int = 1813  # trsapi: the column's channel (classsql "chnlid=N")
 
 
 @dataclass
@@ -180,6 +186,8 @@ class SiteBuilder:
         self.root = Path(root)
         self.meta: dict[str, FileMeta] = {}
         self._wanted: set[str] = set()
+        # trsapi columns: (channelid, classsql) -> the column's records, newest first
+        self.search_index: dict[tuple[str, str], list[dict[str, str]]] = {}
 
     def _write(self, path: str, data: bytes, meta: FileMeta) -> None:
         self._wanted.add(path)
@@ -199,7 +207,7 @@ class SiteBuilder:
         self._write(path, data, FileMeta(ctype, gzip=portal.gzip, validators=portal.validators))
 
     def build(self, port: int = 0) -> dict[str, FileMeta]:
-        self.meta, self._wanted = {}, set()
+        self.meta, self._wanted, self.search_index = {}, set(), {}
         robots = "User-agent: *\n" + "".join(f"Disallow: {p}\n" for p in self.site.robots_disallow)
         self._write("/robots.txt", robots.encode(), FileMeta("text/plain"))
         self._write("/index.html", _chrome("测试门户", "<p>fixture portal</p>", "utf-8").encode(),
@@ -243,7 +251,44 @@ class SiteBuilder:
                 items = [(("../" + (r.listed_slug or r.slug)), r.full_title, r.published) for r in reports]
                 self._pages(portal, f"{col}{y}n/", items, static_pagination=True)
             return
+        if portal.style == "trsapi":
+            self._trsapi_column(portal, port, self._items(portal, port, portal.reports))
+            return
         self._pages(portal, col, self._items(portal, port, portal.reports), static_pagination=portal.style == "static")
+
+    def _trsapi_column(self, portal: Portal, port: int, items: list[tuple[str, str, str]]) -> None:
+        """Page 1 static, every record in the search index the API answers from (as the Pingtan column)."""
+        base = f"http://127.0.0.1:{port}{portal.column}"
+        self.search_index[(str(portal.search_id), f"chnlid={portal.chnlid}")] = [
+            {"doctitle": t, "docpuburl": h if "://" in h else base + h, "chnldocurl": h if "://" in h else base + h,
+             "docreltime": f"{d} 09:30:00", "chnlid": str(portal.chnlid)} for h, t, d in items]
+        rows = "".join(
+            '<dl><dd class="trt-col-sm-24 slb-trt-col-24 text_align_left">'
+            f'<a href="{h if "://" in h else "./" + h}" target="_blank" title="{html.escape(t)}">{html.escape(t)}</a>'
+            f'</dd><dd class="trt-col-4 trt-col-sm-24 slb-trt-col-24 text_align_left">{d}</dd></dl>\n'
+            for h, t, d in items[:portal.per_page])
+        body = (
+            '<div class="rules_tabs_01" ms-visible="showStatic">\n' + rows + "</div>\n"
+            '<div class="rules_tabs_01 rules_tabs_no_bg" ms-visible="!showStatic" style="display: none">'
+            '<dl ms-if="list.length>0" ms-repeat="list"><dd><a ms-attr-href="el.chnldocurl" '
+            'ms-attr-title="el.doctitle" ms-text="el.doctitle|html" target="_blank"></a></dd>'
+            "<dd ms-text=\"el.docreltime|date('yyyy-MM-dd')\"></dd></dl></div>\n"
+            '<div class="page_base" ms-controller="list_pagebar" ms-include-src="pgTemp" ms-if="pageCount>0"></div>\n'
+            "<script>\n    var SiteInfo = {\n        //was4doc: 290792,  //文档检索的was频道号\n"
+            f"        itpSiteId: 21,\n        searchId: {portal.search_id}, //默认的文档检索频道的ID\n"
+            '        defaultPgTemp: "pgBar_pt.html"\n    };\n</script>\n'
+            '<script>\n    require(["list2.trsapi", "tools"], function(listModel, tools) {\n'
+            '        listModel({\n            quickMode: "动静结合",\n            maxStaticIndex: 1,\n'
+            "            listArgs: {\n                channelid: SiteInfo.searchId,\n"
+            f'                classsql: "" || "chnlid={portal.chnlid}",\n'
+            '                sortfield: "-docorderpri,-docreltime"\n            },\n'
+            f"            pagebar: {{\n                prepage: {portal.per_page},\n"
+            f"                recordCount: '{len(items)}',\n"
+            '                pgTemp: "pgBar_xxgk.html",\n                pgCountMode: "recordCount",\n'
+            "                displayNum: 2\n            },\n            callToPage: function(p) {\n"
+            '                $("html,body").animate({scrollTop: $(".content_bg_02").offset().top}, 800);\n'
+            "            }\n        });\n    });\n</script>")
+        self._html(portal, portal.column + "index.html", _chrome("政府信息公开年报", body, portal.encoding), listing=True)
 
     def _pages(self, portal: Portal, base: str, items: list[tuple[str, str, str]], static_pagination: bool) -> None:
         per = max(1, portal.per_page)

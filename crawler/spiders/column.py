@@ -12,17 +12,20 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from typing import Any, AsyncIterator
-from urllib.parse import urlsplit
+from dataclasses import asdict
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import scrapy
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider, IgnoreRequest
-from scrapy.http import Request, Response
+from scrapy.http import FormRequest, Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from nianbao import __version__
-from crawler.links import attachment_links, column_prefix, is_attachment_url, parse_list_page, strip_fragment
+from crawler.links import (attachment_links, column_prefix, is_attachment_url, is_report_title, parse_list_page,
+                           strip_fragment)
 from crawler.registry import Source
+from crawler.search_api import SearchApi, find_search_api, parse_search_page
 from crawler.state import CrawlState, Policy, iso, parse_iso, utcnow
 from crawler.warc import WarcRecorder
 
@@ -102,17 +105,41 @@ class ColumnSpider(scrapy.Spider):
         key = self._page_key(url)
         if key in self._lists_seen:  # '…/', '…/index.html' are one page
             return None
-        if len(self._lists_seen) >= self.max_list_pages:
-            # a pagination trap (a 下一页 that never ends): stop, and call the listing incomplete
-            # so that nothing is declared withdrawn from a partial view
-            if not self._st().get("list_cap_hit"):
-                self.logger.warning("%s: more than %d list pages; not following %s",
-                                    self.source.name, self.max_list_pages, url)
-            self._st()["list_cap_hit"] = True
+        if self._list_cap_hit(url):
             return None
         self._lists_seen.add(key)
         return Request(url, callback=self.parse_list, errback=self.on_error,
                        meta={"nianbao_role": "list", "sub_depth": depth, "probe": probe}, priority=10)
+
+    def _list_cap_hit(self, url: str) -> bool:
+        if len(self._lists_seen) < self.max_list_pages:
+            return False
+        # a pagination trap (a 下一页 that never ends): stop, and call the listing incomplete
+        # so that nothing is declared withdrawn from a partial view
+        if not self._st().get("list_cap_hit"):
+            self.logger.warning("%s: more than %d list pages; not following %s",
+                                self.source.name, self.max_list_pages, url)
+        self._st()["list_cap_hit"] = True
+        return True
+
+    def api_request(self, api: SearchApi, page: int, list_url: str) -> Request | None:
+        """One page of a column's search API, asked the way the list page's own script asks it
+        (its method, endpoint and parameters), in the list page's download slot (same delay,
+        concurrency and AutoThrottle as the rest of the portal; robots.txt applies as to any URL)."""
+        form = api.form(page)
+        key = f"{api.endpoint}#{api.method}?{urlencode(form)}"
+        if key in self._lists_seen or self._list_cap_hit(api.endpoint):
+            return None
+        self._lists_seen.add(key)
+        meta = {"nianbao_role": "list", "search_api": asdict(api), "api_page": page, "list_url": list_url,
+                "download_slot": urlsplit(list_url).hostname}
+        headers = {"Referer": list_url, "X-Requested-With": "XMLHttpRequest",
+                   "Accept": "application/json, text/javascript, */*; q=0.01"}
+        if api.method == "POST":
+            return FormRequest(api.endpoint, formdata=form, headers=headers, callback=self.parse_search_api,
+                               errback=self.on_error, meta=meta, priority=10)
+        return Request(api.url(page), headers=headers, callback=self.parse_search_api, errback=self.on_error,
+                       meta=meta, priority=10)
 
     def detail_request(self, url: str, role: str, parent: str | None = None) -> Request | None:
         """A request for a report page or attachment when new or due; else None (not fetched)."""
@@ -164,18 +191,13 @@ class ColumnSpider(scrapy.Spider):
         column = next((c for c in self.columns if response.url.startswith(c)), column_prefix(response.url))
         depth = response.meta.get("sub_depth", 0)
         page = parse_list_page(response.text, response.url, column, depth < MAX_SUBCOLUMN_DEPTH, nested=depth > 0)
-        when = iso(self.now)
         for url, title in page.reports:
-            if not self._allowed(url):
-                continue
-            st["listed"].setdefault(url, title)
-            first = {} if self.crawl_db.get(url) else {"first_seen": when}
-            self.crawl_db.update(url, source=self.source.name, role="report", last_seen_listed=when,
-                                 withdrawn_at=None, **first)
-            req = self.detail_request(url, "report")
-            if req is not None:
-                yield req
-        probes = set(self.probe_list_pages(response, page.pages))
+            if self._allowed(url):
+                yield from self._listed(url, title)
+        api = find_search_api(page.scripts, response.url, self.source.extra.get("search_api"))
+        if api is not None:
+            yield from self._start_search_api(api, response.url)
+        probes = set() if api is not None else set(self.probe_list_pages(response, page.pages))
         for url in [*page.pages, *sorted(probes - set(page.pages))]:
             if self._allowed(url):
                 req = self.list_request(url, depth, probe=url in probes and url not in page.pages)
@@ -186,6 +208,64 @@ class ColumnSpider(scrapy.Spider):
                 req = self.list_request(url, depth + 1)
                 if req is not None:
                     yield req
+
+    def _listed(self, url: str, title: str, date: str | None = None) -> Any:
+        """A report the column lists (static HTML or search API alike): remember it, fetch it when due."""
+        st = self._st()
+        when = iso(self.now)
+        st["listed"].setdefault(url, title)
+        if date:
+            st.setdefault("dates", {}).setdefault(url, date)
+        first = {} if self.crawl_db.get(url) else {"first_seen": when}
+        self.crawl_db.update(url, source=self.source.name, role="report", last_seen_listed=when,
+                             withdrawn_at=None, **first)
+        req = self.detail_request(url, "report")
+        if req is not None:
+            yield req
+
+    def _start_search_api(self, api: SearchApi, list_url: str) -> Any:
+        """Pages past the static ones come from the API; static pages 2..maxStaticIndex are HTML."""
+        suffix = urlsplit(list_url).path.rsplit(".", 1)[-1] if "." in urlsplit(list_url).path.rsplit("/", 1)[-1] \
+            else "html"
+        for k in range(2, api.static_pages + 1):
+            req = self.list_request(urljoin(column_prefix(list_url), f"index_{k - 1}.{suffix}"), 0)
+            if req is not None:
+                yield req
+        if api.pages >= api.first_page():
+            req = self.api_request(api, api.first_page(), list_url)
+            if req is not None:
+                yield req
+
+    def parse_search_api(self, response: Response) -> Any:
+        """One answer of a column's search API: its records are listed reports like a static page's
+        links; the next page is asked for while the service (or the page's recordCount) says there
+        is one. An error, a junk page or an answer that is not the service's JSON makes the listing
+        incomplete, so nothing is withdrawn from a partial view."""
+        st = self._st()
+        st["list_pages"] += 1
+        st["api_pages"] = st.get("api_pages", 0) + 1
+        outcome = self._record_outcome(response)
+        if outcome in ("junk", "error"):
+            st["list_errors"] += 1
+            return
+        meta = response.meta
+        list_url = meta["list_url"]
+        page = parse_search_page(response.body, list_url)
+        if page is None:
+            st["errors"].append({"url": response.url, "status": response.status, "class": "bad_api_response"})
+            st["list_errors"] += 1
+            return
+        st["api_records"] = st.get("api_records", 0) + len(page.items)
+        for url, title, date in page.items:
+            if self._allowed(url) and is_report_title(title):
+                yield from self._listed(url, title, date)
+        api = SearchApi(**meta["search_api"])
+        n = meta["api_page"]
+        known = max(api.pages, page.page_count or 0, -(-page.total // max(1, api.per_page)) if page.total else 0)
+        if page.items and n < min(known, api.first_page() + 500):
+            req = self.api_request(api, n + 1, list_url)
+            if req is not None:
+                yield req
 
     def probe_list_pages(self, response: Response, pages: list[str]) -> list[str]:
         """Hook for platform spiders: guessed list pages the generic rules cannot see (a 404 on
@@ -310,6 +390,7 @@ class ColumnSpider(scrapy.Spider):
             "close_reason": reason,
             "report_urls": report_urls,
             "titles": {self.crawl_db.resolve(u): t for u, t in st["listed"].items()},
+            "dates": {self.crawl_db.resolve(u): d for u, d in st.get("dates", {}).items()},
             "fetched": sorted(set(st["fetched"])),
             "not_modified": sorted(set(st["not_modified"])),
             "errors": st["errors"],
@@ -319,6 +400,7 @@ class ColumnSpider(scrapy.Spider):
             "stats": {
                 "list_pages": st["list_pages"], "list_errors": st["list_errors"],
                 "list_page_cap_hit": bool(st.get("list_cap_hit")),
+                "api_pages": st.get("api_pages", 0), "api_records": st.get("api_records", 0),
                 "reports_listed": len(report_urls), "detail_requests": st["detail_requests"],
                 "skipped_not_due": st["skipped"],
                 "requests": stats.get("downloader/request_count", 0),
