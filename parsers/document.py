@@ -1,0 +1,202 @@
+"""parse_document: the one door for every report file, whatever its format.
+
+    from parsers.document import parse_document
+    report = parse_document(data, content_type="application/pdf", filename="2023年报.pdf", source=url)
+
+Bytes in, the canonical report out (parsers.parse_report's dict plus `"format": <kind>`). The kind is
+decided by magic bytes (parsers/formats/sniff.py); the content type and file name only break ties, since
+servers mislabel. Every kind but HTML/text is converted to HTML (text as <p>, headings as <h1>/<h2>,
+tables as <table> with rowspan/colspan) and read by the same parse_report, so `nianbao parse`, the build
+and any other caller get one answer for one file:
+
+    html (HTML/XHTML/text, any charset)  parse_report as is
+    pdf                                  parsers.attachments.pdf_to_html (pdfplumber)
+    docx                                 parsers.attachments.docx_to_html (python-docx)
+    doc, rtf                             LibreOffice → DOCX → docx_to_html (parsers/formats/office.py)
+    wps (Kingsoft)                       by its container: DOCX inside → docx_to_html, OLE2 → as doc
+    ofd                                  parsers/formats/ofd.py (its XML text layer and rulings)
+    xlsx, xls                            parsers/formats/sheet.py (openpyxl, xlrd)
+    png, jpeg, tiff, gif, bmp, webp      OCR when parsers.ocr provides `image_to_html`, else `image_only`
+
+Statuses beyond parse_report's: `image_only` (an image and no OCR), `unsupported_format` (bytes of a kind
+we do not read; the warning shows their signature, never a guess), `unreadable` (a file of a known kind
+that is broken, or whose converter is not installed; the warning says which). Never raises.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+from parsers.formats import IMAGE_KINDS, declared_kind, sniff
+from parsers.report import parse_report
+
+# parse_report grows a `hints` keyword (registry agency, page metadata); pass it only once it exists
+_TAKES_HINTS = "hints" in inspect.signature(parse_report).parameters
+
+
+def parse_document(data: bytes, *, content_type: str | None = None, filename: str | None = None,
+                   source: str = "", hints: dict | None = None) -> dict[str, Any]:
+    """The canonical report of one file (see the module doc). Never raises."""
+    try:
+        return _parse_document(bytes(data or b""), content_type, filename, source, hints)
+    except Exception as error:  # noqa: BLE001 - the contract: never raise on any input
+        return _status(source, "unreadable", None, f"document error: {type(error).__name__}: {error}")
+
+
+def _parse_document(data: bytes, content_type: str | None, filename: str | None, source: str,
+                    hints: dict | None) -> dict[str, Any]:
+    if not data.strip():
+        declared = declared_kind(content_type, filename)
+        if declared not in (None, "html"):
+            return _status(source, "unreadable", declared, f"empty file (declared {declared})")
+    found = sniff(data, content_type, filename)
+    kind = found.kind
+    if kind is None:
+        return _status(source, "unsupported_format", None, f"unsupported format: {found.signature}")
+    if found.error:
+        return _status(source, "unreadable", kind, found.error)
+    if kind == "html":
+        return _read(data, kind, source, hints)
+    if kind in IMAGE_KINDS:
+        return _image(data, kind, source, hints)
+    converter = _CONVERTERS.get(kind)
+    if converter is None:  # a kind sniff knows but nothing converts yet
+        return _status(source, "unsupported_format", kind, f"unsupported format: {found.signature}")
+    warnings: list[str] = []
+    try:
+        html = converter(data, warnings)
+    except _Unreadable as error:
+        return _status(source, "unreadable", kind, str(error))
+    except Exception as error:  # noqa: BLE001 - each library raises its own types on damaged files
+        return _status(source, "unreadable", kind, f"{kind.upper()} not readable: {type(error).__name__}: {error}")
+    if html is None:
+        return _status(source, "unreadable", kind, f"{kind.upper()} not readable (damaged file?)")
+    report = _read(html, kind, source, hints)
+    report["warnings"][:0] = warnings
+    return report
+
+
+def _read(data: bytes | str, kind: str, source: str, hints: dict | None) -> dict[str, Any]:
+    report = parse_report(data, source=source, hints=hints) if _TAKES_HINTS else parse_report(data, source=source)
+    report["format"] = kind
+    return report
+
+
+def _status(source: str, status: str, kind: str | None, warning: str) -> dict[str, Any]:
+    """A report with no content: parse_report's empty shape (all keys), this status and one warning."""
+    report = parse_report(b"", source=source)
+    report.update(status=status, format=kind, warnings=[warning])
+    return report
+
+
+class _Unreadable(Exception):
+    """A converter's clear reason (tool missing, conversion failed): becomes the `unreadable` warning."""
+
+
+# ---------------------------------------------------------------- converters: bytes → HTML (or None)
+
+
+def _pdf(data: bytes, warnings: list[str]) -> str | None:
+    from parsers.attachments import pdf_to_html
+
+    return pdf_to_html(data)
+
+
+def _docx(data: bytes, warnings: list[str]) -> str | None:
+    from parsers.attachments import docx_to_html
+
+    return docx_to_html(data)
+
+
+def _via_libreoffice(ext: str) -> Callable[[bytes, list[str]], str | None]:
+    def convert(data: bytes, warnings: list[str]) -> str | None:
+        from parsers.formats import office
+
+        try:
+            docx = office.convert(data, ext, "docx")
+        except office.ToolMissing as missing:
+            if ext == "doc":
+                return _antiword(data, warnings, str(missing))
+            raise _Unreadable(str(missing)) from None
+        except office.ConversionFailed as failed:
+            raise _Unreadable(str(failed)) from None
+        return _docx(docx, warnings)
+    return convert
+
+
+def _antiword(data: bytes, warnings: list[str], why: str) -> str:
+    """Text-only fallback for Word 97-2003 when LibreOffice is missing (see parsers/formats/office.py)."""
+    from parsers.formats import office
+
+    try:
+        text = office.antiword_text(data)
+    except office.ToolMissing:
+        raise _Unreadable(why) from None
+    except office.ConversionFailed as failed:
+        raise _Unreadable(f"{why}; antiword: {failed}") from None
+    warnings.append(f"{why}: read by antiword, tables as text (merged and wrapped cells may be wrong)")
+    return text
+
+
+def _wps(data: bytes, warnings: list[str]) -> str | None:
+    """Kingsoft WPS: a DOCX inside (read as DOCX) or an OLE2 Word file (converted as DOC)."""
+    if data[:4] == b"PK\x03\x04":
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            if "word/document.xml" in archive.namelist():
+                return _docx(data, warnings)
+    return _via_libreoffice("doc" if data[:4] == b"\xd0\xcf\x11\xe0" else "wps")(data, warnings)
+
+
+def _ofd(data: bytes, warnings: list[str]) -> str | None:
+    from parsers.formats.ofd import ofd_to_html
+
+    return ofd_to_html(data)
+
+
+def _xlsx(data: bytes, warnings: list[str]) -> str | None:
+    from parsers.formats.sheet import xlsx_to_html
+
+    return xlsx_to_html(data)
+
+
+def _xls(data: bytes, warnings: list[str]) -> str | None:
+    from parsers.formats.sheet import xls_to_html
+
+    return xls_to_html(data)
+
+
+_CONVERTERS: dict[str, Callable[[bytes, list[str]], str | None]] = {
+    "pdf": _pdf, "docx": _docx, "doc": _via_libreoffice("doc"), "rtf": _via_libreoffice("rtf"), "wps": _wps,
+    "ofd": _ofd, "xlsx": _xlsx, "xls": _xls,
+}
+
+
+# ---------------------------------------------------------------- images: the OCR hook
+
+
+def _ocr() -> Callable[[bytes], str | None] | None:
+    """The OCR entry for page images, when parsers.ocr provides one: `image_to_html(data) -> str | None`
+    (HTML with the recognised text and tables, None when nothing was read). Looked up per call so the
+    build's workers see it as soon as it exists."""
+    try:
+        from parsers.ocr import image_to_html  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return image_to_html
+
+
+def _image(data: bytes, kind: str, source: str, hints: dict | None) -> dict[str, Any]:
+    ocr = _ocr()
+    if ocr is None:
+        return _status(source, "image_only", kind, f"{kind.upper()} image: no text layer and no OCR available")
+    try:
+        html = ocr(data)
+    except Exception as error:  # noqa: BLE001
+        return _status(source, "unreadable", kind, f"OCR failed: {type(error).__name__}: {error}")
+    if not html:
+        return _status(source, "image_only", kind, f"{kind.upper()} image: OCR read no text")
+    return _read(html, kind, source, hints)
