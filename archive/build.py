@@ -23,8 +23,9 @@ from typing import Any
 
 import sqlite_utils
 
-from archive import search, totals
+from archive import pairing, search, totals
 from archive.agencies import infer_level, split_region
+from archive.identity import hints_for, normalize_agency, registry_index
 from archive.ids import document_key, payload_digest, stable_id
 from archive.lookups import write_lookups
 from archive.rules import carry_chain_function
@@ -99,6 +100,9 @@ class Version:
     version: int = 0
     is_latest: int = 0
     withdrawn_at: str | None = None
+    # (capture_id, url, payload_digest, role, status, n_cells, numbers, identity) of each document
+    # the version was read from (set when a page and its attachment merge; else just this one)
+    documents: list | None = None
 
 
 def _later(a: str | None, b: str | None) -> str | None:
@@ -196,6 +200,7 @@ class ArchiveBuilder:
         self.parser_version = parser_version
         self.batch_size = batch_size
         self.registry = registry or []
+        self.registry_by_name = registry_index(self.registry)
         self.junk = _classify_junk()
         self.attachment_to_html = _attachment_to_html()
         self.carry_chain = carry_chain_function()
@@ -285,9 +290,15 @@ class ArchiveBuilder:
             self.stats["parse_seconds"] += seconds
             self.stats["parsed"] += 1
 
+    def hints_for(self, capture: dict) -> dict:
+        """The registry's agency and region for the capture's source (`parse_report(hints=...)`)."""
+        return hints_for(capture, self.registry_by_name)
+
     # -- one new version: cells go straight to the buffers ------------------------------------------
     def _new_version(self, capture: dict, report: dict) -> Version:
-        agency = report.get("agency") or None
+        raw_agency = report.get("agency") or None
+        region = (self.registry_by_name.get(capture.get("source") or "") or {}).get("region")
+        agency = normalize_agency(raw_agency, region)
         year = report.get("year") if isinstance(report.get("year"), int) else None
         key = document_key(agency, year, capture["url"])
         doc_id = stable_id(key)
@@ -302,6 +313,8 @@ class ArchiveBuilder:
             capture_id=capture["id"], order=self.order,
             warnings=list(report.get("warnings") or []), urls={capture["url"]},
         )
+        if raw_agency and not agency:
+            v.warnings.append(f"agency {raw_agency!r} dropped: navigation text, not a body")
         if capture.get("parent_url"):
             v.urls.add(capture["parent_url"])
         self.versions[vid] = v
@@ -388,6 +401,7 @@ class ArchiveBuilder:
                      "note", "other_version_id")
     _VERSION_COLUMNS = tuple(TABLES["document_versions"]["columns"])
     _DOCUMENT_COLUMNS = tuple(TABLES["documents"]["columns"])
+    _VERSION_DOCUMENT_COLUMNS = tuple(TABLES["version_documents"]["columns"])
     _CAPTURE_COLUMNS = tuple(TABLES["captures"]["columns"])
     _SECTION_COLUMNS = ("id", "version_id", "seq", "number", "heading", "text", "agency", "year", "title")
 
@@ -424,6 +438,8 @@ class ArchiveBuilder:
 
     # -- the end: versions, documents, agencies, chains, withdrawals ---------------------------------
     def finish(self) -> dict:
+        self.flush()
+        self._resolve_versions()
         self._carry_chains_and_order()
         self.flush()
         withdrawn = self._withdrawals()
@@ -446,6 +462,10 @@ class ArchiveBuilder:
         rowids = {r[0]: r[1] for r in self.db.execute("select id, rowid from document_versions")}
         search.index_rows(self.db, "document_versions", FTS["document_versions"],
                           [(rowids[v.id], v.title, v.agency) for v in ordered])
+        roles = self._part_roles()
+        self._insert_many("version_documents", self._VERSION_DOCUMENT_COLUMNS, [
+            (v.id, *d) for v in ordered
+            for d in (v.documents or [self._document_row(v, roles, numbers=1, identity=1)])])
         doc_rows = []
         for doc_id in sorted(docs, key=lambda d: (docs[d][0].agency or "\uffff", docs[d][0].year or 0, d)):
             vs = sorted(docs[doc_id], key=lambda v: v.version)
@@ -464,6 +484,159 @@ class ArchiveBuilder:
         self._write_crawl_runs()
         return {"documents": len(doc_rows), "versions": len(self.versions),
                 "captures": len(self.captures)}
+
+    # -- one report, one version: a page and the attachment holding its report --------------------
+    _PART_TABLES = ("active_disclosure", "requests", "appeals", "rule_results")
+
+    def _resolve_versions(self) -> None:
+        """Turn parts (one per parsed payload) into versions: a page and the attachments that hold
+        its report become one version (archive/pairing.py decides, independent of record order).
+
+        Cells were streamed under each part's id: the numbers part's rows are renamed to the
+        version's id, the other parts' rows dropped (their documents stay as captures and in
+        `version_documents`); when two of them parse and disagree, a `page_attachment_mismatch`
+        finding says which cells differ."""
+        plan = pairing.plan(self.versions, self.captures)
+        if not plan.groups and not plan.inherit:
+            return
+        roles = self._part_roles()
+        remap: dict[str, str] = {}  # part id -> version id
+        dropped: set[str] = set()
+        for group in plan.groups:
+            self._merge_group(group, roles, remap, dropped)
+        for aid, pid in sorted(plan.inherit.items()):
+            part, page = self.versions[aid], self.versions[pid]
+            fields = {f: getattr(part, f) or getattr(page, f) for f in pairing.IDENTITY_FIELDS}
+            part.documents = [self._document_row(part, roles, numbers=1, identity=0),
+                              self._document_row(page, roles, numbers=0, identity=1)]
+            part.warnings.append(f"a later payload of an attachment of {page.url}: identity from that page")
+            self._rename_part(part, fields, page.url, remap)
+        self.versions = {v.id: v for pid, v in self.versions.items() if pid not in dropped}
+        for c in self.captures:
+            vid = c.get("version_id")
+            if vid in remap:
+                c["version_id"] = remap[vid]
+
+    def _part_roles(self) -> dict[str, str]:
+        roles: dict[str, str] = {}
+        for c in self.captures:
+            vid = c.get("version_id")
+            if vid and vid not in roles:
+                roles[vid] = c.get("role") or "report"
+        return roles
+
+    @staticmethod
+    def _document_row(part: Version, roles: dict[str, str], numbers: int, identity: int) -> tuple:
+        return (part.capture_id, part.url, part.digest, roles.get(part.id, "report"), part.status,
+                part.n_cells if numbers else 0, numbers, identity)
+
+    def _merge_group(self, group: pairing.Group, roles: dict[str, str], remap: dict[str, str],
+                     dropped: set[str]) -> None:
+        parts = [self.versions[p] for p in group.parts]
+        num = self.versions[group.numbers]
+        page = self.versions[group.parts[0]]
+        others = [p for p in parts if p is not num]
+        _, fields = pairing.identity(page, [p for p in parts if p is not page])
+        roles = {**roles, **group.roles}
+        num.documents = [self._document_row(p, roles, numbers=int(p is num), identity=int(p.id == group.identity))
+                         for p in sorted(parts, key=lambda p: (p is not page, p.url, p.digest))]
+        for name in ("agency", "year"):
+            values = {getattr(p, name) for p in parts if getattr(p, name)}
+            if len(values) > 1:
+                num.warnings.append(f"page and attachment name different {name}s: "
+                                    + ", ".join(sorted(map(str, values))) + f"; kept {fields[name]}")
+        if others:
+            num.warnings.append("one report in " + str(len(parts)) + " documents; numbers from "
+                                + f"{roles.get(num.id, 'report')} {num.url}")
+        checks = []
+        if num.status in pairing.USABLE:
+            mine = self._stored_cells(num.id)
+            for other in sorted(others, key=lambda p: (p.url, p.digest)):
+                if other.status in pairing.USABLE:
+                    checks.append(self._mismatch(num, other, roles, mine, self._stored_cells(other.id)))
+        for other in others:
+            self._drop_part(other)
+            dropped.add(other.id)
+            num.urls |= other.urls
+            num.first_seen = _earlier(num.first_seen, other.first_seen)
+            num.last_seen = _later(num.last_seen, other.last_seen)
+            num.order = min(num.order, other.order)
+            self.stats["cells"] -= other.n_cells
+            self.stats["rule_failures"] -= other.n_rule_failures
+        self._rename_part(num, fields, page.url, remap)
+        for other in others:
+            remap[other.id] = num.id
+        for check in checks:
+            ok = 1 if check.pop("ok") else 0
+            row = (num.id, check.pop("rule"), check.pop("scope"), ok, check.pop("expected"), check.pop("actual"),
+                   None, json.dumps(check, ensure_ascii=False, sort_keys=True), None)
+            self.buffers["rule_results"].append(row)
+            if not ok:
+                num.n_rule_failures += 1
+                self.stats["rule_failures"] += 1
+
+    def _stored_cells(self, part_id: str) -> dict[tuple, Any]:
+        out: dict[tuple, Any] = {}
+        for table, a, b in (("active_disclosure", "row_key", "measure"), ("requests", "row_key", "column_key"),
+                            ("appeals", "procedure", "outcome")):
+            for ka, kb, value in self.db.execute(f"select [{a}], [{b}], value from [{table}] where version_id = ?",
+                                                 [part_id]):
+                out[(table, ka, kb)] = value
+        return out
+
+    @staticmethod
+    def _mismatch(num: Version, other: Version, roles: dict[str, str], mine: dict, theirs: dict) -> dict:
+        """page_attachment_mismatch: expected = the page's values, actual = the attachment's (when
+        neither is the page: the kept document's, then the other's); scope = the other document's URL."""
+        page_first = roles.get(other.id) != "attachment" and roles.get(num.id) == "attachment"
+        a, b = (theirs, mine) if page_first else (mine, theirs)
+        first, second = (other, num) if page_first else (num, other)
+        diffs = pairing.differing_cells(a, b)
+        note = {"compared": len(a.keys() & b.keys()), "numbers_from": num.url,
+                "expected_from": first.url, "actual_from": second.url}
+        if not diffs:
+            return {"rule": "page_attachment_mismatch", "scope": other.url, "ok": True, "expected": None,
+                    "actual": None, **note}
+        shown = diffs[:20]
+        more = f" … (+{len(diffs) - len(shown)} more)" if len(diffs) > len(shown) else ""
+        return {"rule": "page_attachment_mismatch", "scope": other.url, "ok": False,
+                "expected": "; ".join(f"{pairing.cell_label(k)}={x}" for k, x, _ in shown) + more,
+                "actual": "; ".join(f"{pairing.cell_label(k)}={y}" for k, _, y in shown) + more,
+                **note, "n_differ": len(diffs),
+                "cells": [[*k, x, y] for k, x, y in diffs]}
+
+    def _drop_part(self, part: Version) -> None:
+        """Remove a merged part's stored rows (its document stays: captures, version_documents)."""
+        for table in self._PART_TABLES:
+            self.db.conn.execute(f"delete from [{table}] where version_id = ?", [part.id])
+        rows = self.db.execute("select id, heading, text, agency, title from sections where version_id = ?",
+                               [part.id]).fetchall()
+        if rows:
+            search.unindex_rows(self.db, "sections", FTS["sections"], rows)
+            self.db.conn.execute("delete from sections where version_id = ?", [part.id])
+
+    def _rename_part(self, part: Version, fields: dict[str, Any], url: str, remap: dict[str, str]) -> None:
+        """Give a part its version's identity and id, and move its stored rows along."""
+        old = (part.agency, part.year, part.title)
+        part.agency, part.year, part.title, part.published = (fields[f] for f in pairing.IDENTITY_FIELDS)
+        key = document_key(part.agency, part.year, url)
+        doc_id = stable_id(key)
+        new_id = stable_id(doc_id, part.digest)
+        old_id = part.id
+        part.document_key, part.document_id, part.id = key, doc_id, new_id
+        remap[old_id] = new_id
+        if new_id != old_id:
+            for table in self._PART_TABLES:
+                self.db.conn.execute(f"update [{table}] set version_id = ? where version_id = ?", [new_id, old_id])
+        if new_id != old_id or old != (part.agency, part.year, part.title):
+            rows = self.db.execute("select id, heading, text, agency, title from sections where version_id = ?",
+                                   [old_id]).fetchall()
+            if rows:
+                search.unindex_rows(self.db, "sections", FTS["sections"], rows)
+                self.db.conn.execute("update sections set version_id = ?, agency = ?, year = ?, title = ? "
+                                     "where version_id = ?", [new_id, part.agency, part.year, part.title, old_id])
+                search.index_rows(self.db, "sections", FTS["sections"],
+                                  [(r[0], r[1], r[2], part.agency, part.title) for r in rows])
 
     def _carry_chains_and_order(self) -> None:
         docs: dict[str, list[Version]] = {}
@@ -555,12 +728,15 @@ class ArchiveBuilder:
             rows.append({"name": src, "note": "seen in WARCs, not in the registry"})
         if rows:
             self.db["sources"].insert_all(rows, replace=True, alter=False)
-        code_by_agency = {s["agency"]: s for s in rows if s.get("agency")}
+        # The registry's bodies under the name the archive keys reports by (normalised like them).
+        registry_agency = {s["name"]: normalize_agency(s.get("agency"), s.get("region")) for s in rows}
+        code_by_agency = {registry_agency[s["name"]]: s for s in rows if registry_agency[s["name"]]}
         code_by_source = {s["name"]: s for s in rows}
         names: dict[str, dict] = {}
         for s in rows:
-            if s.get("agency"):
-                names.setdefault(s["agency"], {"source": s["name"], "division_code": s.get("division_code")})
+            if registry_agency[s["name"]]:
+                names.setdefault(registry_agency[s["name"]],
+                                 {"source": s["name"], "division_code": s.get("division_code")})
         for v in sorted(self.versions.values(), key=lambda v: v.order):
             if v.agency and v.agency not in names:
                 src = code_by_source.get(v.source or "") or {}
@@ -704,11 +880,25 @@ def _parseable(item: dict) -> bool:
     return item.get("http_status") in (None, 200) and (item.get("role") in REPORT_ROLES or item.get("role") is None)
 
 
+def _with_hints(builder: ArchiveBuilder, records: Iterable[tuple[str, dict, bytes | None]]
+                ) -> Iterator[tuple[str, dict, bytes | None]]:
+    """Each response carries `hints` (the registry's agency and region for its source), so
+    `parse_capture` can hand them to the parser, in worker processes too."""
+    for kind, item, body in records:
+        if kind == "response":
+            hints = builder.hints_for(item)
+            if hints:
+                item["hints"] = hints
+        yield kind, item, body
+
+
 def feed_records(builder: ArchiveBuilder, records: Iterable[tuple[str, dict, bytes | None]],
                  jobs: int = 1) -> int:
     """Feed records in order. jobs > 1 parses in worker processes (order kept, so the result is
     identical); the main process still does all reading, inserting and indexing."""
     n = 0
+    if builder.registry_by_name:
+        records = _with_hints(builder, records)
     if jobs > 1:
         import multiprocessing
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import sqlite_utils
 
-CANONICAL = ["agencies", "sources", "documents", "document_versions", "active_disclosure", "requests",
+CANONICAL = ["agencies", "sources", "documents", "document_versions", "version_documents",
+             "active_disclosure", "requests",
              "appeals", "sections", "rule_results", "captures", "reports", "coverage"]
 
 

@@ -25,6 +25,9 @@ RULES = [
      "total = upheld + corrected + other + pending", "implied"),
     ("carry_chain", "agency, year Y, per column",
      "carried_over(Y) = carried_forward(Y-1)", "across reports"),
+    ("page_attachment_mismatch", "a report published as a page and an attachment (scope: the other document's URL)",
+     "the page's tables = the attachment's tables, cell by cell (expected: the page's values, actual: "
+     "the attachment's)", "one report, one version"),
 ]
 
 

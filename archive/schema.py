@@ -92,6 +92,19 @@ TABLES: dict[str, dict] = {
                     # A year (and edition) filtered page counts and facets from this index alone.
                     ("idx_publish_versions_year_facets", ["year", "edition", "status", "is_latest"])],
     },
+    # Every document a version was read from: one row for a plain page, two or more when a page and
+    # the attachment(s) holding its report are one version (archive/pairing.py). `numbers` marks the
+    # document the version's cells came from (= document_versions.capture_id), `identity` the one
+    # whose agency, year, title and date the version carries.
+    "version_documents": {
+        "columns": {
+            "version_id": str, "capture_id": str, "url": str, "payload_digest": str, "role": str,
+            "status": str, "n_cells": int, "numbers": int, "identity": int,
+        },
+        "pk": ("version_id", "payload_digest"),
+        "foreign_keys": [("version_id", "document_versions", "id"), ("capture_id", "captures", "id")],
+        "indexes": [["capture_id"]],
+    },
     "active_disclosure": {
         "columns": {
             "version_id": str, "row_key": str, "measure": str, "value": "ANY", "raw": str,
@@ -240,7 +253,7 @@ TABLE_ORDER = [
     "sources", "agencies", "runs", "crawl_summaries",
     "active_rows", "active_measures", "request_rows", "request_columns",
     "appeal_procedures", "appeal_outcomes", "rules", "section_numbers",
-    "captures", "documents", "document_versions",
+    "captures", "documents", "document_versions", "version_documents",
     "active_disclosure", "requests", "appeals", "sections", "rule_results", "report_totals",
     "outcome_totals", "section_search",
 ]
@@ -257,7 +270,9 @@ VIEWS: dict[str, str] = {
     # One row per report (latest version) with the headline numbers (total column of table 3 and
     # table 4's totals), as the build summed them into report_totals (archive/totals.py).
     "reports": "select " + ", ".join(REPORT_COLUMNS) + " from report_totals",
-    # Every cell with the capture it came from: URL, time, digest, WARC file and offset.
+    # Every cell with the capture it came from: URL, time, digest, WARC file and offset. A version's
+    # cells all come from one document (document_versions.capture_id; for a page merged with its
+    # attachment, the one whose tables were kept: version_documents.numbers = 1).
     "cell_provenance": """
 select 'active_disclosure' as table_name, c.version_id, c.row_key as row_key, c.measure as column_key,
   c.value, c.raw, c.pos_table, c.pos_row, c.pos_col,
@@ -310,7 +325,9 @@ left join latest l on l.agency = a.name and l.year = y.year
     # lookup when only rule_results columns are asked for (the rule facet).
     "rule_failures": """
 select r.version_id, v.agency, v.year, v.edition, v.is_latest, r.rule, r.scope, r.expected, r.actual,
-  r.actual - r.expected as difference, r.blank_as_zero, r.note, r.other_version_id, v.url
+  case when typeof(r.expected) in ('integer', 'real') and typeof(r.actual) in ('integer', 'real')
+    then r.actual - r.expected end as difference,
+  r.blank_as_zero, r.note, r.other_version_id, v.url
 from rule_results r
 left join document_versions v on v.id = r.version_id
 where r.ok = 0

@@ -89,6 +89,20 @@ def index_rows(db: sqlite_utils.Database, table: str, columns: list[str],
     )
 
 
+def unindex_rows(db: sqlite_utils.Database, table: str, columns: list[str],
+                 rows: list[tuple]) -> None:
+    """Remove (rowid, *column values as indexed) from `<table>_fts` (FTS5's 'delete' command needs
+    the values that were indexed: the original text, tokenised again)."""
+    if not rows:
+        return
+    placeholders = ", ".join("?" for _ in range(len(columns) + 2))
+    cols = ", ".join(f"[{c}]" for c in columns)
+    db.conn.executemany(
+        f"insert into [{table}_fts] ([{table}_fts], rowid, {cols}) values ({placeholders})",
+        [("delete", r[0], *(cjk_tokens(v) for v in r[1:])) for r in rows],
+    )
+
+
 SEARCH_TABLE = "section_search"
 _FILL_SECTION_SEARCH = f"""
 insert into [{SEARCH_TABLE}] (id, section, version_id, year, number, is_latest, province, level)

@@ -112,3 +112,15 @@ def build_fake(root: Path):
     build_archive(out, warcs=sorted((root / "warcs").glob("*.warc.gz")), parse=json_parser,
                   parser_version=FAKE_VERSION, registry_path=root / "none.yaml")
     return sqlite_utils.Database(out)
+
+
+NAVIGATION_MARKS = (">", "»", "›", "首页", "当前位置")
+COLUMN_NAMES = ("政府信息公开年报", "年度报告", "年报", "政府信息公开", "信息公开", "政务公开")
+
+
+def navigation_agencies(db) -> list[str]:
+    """Archived agency names (document_versions.agency, agencies.name) that are navigation text:
+    a breadcrumb mark, 首页 / 当前位置, or a column name at the end. Should always be empty."""
+    names = {r[0] for r in db.execute("select distinct agency from document_versions where agency is not null")}
+    names |= {r[0] for r in db.execute("select name from agencies")}
+    return sorted(n for n in names if any(m in n for m in NAVIGATION_MARKS) or n.endswith(COLUMN_NAMES))

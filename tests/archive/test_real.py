@@ -126,3 +126,10 @@ def test_check_reruns_to_the_stored_results(archive):
     assert summary["differ_from_stored"] == 0 and summary["not_stored"] == 0
     failed = archive.execute("select count(*) from rule_results where ok = 0").fetchone()[0]
     assert sum(c.get("fail", 0) for c in summary["rules"].values()) == failed > 0
+
+
+def test_no_archived_agency_is_navigation_text(archive):
+    from tests.archive.helpers import navigation_agencies
+
+    assert navigation_agencies(archive) == []
+    assert archive.execute("select count(*) from agencies").fetchone()[0] >= 4

@@ -7,6 +7,7 @@ written here, never from the archive.
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 import subprocess
@@ -134,13 +135,30 @@ def test_the_demo_prints_what_it_found(demo_run):
     rows = conn.execute("select source, complete, n_report_urls from crawl_summaries order by source").fetchall()
     assert [tuple(r) for r in rows] == [("demo-bingxian", 1, 7), ("demo-jiaqu", 1, 10), ("demo-yishi", 1, 8)]
     # The DOCX report: its page (names the report, tables only in the attachment: no_tables) and the
-    # attachment holding the tables, which is the version the archive shows.
-    docx = conn.execute("""select v.status, c.role, c.content_type from document_versions v
+    # attachment holding the tables are ONE version (issue 11, point 5: one report, one version); the
+    # numbers come from the attachment, both documents are kept and linked. (Until then they were two
+    # versions, and edited_reports listed the report as "edited after publication" with 0 changed cells.)
+    docx = conn.execute("""select v.id, v.status, c.role, c.content_type from document_versions v
                            join captures c on c.id = v.capture_id
                            where v.agency = '乙市生态环境局' and v.year = 2024 order by v.version""").fetchall()
-    assert [tuple(r) for r in docx] == [
-        ("no_tables", "report", "text/html; charset=UTF-8"),
+    assert [tuple(r)[1:] for r in docx] == [
         ("parsed", "attachment", "application/vnd.openxmlformats-officedocument.wordprocessingml.document")]
+    documents = conn.execute("""select d.role, d.status, d.numbers, d.identity, c.version_id = d.version_id
+                                from version_documents d join captures c on c.id = d.capture_id
+                                where d.version_id = ? order by d.role desc""", (docx[0]["id"],)).fetchall()
+    assert [tuple(r) for r in documents] == [("report", "no_tables", 0, 1, 1), ("attachment", "parsed", 1, 0, 1)]
+    # So the demo has no report edited after publication (it publishes every report once).
+    meta = json.loads((REPO / "datasette-metadata.json").read_text(encoding="utf-8"))
+    edited = conn.execute(meta["databases"]["nianbao"]["queries"]["edited_reports"]["sql"], {"year": ""}).fetchall()
+    assert edited == []
+
+
+def test_no_archived_agency_is_navigation_text(demo_run):
+    from tests.archive.helpers import navigation_agencies
+
+    _, _, conn = demo_run
+    assert navigation_agencies(conn) == []
+    assert conn.execute("select count(*) from agencies").fetchone()[0] >= 6
 
 
 def test_demo_refuses_a_data_dir_it_did_not_make(tmp_path):
