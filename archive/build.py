@@ -518,11 +518,15 @@ class ArchiveBuilder:
                 c["version_id"] = remap[vid]
 
     def _part_roles(self) -> dict[str, str]:
+        """Part/version id -> WARC role of its document: `attachment` if any capture was one, else
+        `report` if any was (a role-less capture or a file counts as a report), whatever the order."""
         roles: dict[str, str] = {}
         for c in self.captures:
             vid = c.get("version_id")
-            if vid and vid not in roles:
-                roles[vid] = c.get("role") or "report"
+            if vid and roles.get(vid) != "attachment":
+                role = c.get("role") or "report"
+                if vid not in roles or role in ("attachment", "report"):
+                    roles[vid] = role
         return roles
 
     @staticmethod
