@@ -1,8 +1,11 @@
 """`nianbao parse PATH... [--json]`: parse report files offline and print the canonical report.
 
-With --json the output is JSON Lines: one canonical report object per line, in the order of the
-paths (`jq -s` turns it into a list). Without --json a readable summary per report: status,
-edition, year, agency, the failed consistency checks and the warnings.
+Any format the archive reads (HTML/text, PDF, DOCX, DOC, WPS, OFD, XLSX/XLS, images): each file goes
+through parsers.document.parse_document, the same entry the build uses, decided by the file's bytes
+(its name only breaks ties). With --json the output is JSON Lines: one object per line, exactly what
+parse_document returns, in the order of the paths (`jq -s` turns it into a list). Without --json a
+readable summary per report: format, status, edition, year, agency, the failed consistency checks
+and the warnings.
 Exit status: 0 when every path was read, 1 when a path could not be read (the rest still print).
 """
 
@@ -18,7 +21,7 @@ from typing import Any
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "parse",
-        help="parse report pages (HTML or text) and print the canonical report",
+        help="parse report files (HTML, PDF, DOCX, DOC, WPS, OFD, XLSX, …) and print the canonical report",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -34,7 +37,7 @@ def _read(path: str) -> bytes:
 
 
 def run(args: argparse.Namespace) -> int:
-    from parsers import parse_report
+    from parsers.document import parse_document
 
     failures = 0
     reports: list[dict[str, Any]] = []
@@ -45,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"nianbao parse: cannot read {path}: {error.strerror or error}", file=sys.stderr)
             failures += 1
             continue
-        report = parse_report(data, source=path)
+        report = parse_document(data, filename=None if path == "-" else Path(path).name, source=path)
         if args.json:
             sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
         else:
@@ -61,14 +64,14 @@ def _summary(reports: list[dict[str, Any]]) -> None:
 
     console = Console()
     table = Table(title="nianbao parse", show_lines=False)
-    for column in ("source", "status", "edition", "year", "agency", "published", "cells", "checks failed", "warnings"):
+    for column in ("source", "format", "status", "edition", "year", "agency", "published", "cells", "checks failed", "warnings"):
         table.add_column(column, overflow="fold")
     for report in reports:
         cells = [c for key in ("active", "requests", "appeals") for c in report[key]]
         read = sum(1 for c in cells if c.get("position") is not None)
         failed = [c for c in report["checks"] if not c["ok"]]
         table.add_row(
-            Path(report["source"]).name or report["source"], report["status"], str(report["edition"] or "—"), str(report["year"] or "—"),
+            Path(report["source"]).name or report["source"], report.get("format") or "—", report["status"], str(report["edition"] or "—"), str(report["year"] or "—"),
             report["agency"] or "—", report["published"] or "—", f"{read}/{len(cells)}",
             f"{len(failed)}/{len(report['checks'])}", str(len(report["warnings"])),
         )
