@@ -1,7 +1,7 @@
 """One report in every format, through the one door (parsers.document.parse_document).
 
 tests/fixtures/formats/ holds two real reports (a 2021-edition county bureau report, a 2019-edition
-district report) as DOCX, PDF, DOC, WPS (OLE2 and DOCX inside), OFD, XLSX and PNG, made by
+district report) as DOCX, PDF, DOC, WPS (OLE2 and DOCX inside), OFD, XLSX, XLS and PNG, made by
 make_fixtures.py from the reviewed canonical reports; <name>.expected.json is what every format must
 give: agency, year, edition and every cell's value. DOC and WPS go through LibreOffice (a system
 dependency: make system-deps), so those cases take about a second each.
@@ -25,7 +25,7 @@ from tests.conftest import REPO
 FORMATS = REPO / "tests" / "fixtures" / "formats"
 SOURCES = ("shuyang_fgj_2023", "pingtan_2019")
 SUFFIXES = {".docx": "docx", ".pdf": "pdf", ".doc": "doc", ".wps": "wps", ".wpsx.wps": "wps", ".ofd": "ofd",
-            ".xlsx": "xlsx", ".png": "png"}
+            ".xlsx": "xlsx", ".xls": "xls", ".png": "png"}
 KEYS = {"active": ("row", "measure"), "requests": ("row", "column"), "appeals": ("procedure", "outcome")}
 _CACHE: dict[Path, dict] = {}
 
@@ -143,7 +143,7 @@ def test_unknown_bytes_are_unsupported_never_guessed():
 
 
 @pytest.mark.parametrize("name, cut", [("shuyang_fgj_2023.pdf", 20000), ("shuyang_fgj_2023.docx", 4000),
-                                       ("pingtan_2019.ofd", 5000), ("pingtan_2019.xlsx", 3000),
+                                       ("pingtan_2019.ofd", 5000), ("pingtan_2019.xlsx", 3000), ("pingtan_2019.xls", 6000),
                                        ("shuyang_fgj_2023.doc", 3000), ("shuyang_fgj_2023.wpsx.wps", 2000)])
 def test_truncated_files_are_unreadable(name, cut):
     path = FORMATS / name
