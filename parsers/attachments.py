@@ -42,95 +42,172 @@ def _page(parts: list[str]) -> str:
             + "\n".join(parts) + "\n</body></html>\n")
 
 
-def _table_html(rows: list[list[Any]]) -> str:
-    out = ["<table>"]
-    for row in rows:
-        out.append("<tr>" + "".join(f"<td>{html.escape(str(c or '').strip())}</td>" for c in row) + "</tr>")
-    out.append("</table>")
-    return "".join(out)
+def _ptable_html(table: Any) -> str:
+    """A stitched PDF table as HTML: cells at their top-left row, spans as printed."""
+    rows: list[list[str]] = [[] for _ in range(table.nrows)]
+    for cell in table.cells:
+        attrs = (f' rowspan="{cell.rowspan}"' if cell.rowspan > 1 else "") + \
+                (f' colspan="{cell.colspan}"' if cell.colspan > 1 else "")
+        rows[cell.r].append(f"<td{attrs}>{html.escape(cell.text)}</td>")
+    return "<table>" + "".join("<tr>" + "".join(r) + "</tr>" for r in rows) + "</table>"
 
 
 def pdf_to_html(data: bytes) -> str | None:
-    import pdfplumber
+    """The PDF as printed: page 1's title block as <h1>, text lines as <p>, tables stitched across pages."""
+    from parsers.pdf_layout import read_pdf
 
-    parts: list[str] = []
     try:
-        with pdfplumber.open(io.BytesIO(data)) as pdf:
-            for page in pdf.pages:
-                tables = page.find_tables()
-                boxes = [t.bbox for t in tables]
-
-                def outside(obj: dict[str, Any], boxes: list = boxes) -> bool:
-                    x, y = (obj["x0"] + obj["x1"]) / 2, (obj["top"] + obj["bottom"]) / 2
-                    return not any(b[0] <= x <= b[2] and b[1] <= y <= b[3] for b in boxes)
-
-                # Text and tables in reading order: sort blocks by their top edge.
-                blocks: list[tuple[float, str]] = []
-                text = page.filter(outside).extract_text_lines() if boxes else page.extract_text_lines()
-                blocks += [(ln["top"], f"<p>{html.escape(ln['text'])}</p>") for ln in text]
-                blocks += [(t.bbox[1], _table_html(t.extract())) for t in tables]
-                parts += [b for _, b in sorted(blocks, key=lambda b: b[0])]
+        layout = read_pdf(data)
     except Exception:  # pdfminer raises many types on damaged files; a bad file is a status, not a crash
         return None
+    parts: list[str] = []
+    for kind, item in layout.blocks:
+        if kind == "title":
+            parts.append(f"<h1>{html.escape(item)}</h1>")
+        elif kind == "line":
+            parts.append(f"<p>{html.escape(item.text)}</p>")
+        else:
+            parts.append(_ptable_html(item))
     return _page(parts)
 
 
-def _docx_table(table: Any) -> str:
-    """A DOCX table with gridSpan → colspan and vMerge → rowspan."""
-    from docx.oxml.ns import qn
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
-    grid: list[list[dict[str, Any] | None]] = []
+
+def _w_int(element: Any, path: str, default: int) -> int:
+    found = element.find(path) if element is not None else None
+    value = found.get(W + "val") if found is not None else None
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+def _para_text(p: Any) -> str:
+    return "".join(t.text or "" for t in p.iter(W + "t"))
+
+
+def _docx_blocks(container: Any, sizes: dict[str, float], out: list[tuple[str, str, float]]) -> None:
+    """Paragraphs and tables of a body or cell in order (content controls and custom XML opened)."""
+    for child in container:
+        tag = child.tag
+        if tag == W + "p":
+            text = _para_text(child)
+            if text.strip():
+                out.append(("p", text, _para_size(child, sizes)))
+        elif tag == W + "tbl":
+            out.append(("table", _docx_table(child, sizes), 0.0))
+        elif tag in (W + "sdt", W + "customXml"):
+            content = child.find(W + "sdtContent")
+            _docx_blocks(content if content is not None else child, sizes, out)
+
+
+def _para_size(p: Any, sizes: dict[str, float]) -> float:
+    """The paragraph's largest run font size in pt (direct formatting, else its style's), 0 unknown."""
+    best = 0.0
+    for sz in p.iter(W + "sz"):
+        try:
+            best = max(best, int(sz.get(W + "val", "0")) / 2)
+        except ValueError:
+            pass
+    if not best:
+        style = p.find(f"{W}pPr/{W}pStyle")
+        if style is not None:
+            best = sizes.get(style.get(W + "val", ""), 0.0)
+    return best
+
+
+def _docx_table(tbl: Any, sizes: dict[str, float]) -> str:
+    """A DOCX table: gridSpan → colspan, vMerge → rowspan, gridBefore skipped columns, nested tables
+    kept inside their cell (the report parser reads leaf tables, a layout table as text)."""
+    grid_rows: list[list[dict[str, Any]]] = []
     origin: dict[tuple[int, int], dict[str, Any]] = {}
-    for r, tr in enumerate(table._tbl.tr_lst):
-        row: list[dict[str, Any] | None] = []
-        col = 0
-        for tc in tr.tc_lst:
-            span = tc.grid_span
-            vmerge = tc.tcPr.find(qn("w:vMerge")) if tc.tcPr is not None else None
-            text = "\n".join("".join(t.text or "" for t in p.iter(qn("w:t"))) for p in tc.iter(qn("w:p")))
-            if vmerge is not None and vmerge.get(qn("w:val")) in (None, "continue") and (r - 1, col) in origin:
-                cell = origin[(r - 1, col)]
-                cell["rowspan"] += 1
-                origin[(r, col)] = cell
-                row.append(None)
+    rows = []
+    for child in tbl:  # the table's own rows (also inside a content control), not a nested table's
+        if child.tag == W + "tr":
+            rows.append(child)
+        elif child.tag in (W + "sdt", W + "customXml"):
+            rows.extend(tr for tr in child.iter(W + "tr") if tr.getparent().tag != W + "tbl")
+    for r, tr in enumerate(rows):
+        row: list[dict[str, Any]] = []
+        col = _w_int(tr.find(W + "trPr"), W + "gridBefore", 0)
+        for tc in tr.findall(W + "tc"):
+            pr = tc.find(W + "tcPr")
+            span = max(1, _w_int(pr, W + "gridSpan", 1))
+            vmerge = pr.find(W + "vMerge") if pr is not None else None
+            above = origin.get((r - 1, col))
+            if vmerge is not None and vmerge.get(W + "val") in (None, "continue") and above is not None:
+                above["rowspan"] += 1
+                origin[(r, col)] = above
             else:
-                cell = {"text": text, "colspan": span, "rowspan": 1}
+                if tc.find(W + "tbl") is not None:
+                    inner: list[tuple[str, str, float]] = []
+                    _docx_blocks(tc, sizes, inner)
+                    content = "".join(f"<p>{html.escape(t)}</p>" if k == "p" else t for k, t, _ in inner)
+                else:
+                    content = html.escape("\n".join(_para_text(p) for p in tc.iter(W + "p")).strip())
+                cell = {"html": content, "colspan": span, "rowspan": 1}
                 origin[(r, col)] = cell
                 row.append(cell)
             col += span
-        grid.append(row)
+        grid_rows.append(row)
     out = ["<table>"]
-    for row in grid:
+    for row in grid_rows:
         tds = []
         for cell in row:
-            if cell is None:
-                continue
             attrs = (f' colspan="{cell["colspan"]}"' if cell["colspan"] > 1 else "") + \
                     (f' rowspan="{cell["rowspan"]}"' if cell["rowspan"] > 1 else "")
-            tds.append(f"<td{attrs}>{html.escape(cell['text'].strip())}</td>")
+            tds.append(f"<td{attrs}>{cell['html']}</td>")
         out.append("<tr>" + "".join(tds) + "</tr>")
     out.append("</table>")
     return "".join(out)
 
 
+def _style_sizes(document: Any) -> dict[str, float]:
+    """Font size (pt) by paragraph style id, where the style sets one (titles are often styled)."""
+    sizes: dict[str, float] = {}
+    try:
+        for style in document.styles:
+            size = getattr(getattr(style, "font", None), "size", None)
+            if size is not None:
+                sizes[style.style_id] = size.pt
+    except Exception:  # a damaged styles part: sizes from direct formatting only
+        pass
+    return sizes
+
+
 def docx_to_html(data: bytes) -> str | None:
+    """The DOCX as printed: a leading largest-font title as <h1>, paragraphs as <p>, tables with spans."""
     import docx
-    from docx.table import Table
-    from docx.text.paragraph import Paragraph
 
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception:  # python-docx raises several types on damaged files
         return None
+    sizes = _style_sizes(document)
+    blocks: list[tuple[str, str, float]] = []
+    _docx_blocks(document.element.body, sizes, blocks)
     parts: list[str] = []
-    for block in document.element.body.iterchildren():
-        tag = block.tag.rsplit("}", 1)[-1]
-        if tag == "p":
-            text = Paragraph(block, document).text
-            if text.strip():
-                parts.append(f"<p>{html.escape(text)}</p>")
-        elif tag == "tbl":
-            parts.append(_docx_table(Table(block, document)))
+    # the title: the first paragraphs (before any table) in the largest font, larger than the body's
+    paragraphs = [size for p in document.element.body.iter(W + "p") if (size := _para_size(p, sizes))]
+    lead = []
+    for kind, text, size in blocks[:6]:
+        if kind != "p":
+            break
+        lead.append((text, size))
+    title_end = 0
+    if lead and paragraphs:
+        body = sorted(paragraphs)[len(paragraphs) // 2]
+        biggest = max(size for _, size in lead)
+        if biggest >= body * 1.15:
+            start = next(i for i, (_, size) in enumerate(lead) if size == biggest)
+            title_end = start
+            while title_end < len(lead) and lead[title_end][1] == biggest:
+                title_end += 1
+            parts += [f"<p>{html.escape(text)}</p>" for text, _ in lead[:start]]
+            parts.append(f"<h1>{html.escape(''.join(text.strip() for text, _ in lead[start:title_end]))}</h1>")
+    for kind, text, _ in blocks[title_end:]:
+        parts.append(f"<p>{html.escape(text)}</p>" if kind == "p" else text)
     return _page(parts)
 
 
