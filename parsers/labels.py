@@ -76,15 +76,28 @@ _REQUEST_ROW_RULES: list[tuple[str, object]] = [
 ]
 
 
+# A block or group label printed in the same cell as the first row label under it (DOCX/PDF tables
+# that merge "三、本年度办理结果" and "（一）予以公开" into one cell): the group, then an ordinal.
+_GROUP_PREFIX_RE = re.compile(
+    r"^(?:本年度办理结果|不予公开|无法提供|不予处理|其他处理)(?=[(（]?[一二三四五六七八九十\d]{1,3}[)）、.,:])")
+
+
 @lru_cache(maxsize=8192)
 def request_row_key(label: str) -> str | None:
-    """Table 3 row key of one label cell, or None (group labels such as "（三）不予公开" give None)."""
+    """Table 3 row key of one label cell, or None (group labels such as "（三）不予公开" give None).
+
+    A cell holding a group label and the first row label under it ("三、本年度办理结果（一）予以公开",
+    "（六）其他处理 3.其他") is keyed by the row label after the group.
+    """
     s = core(label)
-    if not s:
-        return None
-    for key, test in _REQUEST_ROW_RULES:
-        if test(s):  # type: ignore[operator]
-            return key
+    while s:
+        for key, test in _REQUEST_ROW_RULES:
+            if test(s):  # type: ignore[operator]
+                return key
+        rest = _GROUP_PREFIX_RE.sub("", s, count=1)
+        if rest == s:
+            return None
+        s = strip_ordinal(rest)
     return None
 
 

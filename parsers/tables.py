@@ -96,7 +96,13 @@ def _values_of(table: Table, r: int) -> list[Cell]:
 
 
 def segment(tables: list[Table], warnings: list[str]) -> dict[str, list[Ref]]:
-    """Rows of each report table, in page order (first occurrence of each table only)."""
+    """Rows of each report table, in page order.
+
+    A table met again after something else (its continuation on the next page of a PDF or DOCX,
+    with or without a repeated header, or after a page footer between the parts) extends its
+    segment: the readers decide by row key, so new rows extend the table and rows already read
+    are never overwritten by a later copy (a quoted table of last year), which they warn about.
+    """
     segments: dict[str, list[Ref]] = {"active": [], "requests": [], "appeals": []}
     closed: set[str] = set()
     mode: str | None = None
@@ -107,9 +113,8 @@ def segment(tables: list[Table], warnings: list[str]) -> dict[str, list[Ref]]:
             if mode in segments:
                 closed.add(mode)
             if kind in closed:
-                warnings.append(f"a second {kind} table was ignored")
-                mode = "ignored"
-                return None
+                warnings.append(f"the {kind} table resumes after other content: read as its continuation")
+                closed.discard(kind)
             mode = kind
         return kind
 
@@ -136,10 +141,10 @@ def segment(tables: list[Table], warnings: list[str]) -> dict[str, list[Ref]]:
             elif L.is_active_header(texts) and not any(looks_like_value(t) for t in _texts(own)[1:]):
                 if enter("active"):
                     segments["active"].append(ref)
-            elif _is_request_data(table, r) and mode != "ignored" and (fresh or mode is None):
+            elif _is_request_data(table, r) and (fresh or mode is None):
                 if enter("requests"):
                     segments["requests"].append(ref)
-            elif _is_active_data(table, r) and mode != "ignored" and (fresh or mode is None):
+            elif _is_active_data(table, r) and (fresh or mode is None):
                 if enter("active"):
                     segments["active"].append(ref)
             elif fresh:
@@ -201,11 +206,14 @@ def read_requests(refs: list[Ref], found: Found) -> None:
     colmaps: dict[int, dict[int, str]] = {}
     data: list[Ref] = []
     for table, r in refs:
-        if not data and L.is_request_header(_texts(_row_cells(table, r))):
+        if L.is_request_header(_texts(_row_cells(table, r))):
+            # the table's header, or one repeated over a continuation (which maps its own columns)
+            first_header = not data
             for cell in table.rows[r]:
                 key = L.request_column_key(cell.text) if cell.text else None
                 if key:
-                    header_cells.append((cell, key))
+                    if first_header:
+                        header_cells.append((cell, key))
                     colmap = colmaps.setdefault(table.index, {})
                     for c in range(cell.col, cell.col + cell.colspan):
                         colmap[c] = key  # deeper header rows overwrite: leaf labels win
