@@ -20,7 +20,11 @@ DEFAULT_PORT = 8001
 # Settings for a large read-only archive: CSV of all rows; no suggested facets (they count every
 # column of a 100k-row table); facets that take longer than 300 ms are left out (an unfiltered
 # 600k-row table) and appear once a search or filter narrows the rows; whole-archive aggregates
-# (outcome shares, the outcomes chart) need several seconds on 100,000 reports (bench/serve.py).
+# (outcome shares, the outcomes chart) need several seconds on 100,000 reports (bench/serve.py), so
+# canned queries get 10 s. For a public server (issue 15, nianbao/publish/README.md "Limits"):
+# ad-hoc SQL is held to 3 s and 2 of the 6 SQL threads by the plugin's guard (nianbao.publish.guard),
+# so 4 threads always serve table and canned pages; a CSV stream ends at 100 MB (Datasette's own
+# default, stated here because the guard applies it in bytes too).
 SETTINGS: dict[str, str] = {
     "allow_csv_stream": "on",
     "suggest_facets": "off",
@@ -28,6 +32,8 @@ SETTINGS: dict[str, str] = {
     "facet_time_limit_ms": "300",
     "default_cache_ttl": "3600",
     "max_returned_rows": "1000",
+    "num_sql_threads": "6",
+    "max_csv_mb": "100",
 }
 
 
@@ -70,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"nianbao serve: metadata file not found: {metadata}", file=sys.stderr)
         return 2
     inspect_file = prepare(db_path, add_indexes=not args.no_indexes)
-    cmd = datasette_command(db_path, inspect_file, metadata, args.host, args.port)
+    cmd = datasette_command(db_path, inspect_file, metadata, args.host, args.port, dict(args.setting or []))
     env = {**os.environ, "NIANBAO_WARCS": str(data.warcs), "NIANBAO_DATA": str(data.root)}
     if args.dry_run:
         print(" ".join(cmd))
@@ -91,6 +97,9 @@ def register(subparsers) -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     parser.add_argument("--metadata", default=None,
                         help="Datasette metadata file (default: datasette-metadata.json of the repository)")
+    parser.add_argument("--setting", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                        help="a Datasette setting over nianbao's defaults (repeatable), e.g. "
+                             "--setting sql_time_limit_ms 20000")
     parser.add_argument("--no-indexes", action="store_true",
                         help="do not add the publishing indexes to the database before serving")
     parser.add_argument("--dry-run", action="store_true",

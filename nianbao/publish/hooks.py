@@ -6,25 +6,38 @@
   scripts can never run in the archive's origin (CSP sandbox without allow-scripts, nothing loaded
   from elsewhere, nosniff);
 - `/robots.txt`: index pages, not query endpoints;
-- `render_cell`: every `capture_id` cell (tables, views, canned queries) links to its original.
+- `/-/limits.json`: the limits in force, and the ad-hoc queries and CSV streams running or waiting;
+- `render_cell`: every `capture_id` cell (tables, views, canned queries) links to its original;
+- limits for a public server (issue 15): SQLite limits and a result budget on every connection
+  (`prepare_connection`, nianbao.publish.limits), the request guard (`asgi_wrapper`,
+  nianbao.publish.guard: read-only, ad-hoc SQL time limit and concurrency, response caps), and
+  concise error logs (`handle_exception`, nianbao.publish.errors, replacing Datasette's default).
 
 Configured under `plugins.nianbao` in datasette-metadata.json: `warc_dir` (usually
-`{"$env": "NIANBAO_WARCS"}`, which `nianbao serve` sets) and `database` (default "nianbao").
+`{"$env": "NIANBAO_WARCS"}`, which `nianbao serve` sets), `database` (default "nianbao") and
+`limits` (overrides of nianbao.publish.limits.Limits, e.g. `{"adhoc_time_limit_ms": 2000}`).
 """
 
 from __future__ import annotations
 
 import html
 import os
+import weakref
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from datasette import hookimpl
-from datasette.utils.asgi import NotFound, Response
+from datasette.utils.asgi import BadRequest, NotFound, Response
 from markupsafe import Markup
+
+from nianbao.publish import errors
+from nianbao.publish.guard import Guard
+from nianbao.publish.limits import Limits, guard_connection
 
 from nianbao.publish.original import (
     CaptureLocation,
+    capture_id_problem,
     find_capture,
     find_revisit_target,
     is_displayable,
@@ -56,6 +69,11 @@ def warc_dir(datasette) -> Path:
     return Path(os.environ.get("NIANBAO_DATA") or "data") / "warcs"
 
 
+def limits(datasette) -> Limits:
+    """The limits in force: nianbao.publish.limits defaults, overridden by `plugins.nianbao.limits`."""
+    return Limits.from_config(_config(datasette).get("limits"))
+
+
 def _database(datasette):
     name = _config(datasette).get("database") or "nianbao"
     try:
@@ -66,6 +84,9 @@ def _database(datasette):
 
 async def _location(datasette, request) -> CaptureLocation:
     capture_id = request.url_vars["capture_id"]
+    problem = capture_id_problem(capture_id)
+    if problem:
+        raise BadRequest(problem)
     db = _database(datasette)
     location = await db.execute_fn(lambda conn: find_capture(conn, capture_id))
     if location is None:
@@ -111,11 +132,31 @@ async def _read(datasette, location: CaptureLocation):
     )
 
 
+async def original_unknown(request) -> Response:
+    """Any other address under /-/original/ (an empty id, extra segments): a short 404, not a
+    fall-through to Datasette's row route."""
+    raise NotFound("no such page: an archived original is /-/original/<capture id>, "
+                   "its body /-/original/<capture id>/raw (a capture id is 16 hexadecimal digits)")
+
+
+GUARDS: "weakref.WeakKeyDictionary[Any, Guard]" = weakref.WeakKeyDictionary()
+
+
+async def limits_json(datasette) -> Response:
+    """/-/limits.json: the limits in force and how many ad-hoc queries and CSV streams run or wait now."""
+    guard = GUARDS.get(datasette)
+    return Response.json({
+        "limits": asdict(limits(datasette)),
+        "settings": {name: datasette.setting(name) for name in
+                     ("sql_time_limit_ms", "num_sql_threads", "max_returned_rows", "max_csv_mb",
+                      "allow_csv_stream", "facet_time_limit_ms")},
+        "now": guard.status() if guard else None,
+    }, headers={"Cache-Control": "no-store"})
+
+
 async def robots(datasette, request) -> Response:
     return Response.text(robots_txt(datasette.setting("base_url") or "/"))
 
-
-READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 # Per connection to the archive (Datasette keeps 3): a 5 GB archive read through SQLite's default
 # 2 MB page cache re-reads every page of a common search term's 100,000 sections on each request
@@ -126,6 +167,10 @@ CONNECTION_PRAGMAS = ("pragma mmap_size = 8589934592", "pragma cache_size = -262
 
 @hookimpl
 def prepare_connection(conn, database, datasette):
+    """Every connection Datasette opens, to any database (its per-thread read connections are opened
+    lazily and each goes through this hook): SQLite limits and the result budget; the archive's
+    also gets the read pragmas."""
+    guard_connection(conn, limits(datasette))
     if database == (_config(datasette).get("database") or "nianbao"):
         for pragma in CONNECTION_PRAGMAS:
             conn.execute(pragma)
@@ -133,9 +178,17 @@ def prepare_connection(conn, database, datasette):
 
 @hookimpl
 def startup(datasette):
-    """Views counted once in the inspect file (nianbao.publish.inspect) give unfiltered view pages
+    """Datasette's default exception handler is replaced by `handle_exception` below, and single
+    overlong stderr lines (Datasette's SQL error lines carry the whole SQL) are shortened.
+
+    Views counted once in the inspect file (nianbao.publish.inspect) give unfiltered view pages
     their row count without re-aggregating millions of cells; Datasette 0.65 would otherwise also
     list those names as tables on the database page, so table_counts() leaves views out there."""
+
+    from datasette.plugins import pm
+
+    errors.replace_default_handler(pm)
+    errors.shorten_stderr()
 
     async def inner():
         for db in list(datasette.databases.values()):
@@ -154,30 +207,31 @@ def startup(datasette):
 
 @hookimpl
 def asgi_wrapper(datasette):
-    """The archive is read-only: any other HTTP method gets 405 before Datasette sees it."""
+    """The request guard (nianbao.publish.guard): read-only (405), ad-hoc SQL limits, response caps.
+    Streamed responses (CSV `_stream=on`) end at Datasette's `max_csv_mb`, counted in bytes."""
 
     def wrap(app):
-        async def read_only(scope, receive, send):
-            if scope.get("type") == "http" and scope.get("method", "GET").upper() not in READ_METHODS:
-                await send({"type": "http.response.start", "status": 405,
-                            "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                                        (b"allow", b"GET, HEAD, OPTIONS")]})
-                await send({"type": "http.response.body",
-                            "body": "只读存档 read-only archive: only GET and HEAD\n".encode("utf-8")})
-                return
-            await app(scope, receive, send)
-
-        return read_only
+        wrapped = Guard(app, limits(datasette), stream_max_bytes=int(datasette.setting("max_csv_mb")) * 1024 * 1024,
+                        base_url=datasette.setting("base_url") or "/")
+        GUARDS[datasette] = wrapped
+        return wrapped
 
     return wrap
+
+
+@hookimpl
+def handle_exception(datasette, request, exception):
+    return errors.handle_exception(datasette, request, exception)
 
 
 @hookimpl
 def register_routes():
     return [
         (r"^/robots\.txt$", robots),
+        (r"^/-/limits\.json$", limits_json),
         (r"^/-/original/(?P<capture_id>[^/]+)/raw$", original_raw),
         (r"^/-/original/(?P<capture_id>[^/]+)$", original_page),
+        (r"^/-/original(?:/.*)?$", original_unknown),
     ]
 
 

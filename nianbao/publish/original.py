@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import mimetypes
+import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +32,9 @@ CSP = (
     "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
     "font-src data:; form-action 'none'; frame-ancestors 'self'; base-uri 'none'"
 )
+
+# archive.ids.stable_id: 16 lowercase hex digits of a SHA-1.
+CAPTURE_ID = re.compile(r"[0-9a-f]{16}")
 
 CAPTURE_COLUMNS = (
     "id, url, fetched, record_type, role, source, http_status, content_type, payload_digest, "
@@ -62,6 +66,14 @@ class CaptureLocation:
     @classmethod
     def from_row(cls, row: tuple) -> "CaptureLocation":
         return cls(*row)
+
+
+def capture_id_problem(capture_id: str) -> str | None:
+    """Why `capture_id` cannot name a capture (so the viewer answers 400 without a lookup), or None."""
+    if CAPTURE_ID.fullmatch(capture_id):
+        return None
+    shown = capture_id if len(capture_id) <= 40 else capture_id[:40] + "…"
+    return f"not a capture id: {shown!r} (a capture id is 16 hexadecimal digits, e.g. 0b924056547599df)"
 
 
 def find_capture(conn: sqlite3.Connection, capture_id: str) -> CaptureLocation | None:
