@@ -59,15 +59,29 @@ def ink_of(gray: np.ndarray, ink: np.ndarray, lines: np.ndarray, box: tuple[int,
     if not keep.any():
         return None
     kept = keep[labels]
+    # small pieces near the kept ink are part of the text (a decimal point, the dot of 安, quotes);
+    # specks further away are dust
+    near = cv2.dilate(kept.astype(np.uint8), cv2.getStructuringElement(
+        cv2.MORPH_RECT, (int(dpi * 0.06) | 1, int(dpi * 0.03) | 1))) > 0
+    text = (labels > 0) & near[...] & ~_edge_remnants(labels, stats, keep, mask.shape)
     ys, xs = np.nonzero(kept)
     margin = max(3, int(dpi * 0.03))
     top, bottom = max(0, ys.min() - margin), min(mask.shape[0], ys.max() + margin + 1)
     left, right = max(0, xs.min() - margin), min(mask.shape[1], xs.max() + margin + 1)
     grey = gray[y0:y1, x0:x1].copy()
-    near = cv2.dilate(kept.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     paper = int(np.percentile(grey, 95)) if grey.size else 255
-    grey[~near] = paper
-    return grey[top:bottom, left:right], kept[top:bottom, left:right]
+    grey[~cv2.dilate(text.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)] = paper
+    return grey[top:bottom, left:right], text[top:bottom, left:right]
+
+
+def _edge_remnants(labels: np.ndarray, stats: np.ndarray, keep: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Pixels of thin components hugging the crop's edge (what is left of a ruling line)."""
+    remnant = np.zeros(len(stats), dtype=bool)
+    for i in range(1, len(stats)):
+        x, y, w, h, _ = stats[i]
+        touches = x == 0 or y == 0 or x + w >= shape[1] or y + h >= shape[0]
+        remnant[i] = touches and (w <= 3 or h <= 3) and not keep[i]
+    return remnant[labels]
 
 
 def _looks_like_digits(mask: np.ndarray, dpi: int) -> bool:
@@ -75,7 +89,7 @@ def _looks_like_digits(mask: np.ndarray, dpi: int) -> bool:
     rows = np.nonzero(mask.any(axis=1))[0]
     cols = mask.any(axis=0)
     height = rows.max() - rows.min() + 1
-    if height > dpi * 0.28:   # more than one line of 10-12pt text
+    if len(_text_lines(mask, dpi)) > 1:
         return False
     # glyph runs along x, merging gaps of 1-2 px (broken strokes)
     runs, inside, gap = [], False, 0
@@ -97,24 +111,81 @@ def _looks_like_digits(mask: np.ndarray, dpi: int) -> bool:
 
 
 def _number_reading(engine: Engine, crop: np.ndarray, mask: np.ndarray, dpi: int) -> CellReading | None:
-    """A digits-only reading, checked by a second model: chi_sim with the digit whitelist on the
-    binarised crop (reads a lone "0" that eng misses), then eng on the grey crop. When both give a
-    number and disagree the cell keeps chi_sim's reading at a confidence below any threshold."""
-    binary = Image.fromarray(np.pad(np.where(mask, 0, 255).astype(np.uint8), 10, constant_values=255))
-    first = engine.read(binary, "digits_cjk", dpi)
-    text = first.text.replace(" ", "")
-    if not _NUMBER_RE.match(text):
+    """A digits-only reading by two models: eng on the grey crop and chi_sim (same whitelist) on
+    the binarised crop. Each fails differently (eng drops a lone "0", chi_sim garbles some short
+    numbers), so: both agree → 1 - (1-c1)(1-c2); only one reads a number → that one; they
+    read different numbers → the more confident one, at a confidence below any threshold."""
+    _, otsu = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    grey = _upscaled(np.pad(crop, 10, constant_values=int(crop.max())))
+    binary = Image.fromarray(np.pad(otsu, 10, constant_values=255))
+    readings = []
+    for image, kind in ((grey, "digits"), (binary, "digits_cjk")):
+        reading = engine.read(image, kind, dpi)
+        text = reading.text.replace(" ", "")
+        if _NUMBER_RE.match(text) and reading.confidence > 0:
+            readings.append((reading.confidence, text, reading.text))
+    if not readings:
         return None
-    grey = Image.fromarray(np.pad(crop, 10, constant_values=int(crop.max())))
-    second = engine.read(grey, "digits", dpi)
-    other = second.text.replace(" ", "")
-    if other == text:
-        confidence = max(first.confidence, second.confidence)
-    elif _NUMBER_RE.match(other):
-        confidence = min(first.confidence, second.confidence, 0.5)
-    else:
-        confidence = first.confidence
-    return CellReading(text, first.text if other == text else f"{first.text} | {second.text}", confidence, "number")
+    readings.sort(reverse=True)
+    confidence, text, raw = readings[0]
+    if len(readings) == 2 and readings[1][1] != text:
+        return CellReading(text, " | ".join(r[2] for r in readings), min(confidence, 0.5), "number")
+    if len(readings) == 2:   # two models agree: wrong only if both are (noisy-OR of their confidences)
+        confidence = 1 - (1 - readings[0][0]) * (1 - readings[1][0])
+    return CellReading(text, raw, round(confidence, 3), "number")
+
+
+def _upscaled(a: np.ndarray) -> Image.Image:
+    """1.5x: digits of 10-12pt text at 150-200 dpi are 20-25 px tall, below what tesseract's
+    models read reliably one or two at a time (chi_sim read "29" as "3" at 1x, right at 1.5x)."""
+    image = Image.fromarray(a)
+    return image.resize((image.width * 3 // 2, image.height * 3 // 2), Image.BICUBIC)
+
+
+def _text_lines(mask: np.ndarray, dpi: int) -> list[tuple[int, int]]:
+    """(top, bottom) rows of each text line in a cell's ink. Pieces split at blank pixel rows are
+    joined while together they are no taller than one character of 10-12pt text (总 falls apart
+    into 丷/口/心 at blank rows; two lines of 总/计 are twice as tall)."""
+    rows = mask.any(axis=1)
+    pieces, start = [], None
+    for y, on in enumerate(rows):
+        if on and start is None:
+            start = y
+        elif not on and start is not None:
+            pieces.append([start, y])
+            start = None
+    if start is not None:
+        pieces.append([start, len(rows)])
+    em = dpi * 12.5 / 72
+    merged: list[list[int]] = []
+    for a, b in pieces:
+        if merged and b - merged[-1][0] <= em:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b])
+    return [(a, b) for a, b in merged]
+
+
+def _one_line(crop: np.ndarray, mask: np.ndarray, dpi: int) -> np.ndarray:
+    """The cell's text lines set side by side as one line: a wrapped label ("法律服/务机构") or
+    vertical text ("总/计") then reads as the single phrase it is, with the context tesseract's
+    line recogniser needs (a lone "计" read alone came back as "寺")."""
+    lines = _text_lines(mask, dpi)
+    paper = int(crop.max())
+    if len(lines) <= 1:
+        return crop
+    strips = []
+    for top, bottom in lines:
+        cols = np.nonzero(mask[top:bottom].any(axis=0))[0]
+        strips.append(crop[top:bottom, cols.min():cols.max() + 1])
+    height = max(s.shape[0] for s in strips)
+    gap = np.full((height, max(4, int(dpi * 0.04))), paper, dtype=crop.dtype)
+    parts = []
+    for strip in strips:
+        extra = height - strip.shape[0]
+        parts.append(np.pad(strip, ((extra // 2, extra - extra // 2), (0, 0)), constant_values=paper))
+        parts.append(gap)
+    return np.hstack(parts[:-1])
 
 
 def read_cell(engine: Engine, gray: np.ndarray, ink: np.ndarray, lines: np.ndarray,
@@ -127,14 +198,20 @@ def read_cell(engine: Engine, gray: np.ndarray, ink: np.ndarray, lines: np.ndarr
         number = _number_reading(engine, crop, mask, dpi)
         if number is not None:
             return number
-    image = Image.fromarray(np.pad(crop, 10, constant_values=int(crop.max())))
-    one_line = mask.shape[0] <= dpi * 0.28
-    reading = engine.read(image, "line" if one_line else "block", dpi)
+    one_line = len(_text_lines(mask, dpi)) == 1
+    line = _one_line(crop, mask, dpi)
+    reading = engine.read(Image.fromarray(np.pad(line, 10, constant_values=int(crop.max()))), "line", dpi)
     raw = reading.text
     flat = re.sub(r"\s+", "", raw)
     if _DIGITISH_RE.match(flat or "x"):
-        return CellReading(flat, raw, reading.confidence, "number")
+        if _NUMBER_RE.match(flat):
+            return CellReading(flat, raw, reading.confidence, "number")
     label, confident = snap(flat)
     if label is not None:
         return CellReading(label, raw, max(reading.confidence, confident), "label")
+    if one_line and len(flat) <= 8:
+        # not a label: digits the shape test missed (touching glyphs) read as CJK ("25" → "双S")
+        number = _number_reading(engine, crop, mask, dpi)
+        if number is not None:
+            return number
     return CellReading(flat, raw, reading.confidence, "text")
