@@ -302,3 +302,15 @@ def test_a_report_gone_from_the_api_is_withdrawn_once_the_listing_is_whole(crawl
     s = out["removed"].summary
     assert s["complete"] is True and len(s["report_urls"]) == 19
     assert s["withdrawn"] == [urls["a15"]] and out["removed"].withdrawn_in_state == [urls["a15"]]
+
+
+def test_an_interrupted_api_column_resumes_to_all_twenty(tmp_path):
+    with FixturePortal(tmp_path / "site", api_site()) as portal:
+        registry = portal.write_registry(tmp_path / "sources.yaml")
+        first = run_crawl(tmp_path / "data", "--sources", str(registry), "--impolite", "--close-after", "4",
+                          "--run-id", "r1")
+        assert first.returncode == 1  # interrupted: incomplete
+        second = run_crawl(tmp_path / "data", "--sources", str(registry), "--impolite", "--run-id", "r2")
+        assert second.returncode == 0, second.stderr[-2000:]
+    s = summaries(records(tmp_path / "data" / "warcs"))["fixture-trsapi"]
+    assert s["complete"] is True and s["resumed_from"] == "r1" and len(s["report_urls"]) == 20
