@@ -11,11 +11,11 @@ from typing import Any
 
 from lxml import etree
 
-from parsers import metadata
+from parsers import identity, metadata
 from parsers.checks import run_checks
 from parsers.decode import decode_bytes
 from parsers.grid import build_table
-from parsers.htmltext import has_hidden_hint, html_lines
+from parsers.htmltext import chrome_scan, has_hidden_hint, html_lines, lowered_bytes
 from parsers.keys import active_cells, appeal_outcomes, appeal_procedures, request_columns, request_rows
 from parsers.model import Cell, Table
 from parsers.sections import LINK_MARK, split_sections
@@ -37,21 +37,28 @@ _PARSER = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=Tr
 def _empty(source: str) -> dict[str, Any]:
     return {"source": source, "title": None, "agency": None, "year": None, "edition": None,
             "status": "not_a_report", "published": None, "parser_version": PARSER_VERSION,
+            "identity": dict.fromkeys(("title", "agency", "year", "published")),
             "active": [], "requests": [], "appeals": [], "sections": [], "checks": [], "warnings": []}
 
 
-def parse_report(data: bytes | str, source: str = "") -> dict[str, Any]:
-    """The canonical report of ../shared/template/README.md (see docs/architecture.md)."""
+def parse_report(data: bytes | str, source: str = "", hints: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The canonical report of ../shared/template/README.md (see docs/architecture.md).
+
+    `hints` (optional): what the registry knows of the column, the weakest evidence —
+    `agency` (used only when nothing on the page names the body) and `region` (the portal's,
+    e.g. "广东省深圳市龙岗区": agency names are spelled relative to it, see
+    `metadata.normalize_agency`).
+    """
     report = _empty(source)
     try:
-        _parse(data, report)
+        _parse(data, report, hints)
     except Exception as error:  # noqa: BLE001 - the contract: never raise on any input
         report["status"] = "partial" if report.get("title") else "not_a_report"
         report["warnings"].append(f"parser error: {type(error).__name__}: {error}")
     return report
 
 
-def _parse(data: bytes | str, report: dict[str, Any]) -> None:
+def _parse(data: bytes | str, report: dict[str, Any], hints: dict[str, Any] | None = None) -> None:
     warnings: list[str] = report["warnings"]
     utf8: bytes | None = None  # the page as UTF-8 bytes when we already have them (no re-encode)
     if isinstance(data, (bytes, bytearray, memoryview)):
@@ -72,18 +79,18 @@ def _parse(data: bytes | str, report: dict[str, Any]) -> None:
         return
     if _HTML_SNIFF_RE.search(text[:200000]):
         try:
-            lines, tables, page_title = _from_html(text, warnings, utf8)
+            lines, tables, evidence = _from_html(text, warnings, utf8)
         except ValueError:  # control characters in the page's text: lxml refuses to edit such nodes
-            lines, tables, page_title = _from_html(_UNSAFE_RE.sub("", text), warnings, None)
+            lines, tables, evidence = _from_html(_UNSAFE_RE.sub("", text), warnings, None)
     else:
         plain, tables = split_text(text)
         lines = [(line, False) for line in plain]
-        page_title = None
-    _assemble(report, lines, tables, page_title)
+        evidence = identity.PageEvidence()
+    _assemble(report, lines, tables, evidence, hints)
 
 
 def _from_html(text: str, warnings: list[str], utf8: bytes | None
-               ) -> tuple[list[tuple[str, bool]], list[Table], str | None]:
+               ) -> tuple[list[tuple[str, bool]], list[Table], identity.PageEvidence]:
     if utf8 is not None and not utf8[:200].lstrip()[:5].lower().startswith(b"<?xml"):
         encoded = utf8
     else:
@@ -92,36 +99,58 @@ def _from_html(text: str, warnings: list[str], utf8: bytes | None
         root = etree.fromstring(encoded, parser=_PARSER)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError) as error:
         warnings.append(f"HTML not parsable: {error}")
-        return [], [], None
+        return [], [], identity.PageEvidence()
     if root is None:
         warnings.append("HTML without content")
-        return [], [], None
-    # iterdescendants(tag) is find(".//tag") without ElementPath's Python-level path parsing
-    title_el = next(root.iterdescendants("title"), None)
-    page_title = "".join(title_el.itertext()).strip() if title_el is not None else None
+        return [], [], identity.PageEvidence()
     # leaf tables only: a layout table wrapping the report tables is not itself a report table
     leaves = {i: el for i, el in enumerate(root.iter("table")) if next(el.iterdescendants("table"), None) is None}
     tables = [build_table(el, i) for i, el in leaves.items()]
-    lines = html_lines(root, leaves, has_hidden=has_hidden_hint(text, utf8))
-    return lines, tables, page_title
+    lowered = lowered_bytes(text, utf8)
+    nav, titled = chrome_scan(root, leaves)
+    evidence = page_evidence(root, nav, titled)
+    lines = html_lines(root, leaves, has_hidden=has_hidden_hint(text, utf8, lowered), nav=nav)
+    return lines, tables, evidence
+
+
+def page_evidence(root: etree._Element, nav: list[etree._Element], titled: list[etree._Element]
+                  ) -> identity.PageEvidence:
+    """<title>, the CMS's meta tags and the page's headings (h1–h3, title-class elements) that sit
+    outside the page chrome and are not link text (a related-link list's items are not titles)."""
+    # iterdescendants(tag) is find(".//tag") without ElementPath's Python-level path parsing
+    title_el = next(root.iterdescendants("title"), None)
+    page_title = "".join(title_el.itertext()).strip() if title_el is not None else None
+    metas: dict[str, str] = {}
+    for meta in root.iter("meta"):
+        key = (meta.get("name") or meta.get("property") or "").strip().lower()
+        if key in identity.META_KEYS and key not in metas:
+            content = " ".join((meta.get("content") or "").split())
+            if content:
+                metas[key] = content
+    chrome = set(nav)
+    headings = []
+    for element in [*root.iter("h1", "h2", "h3"), *titled]:
+        if element in chrome or any(parent in chrome or parent.tag == "a" for parent in element.iterancestors()):
+            continue
+        text = " ".join(etree.tostring(element, method="text", encoding="unicode").split())
+        if not text or len(text) > 120:
+            continue
+        linked = "".join("".join(a.itertext()) for a in element.iter("a"))
+        if linked and len(linked.strip()) * 2 >= len(text.replace(" ", "")):
+            continue
+        headings.append(text)
+    return identity.PageEvidence(page_title=page_title, metas=metas, headings=headings)
 
 
 def _assemble(report: dict[str, Any], lines: list[tuple[str, bool]], tables: list[Table],
-              page_title: str | None) -> None:
+              evidence: identity.PageEvidence, hints: dict[str, Any] | None = None) -> None:
     warnings = report["warnings"]
     plain = [LINK_MARK if linked else line for line, linked in lines]
-    title = metadata.find_title(lines, page_title)
-    report["title"] = title
     sections, first_heading, end = split_sections(plain)
     report["sections"] = sections
 
     found = read_tables(tables)
     warnings.extend(found.warnings)
-    year = metadata.year_of(title) if title else None
-    if year is None:
-        year = metadata.year_from_text([line for line in plain if not line.startswith("\x00")])
-    report["year"] = year
-    report["agency"] = metadata.agency_of(title) if title else None
 
     head = [line for line in plain[: first_heading if first_heading is not None else 120]
             if not line.startswith("\x00")]
@@ -130,11 +159,24 @@ def _assemble(report: dict[str, Any], lines: list[tuple[str, bool]], tables: lis
         if first_report_table is None or table.index < first_report_table:
             head.extend(" ".join(c.text for c in row if c.text) for row in table.rows)
     tail = [line for line in plain[:end] if not line.startswith("\x00")]
-    report["published"] = metadata.find_published(head, tail)
 
-    if metadata.is_interpretation(title):
+    facts = identity.decide(lines, plain, head, tail, evidence, hints)
+    title, year = facts.title, facts.year
+    if facts.kind == "news" and found.kinds and facts.report_titles:
+        # a notice carrying the whole report (its own title line and the tables): the report
+        title, facts.kind = facts.report_titles[0], "report"
+        facts.sources["title"] = "text"
+    report.update(title=title, agency=facts.agency, year=year, published=facts.published,
+                  identity=facts.sources)
+    warnings.extend(facts.warnings)
+
+    if facts.kind == "interpretation":
         report["status"] = "not_a_report"
         warnings.append("an interpretation (解读) page, not the report itself")
+        return
+    if facts.kind == "news":
+        report["status"] = "not_a_report"
+        warnings.append("a news item or notice about the report, not the report itself")
         return
     if not found.kinds:
         old_stats = any(_OLD_STATS_RE.search(" ".join(c.text for c in row)) for t in tables for row in t.rows)
@@ -152,6 +194,7 @@ def _assemble(report: dict[str, Any], lines: list[tuple[str, bool]], tables: lis
             report["status"] = "not_a_report"
             if not title:
                 report["published"] = None  # a list or other page: its dates are not a report's
+                report["identity"]["published"] = None
         return
 
     edition = edition_of(found)
