@@ -38,9 +38,10 @@ class Table:
 
 def binarise(gray: np.ndarray, dpi: int) -> np.ndarray:
     """Ink = 255. Adaptive (local) threshold: a photographed page is lit unevenly, so no single
-    global level separates ink from paper everywhere."""
+    global level separates ink from paper everywhere. A light Gaussian, not a median: a median
+    erases the 1-px ruling lines of a bilevel scan (specks are dropped later, by size)."""
     block = max(15, int(dpi * 0.16) | 1)
-    smooth = cv2.medianBlur(gray, 3)
+    smooth = cv2.GaussianBlur(gray, (3, 3), 0)
     return cv2.adaptiveThreshold(smooth, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY_INV, block, 15)
 
 
@@ -90,7 +91,8 @@ def rotate(gray: np.ndarray, angle: float) -> np.ndarray:
 
 def line_mask(ink: np.ndarray, dpi: int) -> np.ndarray:
     """Horizontal and vertical ruling lines. A vertical run counts as a line only when it joins
-    horizontal lines at both ends: character strokes are as tall as the shortest table rows,
+    horizontal lines at both ends (or at one end, when longer than any character: the side of
+    a table cut by a page break): character strokes are as tall as the shortest table rows,
     but sit inside the cell's padding."""
     horizontal = horizontal_lines(ink, dpi)
     horizontal = cv2.dilate(horizontal, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 3)))
@@ -107,7 +109,8 @@ def line_mask(ink: np.ndarray, dpi: int) -> np.ndarray:
             continue
         top = horizontal[max(0, y - reach):y + reach, x:x + w].any()
         bottom = horizontal[max(0, y + h - reach):min(height, y + h + reach), x:x + w].any()
-        keep[i] = top and bottom
+        # one end free: a table cut by a page break has no rule along the cut
+        keep[i] = (top and bottom) or ((top or bottom) and h >= dpi * 0.5)
     vertical = np.where(keep[labels], 255, 0).astype(np.uint8)
     vertical = cv2.dilate(vertical, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 2 * reach + 1)))
     return cv2.bitwise_or(horizontal, vertical)
@@ -158,7 +161,9 @@ def find_tables(lines: np.ndarray, dpi: int) -> list[Table]:
         if w < dpi * 1.0 or h < dpi * 0.2:
             continue
         table = Table(box=(int(x), int(y), int(x + w), int(y + h)))
-        region = lines[y:y + h, x:x + w]
+        region = lines[y:y + h, x:x + w].copy()
+        # close the table's outline: a page break leaves it open along the cut
+        cv2.rectangle(region, (0, 0), (w - 1, h - 1), 255, 2)
         inside = cv2.bitwise_not(region)
         n, labels, cstats, _ = cv2.connectedComponentsWithStats(inside, connectivity=4)
         min_w, min_h = max(6, int(dpi * 0.06)), max(6, int(dpi * 0.06))
