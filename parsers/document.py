@@ -154,7 +154,7 @@ def _wps(data: bytes, warnings: list[str]) -> str | None:
 def _ofd(data: bytes, warnings: list[str]) -> str | None:
     from parsers.formats.ofd import ofd_to_html
 
-    return ofd_to_html(data)
+    return ofd_to_html(data, warnings)
 
 
 def _xlsx(data: bytes, warnings: list[str]) -> str | None:

@@ -8,12 +8,13 @@ tests/fixtures/formats/make_fixtures.py.) What a report needs sits plainly in th
 
     OFD.xml → DocBody/DocRoot (Doc_0/Document.xml) → Pages/Page@BaseLoc (Pages/Page_N/Content.xml)
     → TextObject (Boundary "x y w h" in mm, Size, optional CTM) / TextCode (X, Y baseline, DeltaX gaps)
-    → PathObject (Boundary, AbstractData "M x y L x y … C … Z")
+    → PathObject (Boundary, AbstractData "S/M x y L x y Q … B … A … C": C closes the subpath)
 
 Lines of text are rebuilt by baseline; tables from the PathObject rulings (horizontal and vertical
 segments, joined into grids; a missing inner ruling merges two grid cells → rowspan/colspan), their
-cells filled with the glyphs whose centre falls inside. Text on a page without rulings keeps wide gaps
-as tabs, so parse_report's text-table reader can still read a table laid out by positions only.
+cells filled with the glyphs whose centre falls inside. A document without any ruling gives its text
+only, with a warning: a table laid out by position alone hides its blank cells, so pairing the numbers
+it shows with columns would shift them (tried: 23 of 67 cells read from such a table 3 were wrong).
 Lines printed larger than the page's body text become headings (<h1> for the largest, else <h2>).
 """
 
@@ -67,7 +68,8 @@ class Grid:
         return self.xs[0], self.ys[0], self.xs[-1], self.ys[-1]
 
 
-def ofd_to_html(data: bytes) -> str:
+def ofd_to_html(data: bytes, warnings: list[str] | None = None) -> str:
+    """The document as HTML (see the module doc); what was odd is appended to `warnings`."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = set(archive.namelist())
 
@@ -87,13 +89,16 @@ def ofd_to_html(data: bytes) -> str:
         title = _first_text(ofd, "Title")
         document = xml(doc_root)
         base = posixpath.dirname(doc_root.lstrip("/"))
-        parts: list[str] = []
-        pages = [el for el in document.iter() if _local(el) == "Page" and el.get("BaseLoc")]
-        for number, page_el in enumerate(pages):
+        pages = []
+        for page_el in (el for el in document.iter() if _local(el) == "Page" and el.get("BaseLoc")):
             loc = page_el.get("BaseLoc", "")
             path = loc.lstrip("/") if loc.startswith("/") else posixpath.normpath(posixpath.join(base, loc))
-            glyphs, segments = _page_objects(xml(path))
-            parts += _page_blocks(glyphs, segments, first=number == 0)
+            pages.append(_page_objects(xml(path)))
+    if pages and not any(segments for _, segments in pages) and warnings is not None:
+        warnings.append("OFD without table rulings: its text is read, tables laid out by position only are not")
+    parts: list[str] = []
+    for number, (glyphs, segments) in enumerate(pages):
+        parts += _page_blocks(glyphs, segments, first=number == 0)
     return page(parts, title=title or None)
 
 
@@ -202,10 +207,10 @@ def _segments(path: str, bx: float, by: float, ctm: list[float]) -> list[Segment
                 if points:
                     out += _segment(points[-1], point(x, y))
                 points.append(point(x, y))
-            elif op in ("Q", "B", "C", "A"):
-                values = take({"Q": 4, "B": 6, "C": 6, "A": 7}[op])
+            elif op in ("Q", "B", "A"):
+                values = take({"Q": 4, "B": 6, "A": 7}[op])
                 points.append(point(values[-2], values[-1]))
-            elif op == "Z":
+            elif op in ("C", "Z"):  # OFD closes a subpath with C (Z as in PDF/SVG, seen from some writers)
                 if points and start is not None:
                     out += _segment(points[-1], start)
                     points.append(start)
@@ -354,7 +359,7 @@ def _page_blocks(glyphs: list[Glyph], segments: list[Segment], first: bool) -> l
         (taken.setdefault(home, []) if home is not None else loose).append(g)
     for i, grid in enumerate(grids):
         blocks.append((grid.box[1], _table_html(grid, taken.get(i, []))))
-    lines = _lines(loose, tabs=not grids)
+    lines = _lines(loose)
     body = statistics.median([size for _, size, _ in lines]) if lines else 0.0
     largest = max((size for _, size, _ in lines), default=0.0)
     for y, size, text in lines:

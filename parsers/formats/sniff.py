@@ -111,6 +111,9 @@ def _ole2(data: bytes, declared: str | None) -> Sniffed:
         kind = declared if declared in ("doc", "wps", "xls") else "ole2"
         return Sniffed(kind, "OLE2 compound file", "broken OLE2 file: its directory lies past the end (truncated?)")
 
+    if has("EncryptedPackage"):  # a password-protected DOCX/XLSX travels inside an OLE2 wrapper
+        kind = declared if declared in ("docx", "doc", "wps", "xlsx", "xls") else "ole2"
+        return Sniffed(kind, "OLE2 with an EncryptedPackage stream", "password-protected document")
     if has("WordDocument"):
         kso = _KSO_MARK.encode("utf-16-le") in data or _KSO_MARK.encode() in data
         return Sniffed("wps" if kso or declared == "wps" else "doc",
@@ -119,7 +122,7 @@ def _ole2(data: bytes, declared: str | None) -> Sniffed:
         return Sniffed("xls", "OLE2 with a Workbook stream")
     if has("CONTENTS") and declared == "wps":  # Microsoft Works word processor, which LibreOffice reads
         return Sniffed("wps", "OLE2 with a CONTENTS stream (Works)")
-    streams = [name for name in ("PowerPoint Document", "CONTENTS", "EncryptedPackage", "VisioDocument")
+    streams = [name for name in ("PowerPoint Document", "CONTENTS", "VisioDocument")
                if has(name)]
     return Sniffed(None, "OLE2 compound file" + (f" with {', '.join(streams)}" if streams else ""))
 

@@ -24,7 +24,8 @@ from tests.conftest import REPO
 
 FORMATS = REPO / "tests" / "fixtures" / "formats"
 SOURCES = ("shuyang_fgj_2023", "pingtan_2019")
-SUFFIXES = {".docx": "docx", ".pdf": "pdf", ".doc": "doc", ".wps": "wps", ".wpsx.wps": "wps", ".ofd": "ofd",
+SUFFIXES = {".docx": "docx", ".pdf": "pdf", ".doc": "doc", ".wps": "wps", ".wpsx.wps": "wps", ".rtf": "rtf",
+            ".ofd": "ofd", ".cells.ofd": "ofd",
             ".xlsx": "xlsx", ".xls": "xls", ".png": "png"}
 KEYS = {"active": ("row", "measure"), "requests": ("row", "column"), "appeals": ("procedure", "outcome")}
 _CACHE: dict[Path, dict] = {}
@@ -186,3 +187,23 @@ def test_antiword_fallback_reads_text_when_libreoffice_is_missing(monkeypatch):
     report = parse_document((FORMATS / "shuyang_fgj_2023.doc").read_bytes(), filename="a.doc")
     assert (report["format"], report["agency"], report["year"]) == ("doc", "沭阳县发展和改革局", 2023)
     assert report["warnings"][0].startswith("LibreOffice not installed (make system-deps): read by antiword")
+
+
+def test_ofd_without_rulings_gives_text_not_shifted_numbers():
+    """A table laid out by glyph positions alone hides its blank cells: no numbers rather than wrong ones."""
+    import re
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO((FORMATS / "shuyang_fgj_2023.ofd").read_bytes())) as src, \
+            zipfile.ZipFile(out, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name.endswith("Content.xml"):
+                data = re.sub(rb"<ofd:PathObject .*?</ofd:PathObject>", b"", data)
+            dst.writestr(name, data)
+    report = parse_document(out.getvalue(), filename="report.ofd")
+    assert (report["format"], report["status"], report["agency"], report["year"]) == \
+        ("ofd", "no_tables", "沭阳县发展和改革局", 2023)
+    assert report["warnings"][0] == \
+        "OFD without table rulings: its text is read, tables laid out by position only are not"
+    assert [s["heading"] for s in report["sections"]][:2] == ["总体情况", "主动公开政府信息情况"]
