@@ -172,19 +172,27 @@ class _Rulings:
         self.v = [e for e in edges if e["orientation"] == "v"]
         self.h = [e for e in edges if e["orientation"] == "h"]
 
-    def extent(self, bbox: tuple[float, float, float, float]) -> tuple[float, float]:
-        """The table's top and bottom grown to vertical rulings that run on past them (an open row)."""
+    def extent(self, bbox: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        """The table's box grown to rulings that run on past it: vertical ones below its foot or
+        above its head (a row open at the page's edge), horizontal ones to a side (a label column
+        with no closed cell on this page, e.g. a block label spanning the break)."""
         x0, top, x1, bottom = bbox
-        inside = [e for e in self.v if x0 - SNAP <= e["x0"] <= x1 + SNAP]
         grown = True
         while grown:
             grown = False
-            for e in inside:
-                if e["top"] <= bottom + SNAP and e["bottom"] > bottom + SNAP:
-                    bottom, grown = e["bottom"], True
-                if e["bottom"] >= top - SNAP and e["top"] < top - SNAP:
-                    top, grown = e["top"], True
-        return top, bottom
+            for e in self.v:
+                if x0 - SNAP <= e["x0"] <= x1 + SNAP:
+                    if e["top"] <= bottom + SNAP and e["bottom"] > bottom + SNAP:
+                        bottom, grown = e["bottom"], True
+                    if e["bottom"] >= top - SNAP and e["top"] < top - SNAP:
+                        top, grown = e["top"], True
+            for e in self.h:
+                if top - SNAP <= e["top"] <= bottom + SNAP and e["x1"] >= x0 - SNAP and e["x0"] <= x1 + SNAP:
+                    if e["x0"] < x0 - SNAP:
+                        x0, grown = e["x0"], True
+                    if e["x1"] > x1 + SNAP:
+                        x1, grown = e["x1"], True
+        return x0, top, x1, bottom
 
     def fragments(self, regions: list[tuple[float, float, float, float]], chars: list[dict],
                   height: float) -> list[tuple[float, float, float, float]]:
@@ -425,8 +433,7 @@ def read_pdf(data: bytes) -> Layout:
             blocks: list[tuple[float, str, Any]] = []
             regions = []
             for t in found:
-                x0, _top, x1, _bottom = t.bbox
-                top, bottom = rulings.extent(t.bbox)  # type: ignore[union-attr]
+                x0, top, x1, bottom = rulings.extent(t.bbox)  # type: ignore[union-attr]
                 if any(top < rb and bottom > rt and x0 < rx1 and x1 > rx0 for rx0, rt, rx1, rb in regions):
                     continue  # grown into a region already read
                 regions.append((x0, top, x1, bottom))

@@ -237,6 +237,12 @@ def read_requests(refs: list[Ref], found: Found) -> None:
             start = first_value_col[table.index]
             label_cells = [c for c in table.covering(r) if c.col < start and c.text]
             values = [c for c in own if c.col >= start]
+            if len(values) != len(order):  # a continuation whose rowspan label columns did not carry over
+                labels_before, after = _split_labels(own)
+                if len(after) == len(order) and labels_before:
+                    label_cells = [c for c in table.covering(r) if c.col < after[0].col and c.text
+                                   and not looks_like_value(c.text)]
+                    values = after
         else:
             label_cells, values = _split_labels(own)
             if table.spans:
