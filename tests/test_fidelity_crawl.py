@@ -192,7 +192,7 @@ def test_every_cell_exact(site):
                     mismatches.append((key, table, k, "not in template", got[k]))
                 elif not _same(want[k], got[k]):
                     mismatches.append((key, table, k, want[k], got[k]))
-    assert mismatches == [], f"{len(mismatches)} of {n} cells wrong, first: {mismatches[:25]}"
+    assert mismatches == [], f"{len(mismatches)} of {n} cells wrong:\n" + "\n".join(map(str, mismatches[:40]))
 
 
 def _expected_chains(site) -> dict[tuple[str, int, str], bool]:
@@ -237,7 +237,7 @@ def test_no_rule_fails_but_the_planted_break(site):
     planted = site["truth"][site["break"]["key"]]
     assert [(r["year"], r["rule"], r["scope"]) for r in rows] == [
         (planted["year"], "carry_chain", "natural_person"), (planted["year"], "carry_chain", "total")], \
-        [tuple(r) for r in rows]
+        "failed rules:\n" + "\n".join(str(tuple(r)) for r in rows)
     assert {r["agency"] for r in rows} <= accepted_names(planted["body"])
 
 

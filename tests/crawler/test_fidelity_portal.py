@@ -93,4 +93,4 @@ def test_attachments_hold_the_report(portal):
         with pdfplumber.open(io.BytesIO(get(portal.attachment_url(key)))) as pdf:
             first = pdf.pages[0].extract_text()
             assert len(pdf.pages) >= 2  # table 3 runs over a page break
-        assert first.splitlines()[0] == r["title"] and f"发布日期：{r['published']}" in first
+        assert r["title"] in first.splitlines()[:3] and f"发布日期：{r['published']}" in first
