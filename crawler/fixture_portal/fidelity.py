@@ -108,6 +108,8 @@ class FidelityBuilder(SiteBuilder):
             title = re.search(r"<title>(.*?)</title>", text).group(1)
             text = re.sub(r'<div class="header">.*?</div>', lambda _: MENU + "\n" + CRUMBS[self._crumb % 4], text, 1)
             text = text.replace(f"<title>{title}</title>", f"<title>{title}{TITLE_SUFFIX[self._crumb % 2]}</title>", 1)
+            text = re.sub(r'<div class="footer">.*?</div>', '<div class="footer">主办单位：临江市白沙区人民政府办公室'
+                          "　地址：白沙区江滨路1号　技术支持：fixture</div>", text, 1)
         super()._html(portal, path, text, listing)
 
     def _build_portal(self, portal: Portal, port: int) -> None:
