@@ -22,6 +22,7 @@ under a lock; separate processes (the build's workers) each have their own profi
 from __future__ import annotations
 
 import atexit
+import multiprocessing.util
 import os
 import shutil
 import signal
@@ -33,6 +34,7 @@ from pathlib import Path
 TIMEOUT = 120  # seconds for one conversion; a 50-page report takes a few seconds
 _LOCK = threading.Lock()
 _PROFILE: dict[int, str] = {}  # pid -> profile dir (a forked worker must not reuse its parent's)
+_PREFIX = "nianbao-lo-profile-"
 
 
 class ToolMissing(RuntimeError):
@@ -48,12 +50,27 @@ def soffice() -> str | None:
 
 
 def _profile() -> str:
+    """This process's LibreOffice profile: removed at exit (atexit for a plain process, a multiprocessing
+    finaliser for a pool worker, which leaves by os._exit); profiles of processes that died without
+    either (kill -9) are swept when the next process makes its own."""
     pid = os.getpid()
     if pid not in _PROFILE:
-        path = tempfile.mkdtemp(prefix="nianbao-lo-profile-")
+        _sweep()
+        path = tempfile.mkdtemp(prefix=f"{_PREFIX}{pid}-")
         _PROFILE[pid] = path
         atexit.register(shutil.rmtree, path, True)
+        multiprocessing.util.Finalize(None, shutil.rmtree, args=(path, True), exitpriority=0)
     return _PROFILE[pid]
+
+
+def _sweep() -> None:
+    for stale in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*-*"):
+        try:
+            os.kill(int(stale.name[len(_PREFIX):].split("-", 1)[0]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(stale, ignore_errors=True)
+        except (ValueError, PermissionError, OSError):
+            continue
 
 
 def convert(data: bytes, source_ext: str, target: str = "docx") -> bytes:

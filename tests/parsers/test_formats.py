@@ -207,3 +207,33 @@ def test_ofd_without_rulings_gives_text_not_shifted_numbers():
     assert report["warnings"][0] == \
         "OFD without table rulings: its text is read, tables laid out by position only are not"
     assert [s["heading"] for s in report["sections"]][:2] == ["总体情况", "主动公开政府信息情况"]
+
+
+def test_html_pages_are_parse_report_unchanged(shared_dir):
+    """The door adds only `format` to what parse_report gives for an HTML page (any charset)."""
+    from parsers import parse_report
+
+    pages = sorted((shared_dir / "real").glob("*.html"))
+    assert pages
+    for page in pages:
+        data = page.read_bytes()
+        report = parse_document(data, content_type="text/html", filename=page.name, source=page.name)
+        assert report == {**parse_report(data, source=page.name), "format": "html"}, page.name
+
+
+def test_libreoffice_profiles_are_per_process_and_swept(tmp_path, monkeypatch):
+    """A profile left by a process that died (kill -9) is removed when the next process makes its own."""
+    import os
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(office.tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f"nianbao-lo-profile-{int(dead.stdout)}-x"
+    stale.mkdir()
+    mine = tmp_path / f"nianbao-lo-profile-{os.getpid()}-y"
+    mine.mkdir()
+    monkeypatch.setattr(office, "_PROFILE", {})
+    made = Path(office._profile())
+    assert made.parent == tmp_path and made.name.startswith(f"nianbao-lo-profile-{os.getpid()}-")
+    assert not stale.exists() and mine.exists()
