@@ -39,7 +39,8 @@ def test_truth_is_consistent_with_one_planted_break():
     for r in reports:  # every in-report rule holds on the truth
         g = {(c["row"], c["column"]): c["value"] or 0 for c in r["canonical"]["requests"]}
         for col in (*APPLICANTS, "total"):
-            assert g[("new_received", col)] + g[("carried_over", col)] == g[("total", col)] + g[("carried_forward", col)]
+            assert (g[("new_received", col)] + g[("carried_over", col)]
+                    == g[("total", col)] + g[("carried_forward", col)])
             assert sum(g[(row, col)] for row in result_rows(r["edition"])) == g[("total", col)]
         for row in {k[0] for k in g}:
             assert sum(g[(row, c)] for c in APPLICANTS) == g[(row, "total")]
