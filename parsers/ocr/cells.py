@@ -22,7 +22,8 @@ from parsers.ocr.engine import Engine
 from parsers.ocr.labels import snap
 
 _NUMBER_RE = re.compile(r"^-?\d+(?:\.\d+)?$")
-_DIGITISH_RE = re.compile(r"^[\d.,\-—－−\s]+$")
+_MONEY_RE = re.compile(r"^-?\d+(?:\.\d+)?万?元$")
+_TRAILING_RE = re.compile(r"[.,，。、·]+$")   # a speck after the last digit is not part of the number
 
 
 @dataclass
@@ -91,7 +92,7 @@ def _looks_like_digits(mask: np.ndarray, dpi: int) -> bool:
     height = rows.max() - rows.min() + 1
     if len(_text_lines(mask, dpi)) > 1:
         return False
-    # glyph runs along x, merging gaps of 1-2 px (broken strokes)
+    # glyph runs along x, merging 1-px gaps (broken strokes)
     runs, inside, gap = [], False, 0
     for x, on in enumerate(cols):
         if on:
@@ -102,12 +103,12 @@ def _looks_like_digits(mask: np.ndarray, dpi: int) -> bool:
             gap = 0
         else:
             gap += 1
-            if gap > 2:
+            if gap > 1:
                 inside = False
     if not runs:
         return False
     widths = [b - a + 1 for a, b in runs]
-    return max(widths) < 0.9 * height or float(np.mean(widths)) < 0.7 * height
+    return float(np.mean(widths)) < 0.9 * height
 
 
 def _number_reading(engine: Engine, crop: np.ndarray, mask: np.ndarray, dpi: int) -> CellReading | None:
@@ -121,7 +122,7 @@ def _number_reading(engine: Engine, crop: np.ndarray, mask: np.ndarray, dpi: int
     readings = []
     for image, kind in ((grey, "digits"), (binary, "digits_cjk")):
         reading = engine.read(image, kind, dpi)
-        text = reading.text.replace(" ", "")
+        text = _TRAILING_RE.sub("", reading.text.replace(" ", ""))
         if _NUMBER_RE.match(text) and reading.confidence > 0:
             readings.append((reading.confidence, text, reading.text))
     if not readings:
@@ -202,16 +203,20 @@ def read_cell(engine: Engine, gray: np.ndarray, ink: np.ndarray, lines: np.ndarr
     line = _one_line(crop, mask, dpi)
     reading = engine.read(Image.fromarray(np.pad(line, 10, constant_values=int(crop.max()))), "line", dpi)
     raw = reading.text
-    flat = re.sub(r"\s+", "", raw)
-    if _DIGITISH_RE.match(flat or "x"):
-        if _NUMBER_RE.match(flat):
-            return CellReading(flat, raw, reading.confidence, "number")
+    flat = _TRAILING_RE.sub("", re.sub(r"\s+", "", raw))
+    if _MONEY_RE.match(flat):   # a number with its unit (251000元, 12.5万元): chi_sim's reading, unit kept
+        return CellReading(flat, raw, reading.confidence, "number")
     label, confident = snap(flat)
     if label is not None:
         return CellReading(label, raw, max(reading.confidence, confident), "label")
-    if one_line and len(flat) <= 8:
-        # not a label: digits the shape test missed (touching glyphs) read as CJK ("25" → "双S")
+    if one_line and len(flat) <= 12:
+        # digits the shape test missed (touching glyphs), read by chi_sim as CJK ("25" → "双S") or
+        # short of a digit ("30" → "0"): the digit models decide, and a disagreement is flagged
         number = _number_reading(engine, crop, mask, dpi)
         if number is not None:
+            if _NUMBER_RE.match(flat) and flat != number.text:
+                return CellReading(number.text, f"{number.raw} | {raw}", min(number.confidence, 0.5), "number")
             return number
+        if _NUMBER_RE.match(flat):
+            return CellReading(flat, raw, min(reading.confidence, 0.5), "number")
     return CellReading(flat, raw, reading.confidence, "text")
