@@ -532,7 +532,7 @@ class ArchiveBuilder:
     @staticmethod
     def _document_row(part: Version, roles: dict[str, str], numbers: int, identity: int) -> tuple:
         return (part.capture_id, part.url, part.digest, roles.get(part.id, "report"), part.status,
-                part.n_cells if numbers else 0, numbers, identity)
+                part.n_cells, numbers, identity)
 
     def _merge_group(self, group: pairing.Group, roles: dict[str, str], remap: dict[str, str],
                      dropped: set[str]) -> None:

@@ -93,7 +93,8 @@ TABLES: dict[str, dict] = {
                     ("idx_publish_versions_year_facets", ["year", "edition", "status", "is_latest"])],
     },
     # Every document a version was read from: one row for a plain page, two or more when a page and
-    # the attachment(s) holding its report are one version (archive/pairing.py). `numbers` marks the
+    # the attachment(s) holding its report are one version (archive/pairing.py); n_cells = cells read
+    # from that document alone (only the numbers document's are stored). `numbers` marks the
     # document the version's cells came from (= document_versions.capture_id), `identity` the one
     # whose agency, year, title and date the version carries.
     "version_documents": {

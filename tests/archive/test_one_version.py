@@ -107,9 +107,9 @@ def test_page_and_attachment_of_one_report_are_one_version(tmp_path):
     assert caps[PAGE]["version_id"] == caps[ATT]["version_id"] == v["id"]
     assert v["capture_id"] == caps[ATT]["id"]
     docs = {d["url"]: d for d in db.query("select * from version_documents where version_id = ?", [v["id"]])}
-    assert {u: (d["role"], d["status"], d["numbers"], d["identity"], d["capture_id"]) for u, d in docs.items()} == {
-        PAGE: ("report", "partial", 0, 1, caps[PAGE]["id"]),
-        ATT: ("attachment", "parsed", 1, 0, caps[ATT]["id"])}
+    assert {u: (d["role"], d["status"], d["n_cells"], d["numbers"], d["identity"], d["capture_id"])
+            for u, d in docs.items()} == {PAGE: ("report", "partial", 11, 0, 1, caps[PAGE]["id"]),
+                                          ATT: ("attachment", "parsed", 15, 1, 0, caps[ATT]["id"])}
     # provenance: every cell points at the attachment's record
     prov = list(db.query("select distinct url, warc_offset, payload_digest from cell_provenance"))
     assert prov == [{"url": ATT, "warc_offset": caps[ATT]["warc_offset"],
