@@ -256,3 +256,16 @@ def test_an_attachment_naming_another_year_does_not_merge(tmp_path):
     db = build(tmp_path, [[("response", PAGE, page(), "report", 1),
                            ("response", ATT, other, "attachment", 2)]])
     assert {(v["url"], v["year"]) for v in versions(db)} == {(PAGE, 2023), (ATT, 2022)}
+
+
+def test_identity_from_the_attachment_when_the_page_has_no_report_title(tmp_path):
+    bare = stub()
+    bare.update(title=None, agency=None, year=None, published="2024-03-15")
+    att = canonical("甲区教育局", 2023)
+    db = build(tmp_path, [[("response", PAGE, bare, "report", 1), ("response", ATT, att, "attachment", 2)]])
+    (v,) = versions(db)
+    assert (v["agency"], v["year"], v["title"], v["published"]) == \
+        ("甲区教育局", 2023, "甲区教育局2023年政府信息公开工作年度报告", "2024-03-15")
+    assert next(db.query("select key from documents"))["key"] == "doc|甲区教育局|2023"
+    assert {(d["url"], d["identity"], d["numbers"]) for d in db.query("select * from version_documents")} == \
+        {(PAGE, 0, 0), (ATT, 1, 1)}
