@@ -103,6 +103,7 @@ class Version:
     # (capture_id, url, payload_digest, role, status, n_cells, numbers, identity) of each document
     # the version was read from (set when a page and its attachment merge; else just this one)
     documents: list | None = None
+    sections: tuple = (0, -1)  # its sections' ids, first..last (ids are given in order per version)
 
 
 def _later(a: str | None, b: str | None) -> str | None:
@@ -346,6 +347,7 @@ class ArchiveBuilder:
                          for c in report.get(key) or () if c.get("row") in _CHAIN_ROWS]
         if chain:
             v.chain = chain
+        v.sections = (self.section_id + 1, self.section_id + len(report.get("sections") or []))
         for seq, s in enumerate(report.get("sections") or []):
             self.section_id += 1
             number = s.get("number")
@@ -613,11 +615,11 @@ class ArchiveBuilder:
         """Remove a merged part's stored rows (its document stays: captures, version_documents)."""
         for table in self._PART_TABLES:
             self.db.conn.execute(f"delete from [{table}] where version_id = ?", [part.id])
-        rows = self.db.execute("select id, heading, text, agency, title from sections where version_id = ?",
-                               [part.id]).fetchall()
+        rows = self.db.execute("select id, heading, text, agency, title from sections where id between ? and ?",
+                               part.sections).fetchall()  # by primary key: no version_id index during a build
         if rows:
             search.unindex_rows(self.db, "sections", FTS["sections"], rows)
-            self.db.conn.execute("delete from sections where version_id = ?", [part.id])
+            self.db.conn.execute("delete from sections where id between ? and ?", part.sections)
 
     def _rename_part(self, part: Version, fields: dict[str, Any], url: str, remap: dict[str, str]) -> None:
         """Give a part its version's identity and id, and move its stored rows along."""
@@ -633,12 +635,13 @@ class ArchiveBuilder:
             for table in self._PART_TABLES:
                 self.db.conn.execute(f"update [{table}] set version_id = ? where version_id = ?", [new_id, old_id])
         if new_id != old_id or old != (part.agency, part.year, part.title):
-            rows = self.db.execute("select id, heading, text, agency, title from sections where version_id = ?",
-                                   [old_id]).fetchall()
+            rows = self.db.execute("select id, heading, text, agency, title from sections where id between ? and ?",
+                                   part.sections).fetchall()
             if rows:
                 search.unindex_rows(self.db, "sections", FTS["sections"], rows)
                 self.db.conn.execute("update sections set version_id = ?, agency = ?, year = ?, title = ? "
-                                     "where version_id = ?", [new_id, part.agency, part.year, part.title, old_id])
+                                     "where id between ? and ?", [new_id, part.agency, part.year, part.title,
+                                                                  *part.sections])
                 search.index_rows(self.db, "sections", FTS["sections"],
                                   [(r[0], r[1], r[2], part.agency, part.title) for r in rows])
 
