@@ -42,6 +42,10 @@ def parse_document(data: bytes, *, content_type: str | None = None, filename: st
                    source: str = "", hints: dict | None = None) -> dict[str, Any]:
     """The canonical report of one file (see the module doc). Never raises."""
     try:
+        if isinstance(data, str):  # already text: only HTML or plain text can arrive this way
+            return _read(data, "html", source, hints)
+        if data is not None and not isinstance(data, (bytes, bytearray, memoryview)):
+            return _status(source, "unreadable", None, f"input is {type(data).__name__}, not bytes")
         return _parse_document(bytes(data or b""), content_type, filename, source, hints)
     except Exception as error:  # noqa: BLE001 - the contract: never raise on any input
         return _status(source, "unreadable", None, f"document error: {type(error).__name__}: {error}")

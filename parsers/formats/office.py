@@ -7,12 +7,16 @@ written to a private temporary directory, converted there, read back, and the di
 else on disk or on the network is touched. LibreOffice is a kept Debian package installed by
 `make system-deps` (libreoffice-writer-nogui), never downloaded by a test.
 
-Measured on the fixtures (tests/fixtures/formats, 2 shared CPUs): LibreOffice DOC→DOCX ≈ 0.8 s a file
-with this process's profile reused (≈ 1.2-1.7 s when every call makes a fresh profile), every table
-with its rowspan/colspan intact. antiword reads the same DOC in ≈ 2 ms but prints tables as `|`-text
-with wrapped cells split over several lines and merged cells lost: 13 of 200 template cells came out
-of a table-3 DOC. So LibreOffice is the converter, and antiword only the fallback when LibreOffice is
-absent (text and what tables survive, with a warning that the tables may be wrong).
+Measured on the fixtures (tests/fixtures/formats: 4- and 6-page reports, 2 shared CPUs): LibreOffice
+DOC→DOCX costs ≈ 1.0 s of LibreOffice CPU a file (0.8 s wall on a quiet machine with this process's
+profile reused, 1.2-1.7 s when every call makes a fresh profile, 2-3 s wall at load average 6), almost
+all of it LibreOffice starting; every table keeps its rowspan/colspan and all 200 template cells come
+out exact. antiword reads the same DOC in ≈ 2 ms (≈ 12 ms through the whole parse) but prints tables
+as `|`-text with wrapped cells split over several lines and merged cells lost: 10 and 22 of 200 cells
+were read from the two fixtures (status `partial`). So LibreOffice is the converter, and antiword only
+the fallback when LibreOffice is absent (text and what tables survive, with a warning saying so).
+A long-running LibreOffice (UNO socket) would save the start-up per file; not built: Debian's UNO
+bindings live outside the virtualenv, and DOC/WPS attachments are a small share of reports.
 
 Concurrency: LibreOffice refuses to share a user profile between running instances, so each process
 keeps its own profile directory (made on first use, removed at exit) and converts one file at a time
