@@ -104,8 +104,18 @@ def snap(text: str) -> tuple[str | None, float]:
             best.append((d, label))
     if not best:
         return None, 0.0
-    best.sort()
-    if len(best) > 1 and best[1][0] == best[0][0]:
+    # ties (3其他: one edit from 3.其他 and from 其他) go to the label with the same ordinal
+    ranked = sorted((d, _ordinal(label) != _ordinal(s), label) for d, label in best)
+    if len(ranked) > 1 and ranked[1][:2] == ranked[0][:2]:
         return None, 0.0
-    d, label = best[0]
+    d, _, label = ranked[0]
     return label, round(1 - d / max(len(label), 1), 3)
+
+
+_ORDINAL_RE = re.compile(r"^[(（]?([一二三四五六七八九十]{1,2}|\d{1,2})")
+
+
+def _ordinal(text: str) -> str:
+    """The leading ordinal's numeral ("3" of "3.其他", "七" of "(七)总计"), or ""."""
+    match = _ORDINAL_RE.match(text)
+    return match.group(1) if match else ""
