@@ -11,11 +11,14 @@ pages (Datasette's error.html, JSON for .json), and on stderr one line for a 4xx
 path, reason, each shortened — and a plain traceback (no locals) for a 5xx.
 
 `ShortLines` shortens any single line written to stderr past a bound: Datasette writes
-"ERROR: conn=…, sql = <the whole SQL>, params = …: <error>" for each failing query.
+"ERROR: conn=…, sql = <the whole SQL>, params = …: <error>" for each failing query. `ShortAccessLog`,
+a logging filter on uvicorn's access logger, does the same for the request target in its access line
+(a `?sql=` URL can be 16 KB).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 import sys
@@ -119,3 +122,22 @@ class ShortLines:
 def shorten_stderr(limit: int = MAX_LOG_LINE) -> None:
     if not isinstance(sys.stderr, ShortLines):
         sys.stderr = ShortLines(sys.stderr, limit)
+
+
+class ShortAccessLog(logging.Filter):
+    """Shortens long string arguments of a log record (uvicorn's access line: client, method, target…)."""
+
+    def __init__(self, limit: int = 200):
+        super().__init__()
+        self.limit = limit
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, str) and len(a) > self.limit for a in record.args):
+            record.args = tuple(shorten(a, self.limit) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def shorten_access_log(logger_name: str = "uvicorn.access") -> None:
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(f, ShortAccessLog) for f in logger.filters):
+        logger.addFilter(ShortAccessLog())

@@ -155,6 +155,7 @@ class CappedSend:
     def __init__(self, send: Send, path: str, whole_max: int, stream_max: int):
         self.send, self.path, self.whole_max, self.stream_max = send, path, whole_max, stream_max
         self.start: Message | None = None
+        self.streaming = False
         self.sent = 0
         self.done = False
 
@@ -179,7 +180,8 @@ class CappedSend:
                     "a whole table: CSV with _stream=on)", self.path))
                 return
             await self.send(start)
-        if self.sent + len(body) > self.stream_max:
+            self.streaming = more
+        if self.streaming and self.sent + len(body) > self.stream_max:
             self.done = True
             note = f"\nresponse cut at {self.sent:,} bytes (limit {self.stream_max:,})\n".encode()
             await self.send({"type": "http.response.body", "body": note, "more_body": False})

@@ -135,8 +135,8 @@ async def _read(datasette, location: CaptureLocation):
 async def original_unknown(request) -> Response:
     """Any other address under /-/original/ (an empty id, extra segments): a short 404, not a
     fall-through to Datasette's row route."""
-    raise NotFound("no such page: an archived original is /-/original/<capture id>, "
-                   "its body /-/original/<capture id>/raw (a capture id is 16 hexadecimal digits)")
+    raise NotFound("no such page: an archived original is at /-/original/ID and its body at "
+                   "/-/original/ID/raw, where ID is a capture id (16 hexadecimal digits)")
 
 
 GUARDS: "weakref.WeakKeyDictionary[Any, Guard]" = weakref.WeakKeyDictionary()
@@ -179,7 +179,8 @@ def prepare_connection(conn, database, datasette):
 @hookimpl
 def startup(datasette):
     """Datasette's default exception handler is replaced by `handle_exception` below, and single
-    overlong stderr lines (Datasette's SQL error lines carry the whole SQL) are shortened.
+    overlong log lines (Datasette's SQL error lines carry the whole SQL, uvicorn's access lines the
+    whole URL) are shortened.
 
     Views counted once in the inspect file (nianbao.publish.inspect) give unfiltered view pages
     their row count without re-aggregating millions of cells; Datasette 0.65 would otherwise also
@@ -189,6 +190,7 @@ def startup(datasette):
 
     errors.replace_default_handler(pm)
     errors.shorten_stderr()
+    errors.shorten_access_log()
 
     async def inner():
         for db in list(datasette.databases.values()):
