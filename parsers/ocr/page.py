@@ -91,7 +91,21 @@ def _text_lines(engine: Engine, gray: np.ndarray, ink: np.ndarray, tables: list[
         masked[max(0, y0 - 3):y1 + 3, max(0, x0 - 3):x1 + 3] = paper
     if not (layout.binarise(masked, dpi) > 0).any():
         return []
+    found = engine.lines(Image.fromarray(masked), dpi)
+    heights = sorted(box[3] - box[1] for _, _, box in found)
+    median = heights[len(heights) // 2] if heights else 0
     out = []
-    for text, confidence, box in engine.lines(Image.fromarray(masked), dpi):
-        out.append(TextLine(page, text, round(confidence, 3), box))
+    for index, (text, confidence, (x0, y0, x1, y1)) in enumerate(found):
+        if index < 2 or (y1 - y0 >= 1.25 * median and len(found) > 2):
+            # the page's first lines, a heading or the title in larger type: read again as one line at a few scales, the
+            # most confident kept (bold 17pt 县 came back as 有具, 白 as 自, at full size); the
+            # title carries the report's identity
+            pad = max(4, int(dpi * 0.03), (y1 - y0) // 3)   # the layout's line box can clip a large glyph
+            crop = masked[max(0, y0 - pad):y1 + pad, max(0, x0 - pad):x1 + pad]
+            image = Image.fromarray(np.pad(crop, 10, constant_values=paper))
+            best = max((engine.read(image.resize((int(image.width * f), int(image.height * f)), Image.LANCZOS),
+                                    "line", dpi) for f in (0.6, 0.75, 1.0)), key=lambda r: r.confidence)
+            if best.text:
+                text, confidence = best.text, best.confidence
+        out.append(TextLine(page, text, round(confidence, 3), (x0, y0, x1, y1)))
     return out
