@@ -6,16 +6,21 @@ This wrapper tells requests apart before Datasette sees them:
 
 - ad-hoc SQL — `/<db>?sql=` (any format: .json, .csv, .blob) and table pages with `?_where=` — runs
   under `adhoc_time_limit_ms`, applied through Datasette's own `_timelimit` parameter (which can only
-  lower `sql_time_limit_ms`, the canned queries' limit; `_where` pages also skip their count, which
-  `_timelimit` does not reach), and at most `adhoc_concurrency` of them run at once, so the other SQL
-  threads always remain for table, row and canned-query pages. Up to `adhoc_queue` more wait (for
-  `adhoc_wait_s` at most); beyond that a visitor gets 503 with Retry-After at once.
-- CSV streams (`_stream=on`) get their own, equally small, gate.
+  lower `sql_time_limit_ms`, the canned queries' limit; a visitor's larger `_timelimit` is clamped;
+  `_where` pages also skip their count, which `_timelimit` does not reach), and at most
+  `adhoc_concurrency` of them run at once, so the other SQL threads always remain for table, row and
+  canned-query pages. A slot is given back when the response starts (the SQL is done by then). Up to
+  `adhoc_queue` more wait (for `adhoc_wait_s` at most); beyond that a visitor gets 503 + Retry-After.
+- CSV streams (`_stream=on`) get their own, equally small, gate, held for the whole stream (a table's
+  stream runs one query per 1,000 rows as it goes).
 - Every generated response is measured: a whole body over `response_max_mb` is replaced by a 400 that
-  says so; a streamed body (CSV) is cut past Datasette's `max_csv_mb` (Datasette cuts it first and
-  appends "CSV contains more than N bytes"; the guard is the backstop). Files — static assets, archived
-  originals (at most the crawler's 64 MB), the database download — are not capped.
-- Anything but GET/HEAD/OPTIONS gets 405 (the archive is read-only).
+  says so; a streamed body (CSV) ends, with a note, before the row that would take it past
+  Datasette's `max_csv_mb` in bytes (Datasette counts characters and appends "CSV contains more than
+  N bytes" at its own limit, so ASCII hits Datasette's note, Chinese text the guard's first). Files —
+  static assets, archived originals (at most the crawler's 64 MB), the database download — are not
+  capped.
+- Anything but GET/HEAD/OPTIONS gets 405 (the archive is read-only); a `_timelimit` that is not a
+  positive whole number gets 400 (Datasette's int() would make it a 500).
 """
 
 from __future__ import annotations
@@ -106,7 +111,9 @@ class Gate:
         self.waiting = 0
         self._slots: asyncio.Semaphore | None = None
 
-    async def __aenter__(self) -> "Gate":
+    async def acquire(self) -> "Slot":
+        """A slot, after waiting in the queue if all are taken; Busy if the queue is full or the wait
+        runs out."""
         if self._slots is None:  # created on the serving loop
             self._slots = asyncio.Semaphore(self.limit)
         if self._slots.locked() and self.waiting >= self.queue:
@@ -119,12 +126,34 @@ class Gate:
         finally:
             self.waiting -= 1
         self.running += 1
-        return self
+        return Slot(self)
 
-    async def __aexit__(self, *exc) -> None:
+    def _release(self) -> None:
         self.running -= 1
         assert self._slots is not None
         self._slots.release()
+
+
+class Slot:
+    """One request's place in a Gate; released once, however many times `release` is called."""
+
+    def __init__(self, gate: Gate):
+        self._gate: Gate | None = gate
+
+    def release(self) -> None:
+        if self._gate is not None:
+            self._gate._release()
+            self._gate = None
+
+    def on_start(self, send: Send) -> Send:
+        """`send` that gives the slot back when the response starts: an ad-hoc query's SQL is done by
+        then (Datasette renders the whole page, or fetches a CSV query's rows, before it starts), so a
+        client reading slowly does not keep ad-hoc SQL from others."""
+        async def releasing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.release()
+            await send(message)
+        return releasing
 
 
 def error_response(status: int, message: str, path: str, extra: list[tuple[bytes, bytes]] = ()) -> list[Message]:
@@ -230,16 +259,21 @@ class Guard:
             if kind.capped else None
         out: Send = capped or send
         gate = self.adhoc if kind.adhoc else self.streams if kind.stream else None
+        slot = None
+        if gate is not None:
+            try:
+                slot = await gate.acquire()
+            except Busy as exc:
+                await send_all(send, error_response(503, f"server busy: {exc}; try again shortly", path,
+                                                    [(b"retry-after", b"5")]))
+                return
+            if kind.adhoc:
+                out = slot.on_start(out)
         try:
-            if gate is None:
-                await self.app(scope, receive, out)
-            else:
-                async with gate:
-                    await self.app(scope, receive, out)
-        except Busy as exc:
-            await send_all(send, error_response(503, f"server busy: {exc}; try again shortly", path,
-                                                [(b"retry-after", b"5")]))
-            return
+            await self.app(scope, receive, out)
+        finally:
+            if slot is not None:
+                slot.release()
         if capped is not None and capped.start is not None:  # a start with no body message after it
             await send(capped.start)
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from nianbao.publish.guard import CappedSend, classify, requested_time_limit, with_query, BadTimeLimit
+from nianbao.publish.guard import BadTimeLimit, CappedSend, Guard, classify, requested_time_limit, with_query
 from nianbao.publish.limits import Limits
 from tests.ports import unused_port
 from tests.publish.conftest import REPO, Server
@@ -410,3 +410,31 @@ def test_capped_send_refuses_a_whole_body_and_cuts_a_stream():
     # a whole body under its own cap is never cut by the (smaller) stream cap
     sent = run([start, {"type": "http.response.body", "body": b"x" * 50}], 100, 10)
     assert sent == [start, {"type": "http.response.body", "body": b"x" * 50}]
+
+
+def test_an_adhoc_slot_is_given_back_when_the_response_starts():
+    """A visitor reading an ad-hoc answer slowly holds no ad-hoc slot: the SQL is done at response start."""
+    async def go():
+        started, finish = asyncio.Event(), asyncio.Event()
+        inside: list[int] = []
+
+        async def app(scope, receive, send):
+            inside.append(guard.status()["ad-hoc SQL queries"]["running"])  # while "the SQL runs"
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            started.set()
+            await finish.wait()  # a slow client: the body is still being sent
+            await send({"type": "http.response.body", "body": b"{}"})
+
+        async def send(message):
+            pass
+
+        guard = Guard(app, Limits(adhoc_concurrency=1), stream_max_bytes=MB)
+        scope = {"type": "http", "method": "GET", "path": "/nianbao.json", "query_string": b"sql=select+1"}
+        task = asyncio.create_task(guard(scope, None, send))
+        await started.wait()
+        during = guard.status()["ad-hoc SQL queries"]["running"]
+        finish.set()
+        await task
+        return inside[0], during, guard.status()["ad-hoc SQL queries"]["running"]
+
+    assert asyncio.run(go()) == (1, 0, 0)
