@@ -10,16 +10,20 @@ numbers, withdrawals and carry chains are known.
 from __future__ import annotations
 
 import gc
+import inspect
 import json
 import logging
+import mimetypes
 import operator
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import sqlite_utils
 
@@ -36,33 +40,39 @@ log = logging.getLogger(__name__)
 
 USABLE = ("parsed", "partial")
 REPORT_ROLES = ("report", "attachment")
-FILE_SUFFIXES = (".html", ".htm", ".shtml", ".txt", ".pdf", ".docx", ".doc", ".xhtml")
-ATTACHMENT_TYPES = ("pdf", "msword", "officedocument", "octet-stream")
+# what `--from-files` picks up in a folder (a file named on the command line is read whatever its name;
+# the parser decides the format by its bytes)
+FILE_SUFFIXES = (".html", ".htm", ".shtml", ".xhtml", ".txt", ".pdf", ".docx", ".doc", ".wps", ".rtf", ".ofd",
+                 ".xlsx", ".xls", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".gif", ".bmp", ".webp")
 
 Parser = Callable[..., dict]
 
 
 def default_parser() -> tuple[Parser, str]:
-    """The current parser (imported lazily: the archive works with any parser that keeps the contract)."""
+    """The current parser's one door for every format (imported lazily: the archive works with any
+    parser that keeps the contract; one that takes only `(data, source=)` gets the bytes as they are)."""
     try:
-        from parsers import PARSER_VERSION, parse_report  # type: ignore[attr-defined]
+        from parsers import PARSER_VERSION
+        from parsers.document import parse_document
     except ImportError as exc:  # pragma: no cover - depends on the parser having landed
         raise RuntimeError(f"the parser is not available ({exc}); pass parse= to build") from exc
-    return parse_report, str(PARSER_VERSION)
+    return parse_document, str(PARSER_VERSION)
+
+
+@lru_cache(maxsize=8)
+def _takes_document_arguments(parse: Parser) -> bool:
+    """Whether `parse` is a document parser (content type, file name and registry hints in)."""
+    try:
+        params = inspect.signature(parse).parameters
+    except (TypeError, ValueError):
+        return False
+    return "content_type" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 def _classify_junk() -> Callable[[bytes, str], str | None] | None:
     try:
         from crawler.junk import classify_junk
         return classify_junk
-    except ImportError:
-        return None
-
-
-def _attachment_to_html() -> Callable[[bytes, str | None], str | None] | None:
-    try:
-        from parsers.attachments import attachment_to_html  # type: ignore[import-not-found]
-        return attachment_to_html
     except ImportError:
         return None
 
@@ -143,28 +153,26 @@ def _chain_report(v: Version) -> dict:
     return {"agency": v.agency, "year": v.year, "edition": v.edition, "requests": cells}
 
 
-def parse_capture(capture: dict, body: bytes, parse: Parser,
-                  attachment_to_html: Callable[[bytes, str | None], str | None] | None
-                  ) -> tuple[dict, float | None]:
-    """(report, parse seconds or None) for one captured payload. Pure: runs in worker processes too."""
+def file_name_of(url: str) -> str | None:
+    """The last path segment of a URL (a tie-breaker for the format, never the decider)."""
+    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    return name or None
+
+
+def parse_capture(capture: dict, body: bytes, parse: Parser) -> tuple[dict, float | None]:
+    """(report, parse seconds or None) for one captured payload. Pure: runs in worker processes too.
+
+    Every format goes through the parser's one door (parsers.document.parse_document): it sniffs the
+    bytes, so a PDF served as text/html or a DOCX named .doc is read as what it is."""
     if capture.get("junk"):
         return {"status": capture["junk"], "warnings": [f"junk page: {capture['junk']}"]}, None
-    data: bytes | str = body
-    ctype = (capture.get("content_type") or "").lower()
-    url = capture["url"].lower()
-    if any(t in ctype for t in ATTACHMENT_TYPES) or url.endswith((".pdf", ".docx", ".doc")):
-        if attachment_to_html is None:
-            return {"status": "unreadable", "warnings": ["attachment converter not available"]}, None
-        try:
-            html = attachment_to_html(body, capture.get("content_type"))
-        except Exception as exc:
-            return {"status": "unreadable", "warnings": [f"attachment conversion failed: {exc}"]}, None
-        if html is None:
-            return {"status": "unreadable", "warnings": ["attachment could not be converted"]}, None
-        data = html
+    kwargs: dict[str, Any] = {}
+    if _takes_document_arguments(parse):
+        kwargs = {"content_type": capture.get("content_type"), "filename": file_name_of(capture["url"]),
+                  "hints": capture.get("hints")}
     started = time.process_time()  # CPU seconds: the parser's share, whatever else the machine runs
     try:
-        report = parse(data, source=capture["url"])
+        report = parse(body, source=capture["url"], **kwargs)
     except Exception as exc:  # the contract says never raises; keep the record if it does
         log.warning("parser raised on %s: %s", capture["url"], exc)
         report = {"status": "unreadable", "warnings": [f"parser raised: {exc!r}"]}
@@ -178,7 +186,6 @@ _WORKER: dict[str, Any] = {}
 def _worker_init() -> None:
     parse, _ = default_parser()
     _WORKER["parse"] = parse
-    _WORKER["attachment_to_html"] = _attachment_to_html()
 
 
 def _worker_parse(job: tuple) -> tuple:
@@ -186,7 +193,7 @@ def _worker_parse(job: tuple) -> tuple:
     kind, item, body, need = job
     if not need:
         return kind, item, body, None
-    report, seconds = parse_capture(item, body, _WORKER["parse"], _WORKER["attachment_to_html"])
+    report, seconds = parse_capture(item, body, _WORKER["parse"])
     usable = report.get("status") in USABLE
     return kind, item, None if usable else body, (report, seconds)
 
@@ -203,7 +210,6 @@ class ArchiveBuilder:
         self.registry = registry or []
         self.registry_by_name = registry_index(self.registry)
         self.junk = _classify_junk()
-        self.attachment_to_html = _attachment_to_html()
         self.carry_chain = carry_chain_function()
         self.versions: dict[str, Version] = {}
         self.by_digest: dict[str, str] = {}  # payload digest -> version id
@@ -282,7 +288,7 @@ class ArchiveBuilder:
         capture["version_id"] = version_id
 
     def _parse(self, capture: dict, body: bytes) -> dict:
-        report, seconds = parse_capture(capture, body, self.parse, self.attachment_to_html)
+        report, seconds = parse_capture(capture, body, self.parse)
         self._count_parse(seconds)
         return report
 
@@ -301,12 +307,19 @@ class ArchiveBuilder:
         region = (self.registry_by_name.get(capture.get("source") or "") or {}).get("region")
         agency = normalize_agency(raw_agency, region)
         year = report.get("year") if isinstance(report.get("year"), int) else None
+        status = str(report.get("status") or "unreadable")
+        named = (agency, year)
+        if status not in pairing.REPORTISH:
+            # only a report is filed under agency + year: a 解读 or a junk page that names the body and
+            # year keeps its own URL-keyed document (never a version of the report it talks about) and
+            # adds no agency
+            agency = year = None
         key = document_key(agency, year, capture["url"])
         doc_id = stable_id(key)
         vid = stable_id(doc_id, capture["payload_digest"])
         v = Version(
             id=vid, document_id=doc_id, document_key=key, agency=agency, year=year,
-            edition=report.get("edition"), status=str(report.get("status") or "unreadable"),
+            edition=report.get("edition"), status=status,
             title=report.get("title"), published=report.get("published"), url=capture["url"],
             source=capture.get("source"), digest=capture["payload_digest"],
             first_seen=capture.get("fetched"), last_seen=capture.get("fetched"),
@@ -314,7 +327,9 @@ class ArchiveBuilder:
             capture_id=capture["id"], order=self.order,
             warnings=list(report.get("warnings") or []), urls={capture["url"]},
         )
-        if raw_agency and not agency:
+        if status not in pairing.REPORTISH and any(named):
+            v.warnings.append(f"{status}: agency/year read as {named[0]}/{named[1]} not filed")
+        elif raw_agency and not agency:
             v.warnings.append(f"agency {raw_agency!r} dropped: navigation text, not a body")
         if capture.get("parent_url"):
             v.urls.add(capture["parent_url"])
@@ -809,10 +824,7 @@ def iter_file_inputs(paths: Iterable[Path]) -> Iterator[tuple[dict, bytes]]:
         body = f.read_bytes()
         digest = payload_digest(body)
         url = f.resolve().as_uri()
-        suffix = f.suffix.lower()
-        ctype = {".pdf": "application/pdf", ".txt": "text/plain", ".doc": "application/msword",
-                 ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                 }.get(suffix, "text/html")
+        ctype = mimetypes.guess_type(f.name)[0] or ("text/html" if f.suffix.lower() in (".shtml", "") else None)
         yield ({
             "id": stable_id("file", url, digest), "url": url, "fetched": utc_iso(f.stat().st_mtime),
             "record_type": "file", "role": "report", "source": None, "parent_url": None,
