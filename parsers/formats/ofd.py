@@ -6,9 +6,10 @@ os.system for JBIG2 images; it is built to render OFD to PDF/images, and its par
 with positions but no tables. (Measured on the fixture: see the generator's notes in
 tests/fixtures/formats/make_fixtures.py.) What a report needs sits plainly in the XML, so we read it:
 
-    OFD.xml → DocBody/DocRoot (Doc_0/Document.xml) → Pages/Page@BaseLoc (Pages/Page_N/Content.xml)
+    OFD.xml → DocBody/DocRoot (Doc_0/Document.xml) → Pages/Page@BaseLoc (Pages/Page_N/Content.xml,
+    plus the TemplatePage it names in <Template TemplateID>: an invoice's ruled form lives there)
     → TextObject (Boundary "x y w h" in mm, Size, optional CTM) / TextCode (X, Y baseline, DeltaX gaps)
-    → PathObject (Boundary, AbstractData "S/M x y L x y Q … B … A … C": C closes the subpath)
+    → PathObject (Boundary, optional CTM, AbbreviatedData "S/M x y L x y Q … B … A … C": C closes)
 
 Lines of text are rebuilt by baseline; tables from the PathObject rulings (horizontal and vertical
 segments, joined into grids; a missing inner ruling merges two grid cells → rowspan/colspan), their
@@ -47,6 +48,11 @@ class Glyph:
     y: float  # baseline
     size: float
     text: str
+    width: float  # the advance to the next glyph when given, else an em (CJK) or half an em
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return self.x + self.width / 2, self.y - self.size / 3
 
 
 @dataclass
@@ -89,11 +95,22 @@ def ofd_to_html(data: bytes, warnings: list[str] | None = None) -> str:
         title = _first_text(ofd, "Title")
         document = xml(doc_root)
         base = posixpath.dirname(doc_root.lstrip("/"))
+
+        def resolve(loc: str) -> str:
+            return loc.lstrip("/") if loc.startswith("/") else posixpath.normpath(posixpath.join(base, loc))
+
+        # template pages (the ruled form of an invoice, a letterhead) are drawn under the pages naming them
+        templates = {el.get("ID"): resolve(el.get("BaseLoc", "")) for el in document.iter()
+                     if _local(el) == "TemplatePage" and el.get("BaseLoc")}
         pages = []
         for page_el in (el for el in document.iter() if _local(el) == "Page" and el.get("BaseLoc")):
-            loc = page_el.get("BaseLoc", "")
-            path = loc.lstrip("/") if loc.startswith("/") else posixpath.normpath(posixpath.join(base, loc))
-            pages.append(_page_objects(xml(path)))
+            content = xml(resolve(page_el.get("BaseLoc", "")))
+            glyphs, segments = _page_objects(content)
+            for ref in (el for el in content.iter() if _local(el) == "Template"):
+                if (path := templates.get(ref.get("TemplateID"))) and path in names:
+                    more_glyphs, more_segments = _page_objects(xml(path))
+                    glyphs, segments = more_glyphs + glyphs, more_segments + segments
+            pages.append((glyphs, segments))
     if pages and not any(segments for _, segments in pages) and warnings is not None:
         warnings.append("OFD without table rulings: its text is read, tables laid out by position only are not")
     parts: list[str] = []
@@ -164,14 +181,19 @@ def _page_objects(root: etree._Element) -> tuple[list[Glyph], list[Segment]]:
                 y = float((_numbers(code.get("Y")) or [0.0])[0])
                 dx = _deltas(code.get("DeltaX"))
                 dy = _deltas(code.get("DeltaY"))
+                scale = abs(ctm[0]) if len(ctm) == 6 and ctm[0] else 1.0
                 for i, ch in enumerate(code.text):
                     gx, gy = _transform(ctm, x, y)
+                    em = size if _CJK_RE.match(ch) else size / 2
+                    advance = dx[i] if i < len(dx) else None
                     if not ch.isspace():
-                        glyphs.append(Glyph(bx + gx, by + gy, size, ch))
-                    x += dx[i] if i < len(dx) else (dx[-1] if dx else size)
+                        width = advance * scale if advance and 0 < advance * scale < 2 * size else em
+                        glyphs.append(Glyph(bx + gx, by + gy, size, ch, width))
+                    x += advance if advance is not None else (em / scale)
                     y += dy[i] if i < len(dy) else 0.0
         else:
-            data = next((el.text for el in obj if _local(el) == "AbstractData"), None)
+            # AbbreviatedData is the standard's element (AbstractData, a common misspelling, is accepted too)
+            data = next((el.text for el in obj if _local(el) in ("AbbreviatedData", "AbstractData")), None)
             segments += _segments(data or "", bx, by, ctm)
     return glyphs, segments
 
@@ -249,6 +271,12 @@ def _grids(segments: list[Segment]) -> list[Grid]:
 
     hs = [i for i, s in enumerate(segments) if s.horizontal]
     vs = [i for i, s in enumerate(segments) if not s.horizontal]
+    for group in (hs, vs):  # a ruling drawn in pieces (one per cell) is one ruling: join touching pieces
+        ordered = sorted(group, key=lambda i: (round(segments[i].at / TOL), segments[i].start))
+        for a, b in zip(ordered, ordered[1:]):
+            sa, sb = segments[a], segments[b]
+            if abs(sa.at - sb.at) <= TOL and sb.start <= sa.end + TOL:
+                parent[find(b)] = find(a)
     for h in hs:
         sh = segments[h]
         for v in vs:
@@ -298,7 +326,7 @@ def _lines(glyphs: list[Glyph], tabs: bool = False) -> list[tuple[float, float, 
         row.sort(key=lambda g: g.x)
         text = row[0].text
         for prev, g in zip(row, row[1:]):
-            gap = g.x - prev.x - prev.size
+            gap = g.x - prev.x - prev.width
             if gap > 2 * g.size:
                 text += "\t" if tabs else " "
             elif gap > 0.5 * g.size and not (_CJK_RE.match(prev.text) and _CJK_RE.match(g.text)):
@@ -337,7 +365,7 @@ def _table_html(grid: Grid, glyphs: list[Glyph]) -> str:
             e[0], e[1], e[2], e[3] = min(e[0], r), min(e[1], c), max(e[2], r), max(e[3], c)
     inside: dict[tuple[int, int], list[Glyph]] = {}
     for g in glyphs:
-        cx, cy = g.x + g.size / 2, g.y - g.size / 3
+        cx, cy = g.centre
         c = next((i for i in range(cols) if xs[i] <= cx <= xs[i + 1]), None)
         r = next((i for i in range(rows) if ys[i] <= cy <= ys[i + 1]), None)
         if c is not None and r is not None:
@@ -353,7 +381,7 @@ def _page_blocks(glyphs: list[Glyph], segments: list[Segment], first: bool) -> l
     loose: list[Glyph] = []
     taken: dict[int, list[Glyph]] = {}
     for g in glyphs:
-        cx, cy = g.x + g.size / 2, g.y - g.size / 3
+        cx, cy = g.centre
         home = next((i for i, grid in enumerate(grids)
                      if grid.box[0] <= cx <= grid.box[2] and grid.box[1] <= cy <= grid.box[3]), None)
         (taken.setdefault(home, []) if home is not None else loose).append(g)

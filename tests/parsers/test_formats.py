@@ -25,7 +25,7 @@ from tests.conftest import REPO
 FORMATS = REPO / "tests" / "fixtures" / "formats"
 SOURCES = ("shuyang_fgj_2023", "pingtan_2019")
 SUFFIXES = {".docx": "docx", ".pdf": "pdf", ".doc": "doc", ".wps": "wps", ".wpsx.wps": "wps", ".rtf": "rtf",
-            ".ofd": "ofd", ".cells.ofd": "ofd",
+            ".ofd": "ofd", ".cells.ofd": "ofd", ".fills.ofd": "ofd",
             ".xlsx": "xlsx", ".xls": "xls", ".png": "png"}
 KEYS = {"active": ("row", "measure"), "requests": ("row", "column"), "appeals": ("procedure", "outcome")}
 _CACHE: dict[Path, dict] = {}
@@ -237,3 +237,61 @@ def test_libreoffice_profiles_are_per_process_and_swept(tmp_path, monkeypatch):
     made = Path(office._profile())
     assert made.parent == tmp_path and made.name.startswith(f"nianbao-lo-profile-{os.getpid()}-")
     assert not stale.exists() and mine.exists()
+
+
+def test_hints_reach_parse_report(monkeypatch):
+    seen = []
+
+    def spy(data, source="", hints=None):
+        seen.append(hints)
+        return {"warnings": [], "source": source}
+
+    monkeypatch.setattr(document, "parse_report", spy)
+    monkeypatch.setattr(document, "_TAKES_HINTS", True)
+    report = parse_document((FORMATS / "pingtan_2019.docx").read_bytes(), hints={"agency": "平潭综合实验区"})
+    assert seen == [{"agency": "平潭综合实验区"}] and report["format"] == "docx"
+
+
+def _ofd(content: str, template: str | None = None) -> bytes:
+    """A minimal OFD package: one page of `content` objects, optionally over a template page."""
+    ns = 'xmlns:ofd="http://www.ofdspec.org/2016"'
+    tpl = '<ofd:TemplatePage ID="2" BaseLoc="Tpls/Tpl_0/Content.xml"/>' if template else ""
+    ref = '<ofd:Template TemplateID="2" ZOrder="Background"/>' if template else ""
+    files = {
+        "OFD.xml": f'<ofd:OFD {ns} Version="1.1" DocType="OFD"><ofd:DocBody><ofd:DocRoot>Doc_0/Document.xml'
+                   "</ofd:DocRoot></ofd:DocBody></ofd:OFD>",
+        "Doc_0/Document.xml": f"<ofd:Document {ns}><ofd:CommonData>{tpl}</ofd:CommonData><ofd:Pages>"
+                              '<ofd:Page ID="1" BaseLoc="Pages/Page_0/Content.xml"/></ofd:Pages></ofd:Document>',
+        "Doc_0/Pages/Page_0/Content.xml": f"<ofd:Page {ns}>{ref}<ofd:Content><ofd:Layer ID='3'>{content}"
+                                          "</ofd:Layer></ofd:Content></ofd:Page>",
+    }
+    if template:
+        files["Doc_0/Tpls/Tpl_0/Content.xml"] = (f"<ofd:Page {ns}><ofd:Content><ofd:Layer ID='4'>{template}"
+                                                 "</ofd:Layer></ofd:Content></ofd:Page>")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+    return out.getvalue()
+
+
+def test_ofd_rulings_in_pieces_on_a_template_page_make_one_table():
+    """A form's rulings drawn per cell edge (pieces that only touch end to end), on the template page the
+    page names, with text under a points→mm CTM: one 3×3 table whose top row is one merged cell."""
+    from parsers.formats.ofd import ofd_to_html
+
+    def path(x0: float, y0: float, x1: float, y1: float) -> str:
+        return (f'<ofd:PathObject ID="9" Boundary="0 0 200 200"><ofd:AbbreviatedData>M {x0} {y0} L {x1} {y1} '
+                "</ofd:AbbreviatedData></ofd:PathObject>")
+
+    rulings = "".join(path(x, y, x + 30, y) for y in (10, 20, 30, 40) for x in (10, 40, 70))  # pieces
+    rulings += path(10, 10, 10, 40) + path(100, 10, 100, 40)
+    rulings += "".join(path(x, 20, x, 40) for x in (40, 70))  # no inner verticals in the top row
+    def text(x: float, y: float, s: str) -> str:
+        return (f'<ofd:TextObject ID="8" Boundary="{x} {y} 40 5" Size="10" CTM="0.3528 0 0 0.3528 0 0">'
+                f'<ofd:TextCode X="0" Y="8.8" DeltaX="g {len(s) - 1} 10">{s}</ofd:TextCode></ofd:TextObject>')
+    body = text(12, 12, "统计表") + text(12, 22, "项目") + text(42, 22, "数量") + text(72, 22, "备注")
+    body += text(12, 32, "申请") + text(42, 32, "26") + text(72, 32, "无")
+    html = ofd_to_html(_ofd(body, template=rulings))
+    assert '<table><tr><td colspan="3">统计表</td></tr><tr><td>项目</td><td>数量</td><td>备注</td></tr>' \
+           "<tr><td>申请</td><td>26</td><td>无</td></tr></table>" in html
