@@ -22,6 +22,16 @@ before/after figures that share the machine's load (others' benchmarks swing sin
 Times are CPU seconds of this process (time.process_time), so the figures mean "on one core"
 even when other work shares the machine; wall-clock totals and the load average are printed too.
 
+Documents (--documents, on by default; --documents-only skips the HTML benchmarks): the committed
+PDF/DOCX/DOC/WPS/OFD/XLSX fixtures (tests/fixtures/{layout,formats,scans}, the fidelity portal's
+files) and any --doc-dir: per file, CPU ms per page of the full parse (and wall ms: DOC/WPS/RTF convert in a LibreOffice child
+process whose CPU this process's clock does not count) (bytes → report: through
+parsers.document.parse_document when present — the one door, which converts DOC/WPS/OFD/XLSX —
+else parsers.attachments + parse_report) and, for PDFs, the ratio to pdfplumber's
+`page.extract_tables()` alone on every page of the same file (both open the file; medians of
+--repeat runs taken in turn). Target: ratio <= 1.3. A kind the door cannot read is listed with its
+status; a new kind needs only a suffix in DOC_KINDS (its converter lives in parsers/document.py).
+
 Targets (docs in the brief): full parse no slower than pandas.read_html, and >= 100 reports/s for
 typical pages. Figures go to stdout; nothing is asserted (timings belong here, not in tests).
 """
@@ -231,6 +241,103 @@ def bench_seeds(repeat: int) -> None:
           f"{1 / statistics.median(times):.0f} reports/s (pandas.read_html cannot read plain text)")
 
 
+# file suffix → kind shown in the table; every one goes through the same door
+DOC_KINDS = {".pdf": "pdf", ".docx": "docx", ".doc": "doc", ".wps": "wps", ".rtf": "rtf", ".ofd": "ofd",
+             ".xlsx": "xlsx", ".xls": "xls"}
+DOC_DIRS = [REPO / "tests" / "fixtures" / d for d in ("layout", "formats", "scans")] + [
+    REPO / "tests" / "crawler" / "fixtures" / "fidelity" / "files"]
+
+
+def document_parser() -> Callable[[bytes, str], dict]:
+    """bytes → report: the one door (parsers.document) when it exists, else the attachment converters."""
+    try:
+        from parsers.document import parse_document
+
+        return lambda data, name: parse_document(data, filename=name)
+    except ImportError:
+        from parsers.attachments import attachment_to_html
+
+        def parse(data: bytes, name: str) -> dict:
+            page = attachment_to_html(data, None)
+            return parse_report(page.encode("utf-8")) if page is not None else {"status": "unreadable"}
+        return parse
+
+
+def pdfplumber_tables(data: bytes) -> int:
+    """The floor: pdfplumber's ruling analysis and cell text, every page, nothing else."""
+    import pdfplumber
+
+    with pdfplumber.open(io.BytesIO(data)) as pdf:
+        return sum(len(page.extract_tables()) for page in pdf.pages)
+
+
+def page_count(data: bytes, kind: str) -> int:
+    if kind != "pdf":
+        return 1  # flowing documents have no fixed pages: figures are per document
+    import pdfplumber
+
+    with pdfplumber.open(io.BytesIO(data)) as pdf:
+        return len(pdf.pages)
+
+
+def timed_in_turn(fns: list[Callable], arg, repeat: int) -> list[float]:
+    """Median CPU seconds of each function, called in turn (order alternating), after a gc.collect():
+    pdfminer makes so many objects that a collection otherwise lands on whichever call comes next
+    (single ratios swung 0.7x-1.8x without it, 0.93x-1.02x with it, at load average 6)."""
+    times: list[list[float]] = [[] for _ in fns]
+    walls: list[float] = []
+    for run in range(repeat):
+        order = range(len(fns)) if run % 2 == 0 else reversed(range(len(fns)))
+        for i in order:
+            gc.collect()
+            start, wall = clock(), time.perf_counter()
+            fns[i](arg)
+            times[i].append(clock() - start)
+            if i == 0:
+                walls.append(time.perf_counter() - wall)
+    WALL[0] = statistics.median(walls)
+    return [statistics.median(t) for t in times]
+
+
+WALL = [0.0]  # wall seconds (median) of the first function of the last timed_in_turn: a converter
+# run as a child process (LibreOffice for DOC/WPS/RTF) spends CPU this process's clock does not see
+
+
+def bench_documents(repeat: int, dirs: list[Path]) -> None:
+    parse = document_parser()
+    files = sorted(p for d in dirs if d.is_dir() for p in d.iterdir() if p.suffix.lower() in DOC_KINDS)
+    if not files:
+        print("no document fixtures found; skipped\n")
+        return
+    print(f"Documents ({len(files)}), CPU ms per page (per document for flowing formats), median of {repeat} runs")
+    print(f"{'file':34} {'kind':>5} {'pages':>5} {'status':>12} {'parse ms/p':>10} {'wall ms/p':>9} "
+          f"{'pdfplumber ms/p':>15} {'ratio':>6}")
+    by_kind: dict[str, list[float]] = {}
+    ratios: list[float] = []
+    for path in files:
+        data, kind = path.read_bytes(), DOC_KINDS[path.suffix.lower()]
+        status = parse(data, path.name).get("status")  # warm: imports, caches, LibreOffice start
+        pages = page_count(data, kind)
+        if kind == "pdf":
+            pdfplumber_tables(data)
+            ours, floor = timed_in_turn([lambda d: parse(d, path.name), pdfplumber_tables], data, repeat)
+            ratios.append(ours / floor)
+            extra = f"{floor / pages * 1000:15.1f} {ours / floor:6.2f}"
+        else:
+            ours = timed_in_turn([lambda d: parse(d, path.name)], data, repeat)[0]
+            extra = f"{'':>15} {'':>6}"
+        by_kind.setdefault(kind, []).append(ours / pages)
+        print(f"{str(path.relative_to(REPO))[-34:]:34} {kind:>5} {pages:5d} {str(status):>12} "
+              f"{ours / pages * 1000:10.1f} {WALL[0] / pages * 1000:9.1f} {extra}")
+    for kind, times in sorted(by_kind.items()):
+        print(f"  {kind:5} median {statistics.median(times) * 1000:7.1f} ms/{'page' if kind == 'pdf' else 'doc'} "
+              f"over {len(times)} file(s)")
+    if ratios:
+        print(f"  PDF full parse / pdfplumber extract_tables alone: median {statistics.median(ratios):.2f}x, "
+              f"max {max(ratios):.2f}x (target <= 1.3x)")
+    print()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=int, default=2000, help="generated reports (default 2000)")
@@ -238,9 +345,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--baseline", metavar="REV",
                         help="also time the parser of git revision REV, in turn with the current one")
+    parser.add_argument("--no-documents", action="store_true", help="skip the PDF/DOCX/DOC/OFD documents")
+    parser.add_argument("--documents-only", action="store_true", help="only the PDF/DOCX/DOC/OFD documents")
+    parser.add_argument("--doc-dir", action="append", type=Path, default=[],
+                        help="another directory of documents to time (repeatable)")
     args = parser.parse_args(argv)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     print(f"python {sys.version.split()[0]}, one process; {os.cpu_count()} CPUs, load average {load}\n")
+    if not args.no_documents:
+        bench_documents(args.repeat, DOC_DIRS + args.doc_dir)
+    if args.documents_only:
+        return 0
     if args.baseline:
         bench_baseline(args.baseline, args.corpus, args.seed, args.repeat)
     bench_real(args.repeat)
