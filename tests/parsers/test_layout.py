@@ -58,6 +58,20 @@ def test_every_cell_as_printed(path: Path):
     assert not [c for c in report["checks"] if not c["ok"]], "a consistent report gave a failed rule"
 
 
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.name)
+def test_identity_from_the_document_itself(path: Path):
+    """Through the one door: agency and year from page 1's title block (PDF) or the leading title
+    paragraph (DOCX), the same cells as above."""
+    from parsers.document import parse_document
+
+    truth = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    report = parse_document(path.read_bytes(), filename=path.name)
+    assert (report["status"], report["title"], report["agency"], report["year"]) == (
+        "parsed", truth["title"], truth["agency"], truth["year"])
+    for table, (a, b) in KEYS.items():
+        assert {(c[a], c[b]): c["raw"] for c in report[table]} == {(c[a], c[b]): c["raw"] for c in truth[table]}
+
+
 def test_hybrid_edition_keeps_the_single_other_row():
     _, report = _parse(LAYOUT / "pdf_hybrid_other.pdf")
     rows = [c["row"] for c in report["requests"]]
