@@ -7,7 +7,8 @@ from the strongest source that states it, and the sources are cross-checked:
 - title: the document's own title block (h1–h3 or a title-class element outside the page chrome;
   the <h1> a converted PDF/DOCX carries), else a title line of the running text (a title printed
   over two short lines is joined), else the CMS's meta tags (ArticleTitle, og:title), else the
-  page's <title> without its site suffix. A title ending in 报告 beats one that does not.
+  page's <title> without its site suffix. A title ending in 报告 that states its year beats one
+  that does not, which beats any other title-like line.
 - agency: what the chosen title names, else what the meta/<title> titles name, else the CMS's
   source (meta ContentSource/来源, a 来源：/发布机构 line or metadata-table field), else the
   registry's hint; never navigation, a column or site name (`metadata.is_agency_like`); spelled
@@ -41,7 +42,7 @@ META_DESCRIPTIONS = ("description", "og:description")
 META_KEYS = frozenset(META_TITLES + META_DATES + META_SOURCES + META_DESCRIPTIONS + ("columnname",))
 
 _TITLE_SPLIT_RE = re.compile(r"\s*[_|｜]\s*|\s+[-—–]+\s+|-(?=[^-]*$)")
-_MENTIONS_REPORT_RE = re.compile(r"报告|年报")
+_MENTIONS_REPORT_RE = re.compile(r"年度报告|度报告|年报|工作报告")  # not "其他需要报告的事项"
 _SOURCE_LABEL_RE = re.compile(
     r"(发布机构|发布单位|发文机关|发文单位|公开主体|发布主体|信息来源|文章来源|内容来源|稿件来源|来源|来源单位)"
     r"\s*[:：]?\s*([^\s:：|,，;；]{2,50})"
@@ -155,14 +156,14 @@ def _meta_titles(evidence: PageEvidence) -> tuple[list[str], list[str]]:
     return metas, page
 
 
-def _headlines(evidence: PageEvidence) -> list[str]:
-    """What the page calls itself: its first heading naming a report, its meta titles, <title>."""
-    out = [next((h for h in evidence.headings if _MENTIONS_REPORT_RE.search(h)), "")]
+def _headlines(evidence: PageEvidence) -> list[tuple[str, str]]:
+    """What the page calls itself, (text, source): its first heading naming a report, its meta
+    titles, its <title> (the parts before the site suffix)."""
+    out = [(next((h for h in evidence.headings if _MENTIONS_REPORT_RE.search(h)), ""), "heading")]
     for key in META_TITLES:
-        out.extend(title_parts(evidence.metas.get(key))[:1])
-    parts = title_parts(evidence.page_title)
-    out.extend(p for p in parts[:2] if _MENTIONS_REPORT_RE.search(p))
-    return [h for h in out if h and _MENTIONS_REPORT_RE.search(h)]
+        out.extend((part, "meta") for part in title_parts(evidence.metas.get(key))[:1])
+    out.extend((part, "page_title") for part in title_parts(evidence.page_title)[:2])
+    return [(h, source) for h, source in out if h and _MENTIONS_REPORT_RE.search(h)]
 
 
 def _source_agencies(evidence: PageEvidence, head: list[str]) -> list[str]:
@@ -191,16 +192,23 @@ def decide(lines: list[tuple[str, bool]], plain: list[str], head: list[str], tai
     metas, page = _meta_titles(evidence)
     ordered = ([(t, "heading") for t in headings] + [(t, "text") for t in body]
                + [(t, "meta") for t in metas] + [(t, "page_title") for t in page])
-    chosen = next(((t, s) for t, s in ordered if metadata.is_report_title(t)), None) or (ordered[0] if ordered else None)
+    # a report title (ends in 报告) with its year, else one without, else any title-like line
+    chosen = (next(((t, s) for t, s in ordered if metadata.is_report_title(t) and metadata.year_of(t)), None)
+              or next(((t, s) for t, s in ordered if metadata.is_report_title(t)), None)
+              or (ordered[0] if ordered else None))
     if chosen:
         found.title, sources["title"] = chosen
     found.report_titles = [t for t, s in ordered if s in ("heading", "text") and metadata.is_report_title(t)
                            and not metadata.is_news_title(t) and not metadata.is_interpretation(t)]
 
     headlines = _headlines(evidence)
-    if metadata.is_interpretation(found.title) or any(metadata.is_interpretation(h) for h in headlines):
+    marked = next(((h, source) for h, source in headlines if metadata.is_interpretation(h)), None)
+    if metadata.is_interpretation(found.title) or marked:
         found.kind = "interpretation"
-    elif metadata.is_news_title(found.title) or any(metadata.is_news_title(h) for h in headlines):
+        if marked and not metadata.is_interpretation(found.title):
+            # the page repeats the report's title, but calls itself 解读/图解: say so
+            found.title, sources["title"] = metadata.clean_title(marked[0]), marked[1]
+    elif metadata.is_news_title(found.title) or any(metadata.is_news_title(h) for h, _ in headlines):
         found.kind = "news"
 
     # agency: the chosen title's, the page's other own titles', its stated source's, the hint

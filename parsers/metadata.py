@@ -94,14 +94,15 @@ def clean_title(text: str) -> str:
 
 
 def find_title(lines: list[tuple[str, bool]], page_title: str | None) -> str | None:
-    """The first report-title line that is not link text; prefer ones ending in 报告; else <title>."""
-    candidates = [text for text, linked in lines[:400] if not linked and is_title_like(text)]
+    """The first report-title line that is not link text or page chrome; prefer ones ending in 报告;
+    else <title>. (`parsers.identity.decide` weighs more sources; this is its text-only core.)"""
+    candidates = [text for text, linked in lines[:400] if not linked and is_title_candidate(text)]
     for text in candidates:
         if clean_title(text).endswith("报告"):
             return clean_title(text)
     if page_title:
         for part in re.split(r"\s*[_|｜]\s*|\s+-\s+|-(?=[^-]*$)", page_title):
-            if is_title_like(part):
+            if is_title_candidate(part):
                 return clean_title(part)
     if candidates:
         return clean_title(candidates[0])
@@ -209,7 +210,7 @@ _NOT_AGENCY_RE = re.compile(
     r"[>»›＞→|_/\\<]|首页|当前位置|位置[:：]|网站|门户|栏目|专栏|http|www\.|\.(?:cn|com|net|org)\b|本网|本站|原创|转载"
     r"|[。，；！？,;!?]|^(?:本|我)(?:机关|单位|局|委|办|部门|院|厅|区|县|市|镇|乡|街道|中心)$|^\d"
 )
-_NEWS_SOURCE_RE = re.compile(r"(?:日报|晚报|新闻网|新闻|电视台|广播电视台|融媒体中心|报社|新华社|人民网|客户端|微信公众号|公众号)$")
+_NEWS_SOURCE_RE = re.compile(r"(?:报|新闻网|新闻|电视台|广播电视台|融媒体中心|报社|新华社|人民网|客户端|微信公众号|公众号)$")
 
 
 def is_agency_like(name: str | None) -> bool:

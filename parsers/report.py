@@ -129,9 +129,12 @@ def page_evidence(root: etree._Element, nav: list[etree._Element], titled: list[
                 metas[key] = content
     chrome = set(nav)
     headings = []
-    for element in [*root.iter("h1", "h2", "h3"), *titled]:
+    # document order (a title-class div before an h3 of the body), by source line: cheap and stable
+    for element in sorted([*root.iter("h1", "h2", "h3"), *titled], key=lambda e: e.sourceline or 0):
         if element in chrome or any(parent in chrome or parent.tag == "a" for parent in element.iterancestors()):
             continue
+        if next(element.iterdescendants("h1", "h2", "h3", "h4", "h5", "h6"), None) is not None:
+            continue  # an unclosed heading swallowing the next ones: those are read by themselves
         text = " ".join(etree.tostring(element, method="text", encoding="unicode").split())
         if not text or len(text) > 120:
             continue

@@ -1,7 +1,9 @@
 """Golden files, juriscraper-style: ONE test walks every example page and diffs its parse
 against the reviewed expected JSON: tests/fixtures/parsers/golden/<name>.json for ../shared/seeds
 and ../shared/real (only those: the archive's tests build exactly that set), and the JSON beside
-each of our handwritten pages in tests/fixtures/parsers/variants/.
+each of our handwritten pages in tests/fixtures/parsers/variants/ and of the identity pages in
+tests/fixtures/parsers/identity/ (generated and checked by its make_identity.py; a page's
+`<name>.hints.json`, when present, is passed to parse_report as `hints`).
 
 A missing expected file is written from the current parse and the test FAILS until someone has
 reviewed it cell by cell against the source page and committed it.
@@ -17,23 +19,26 @@ from tests.conftest import REPO, SHARED
 
 GOLDEN = REPO / "tests" / "fixtures" / "parsers" / "golden"
 VARIANTS = REPO / "tests" / "fixtures" / "parsers" / "variants"
+IDENTITY = REPO / "tests" / "fixtures" / "parsers" / "identity"
 
 
 def examples() -> list[Path]:
     """The shared seeds and real pages, and our own handwritten variant pages."""
     return (sorted((SHARED / "seeds").glob("*.txt")) + sorted((SHARED / "real").glob("*.html"))
-            + sorted(VARIANTS.glob("*.html")))
+            + sorted(VARIANTS.glob("*.html")) + sorted(IDENTITY.glob("*.html")))
 
 
 def expected_path(path: Path) -> Path:
     """Shared examples: golden/<stem>.json; our own variant pages: the JSON beside the page."""
-    if path.parent == VARIANTS:
-        return VARIANTS / f"{path.stem}.json"
+    if path.parent in (VARIANTS, IDENTITY):
+        return path.parent / f"{path.stem}.json"
     return GOLDEN / f"{path.stem}.json"
 
 
 def canonical(path: Path) -> dict:
-    report = parse_report(path.read_bytes(), source=f"{path.parent.name}/{path.name}")
+    hints_file = path.with_suffix(".hints.json")
+    hints = json.loads(hints_file.read_text(encoding="utf-8")) if hints_file.exists() else None
+    report = parse_report(path.read_bytes(), source=f"{path.parent.name}/{path.name}", hints=hints)
     return json.loads(json.dumps(report, ensure_ascii=False))
 
 
