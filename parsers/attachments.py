@@ -198,14 +198,21 @@ def docx_to_html(data: bytes) -> str | None:
     title_end = 0
     if lead and paragraphs:
         body = sorted(paragraphs)[len(paragraphs) // 2]
-        biggest = max(size for _, size in lead)
-        if biggest >= body * 1.15:
-            start = next(i for i, (_, size) in enumerate(lead) if size == biggest)
-            title_end = start
-            while title_end < len(lead) and lead[title_end][1] == biggest:
-                title_end += 1
+        runs = []  # (start, end, size): consecutive leading paragraphs in one large font
+        i = 0
+        while i < len(lead):
+            j = i + 1
+            while j < len(lead) and lead[j][1] == lead[i][1]:
+                j += 1
+            if lead[i][1] >= body * 1.15:
+                runs.append((i, j, lead[i][1], "".join(text.strip() for text, _ in lead[i:j])))
+            i = j
+        # as for PDFs: the run naming a 报告, else the largest if clearly larger than the body
+        chosen = next((run for run in runs if "报告" in run[3]), max(runs, key=lambda r: r[2], default=None))
+        if chosen is not None and ("报告" in chosen[3] or chosen[2] >= body * 1.3):
+            start, title_end, _, title = chosen
             parts += [f"<p>{html.escape(text)}</p>" for text, _ in lead[:start]]
-            parts.append(f"<h1>{html.escape(''.join(text.strip() for text, _ in lead[start:title_end]))}</h1>")
+            parts.append(f"<h1>{html.escape(title)}</h1>")
     for kind, text, _ in blocks[title_end:]:
         parts.append(f"<p>{html.escape(text)}</p>" if kind == "p" else text)
     return _page(parts)

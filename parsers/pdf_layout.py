@@ -161,6 +161,19 @@ def _intervals(segments: list[tuple[float, float]]) -> list[tuple[float, float]]
     return [(a, b) for a, b in merged]
 
 
+def _bucket(at: list[float], segments: list[tuple[float, float, float]]) -> list[list[tuple[float, float]]]:
+    """The segments (position, start, end) lying on each clustered position of `at`, merged into
+    intervals (one bisect per segment, not a scan of all segments per position)."""
+    buckets: list[list[tuple[float, float]]] = [[] for _ in at]
+    for position, a, b in segments:
+        i = bisect_right(at, position + SNAP) - 1
+        if i >= 0 and abs(at[i] - position) <= SNAP:
+            buckets[i].append((a, b))
+        elif i >= 1 and abs(at[i - 1] - position) <= SNAP:
+            buckets[i - 1].append((a, b))
+    return [_intervals(bucket) for bucket in buckets]
+
+
 def _covers(intervals: list[tuple[float, float]], at: float) -> bool:
     return any(a - 0.5 <= at <= b + 0.5 for a, b in intervals)
 
@@ -202,11 +215,14 @@ class _Rulings:
         loose = [e for e in self.v if not any(rx0 - SNAP <= e["x0"] <= rx1 + SNAP and rt - SNAP <= e["top"]
                                               and e["bottom"] <= rb + SNAP for rx0, rt, rx1, rb in regions)]
         groups: list[list[dict]] = []
+        reach = 0.0  # the lowest bottom of the group being built
         for e in sorted(loose, key=lambda e: e["top"]):
-            if groups and e["top"] <= max(g["bottom"] for g in groups[-1]) + SNAP:
+            if groups and e["top"] <= reach + SNAP:
                 groups[-1].append(e)
+                reach = max(reach, e["bottom"])
             else:
                 groups.append([e])
+                reach = e["bottom"]
         out = []
         body = [c for c in chars if height * EDGE_ZONE <= c["top"] and c["bottom"] <= height * (1 - EDGE_ZONE)]
         for group in groups:
@@ -233,8 +249,8 @@ class _Rulings:
         ys = [y for y in ys if top - SNAP <= y <= bottom + SNAP]
         if len(ys) < 2:
             return None
-        vlines = [_intervals([(e["top"], e["bottom"]) for e in v if abs(e["x0"] - x) <= SNAP]) for x in xs]
-        hlines = [_intervals([(e["x0"], e["x1"]) for e in h if abs(e["top"] - y) <= SNAP]) for y in ys]
+        vlines = _bucket(xs, [(e["x0"], e["top"], e["bottom"]) for e in v])
+        hlines = _bucket(ys, [(e["top"], e["x0"], e["x1"]) for e in h])
         nr, nc = len(ys) - 1, len(xs) - 1
         parent = list(range(nr * nc))
 
@@ -310,10 +326,16 @@ def _same_frame(a: PTable, b: PTable) -> bool:
     return all(any(abs(x - y) <= SNAP for y in big) for x in small)
 
 
+def _nearest(xs: list[float], x: float) -> int:
+    i = bisect_right(xs, x)
+    if i == len(xs) or (i and x - xs[i - 1] <= xs[i] - x):
+        return i - 1
+    return i
+
+
 def _remap(table: PTable, xs: list[float]) -> None:
     for cell in table.cells:
-        c0 = min(range(len(xs)), key=lambda i: abs(xs[i] - cell.x0))
-        c1 = min(range(len(xs)), key=lambda i: abs(xs[i] - cell.x1))
+        c0, c1 = _nearest(xs, cell.x0), _nearest(xs, cell.x1)
         cell.c, cell.colspan = c0, max(1, c1 - c0)
     table.xs = xs
 
@@ -426,7 +448,7 @@ def read_pdf(data: bytes) -> Layout:
     with pdfplumber.open(io.BytesIO(data)) as pdf:
         layout.pages = len(pdf.pages)
         for number, page in enumerate(pdf.pages):
-            chars = [c for c in page.chars if c.get("upright", True) and c["text"].strip()]
+            chars = [c for c in page.chars if c["text"].strip()]  # vertical text (non-upright) too
             ruled = bool(page.rects or page.lines or page.curves)
             found = page.find_tables() if ruled else []
             rulings = _Rulings(page.edges) if ruled else None
@@ -499,25 +521,34 @@ def _drop_running_text(pages: list[tuple[float, list[tuple[float, str, Any]]]]) 
 
 
 def _title_block(pages: list[tuple[float, list[tuple[float, str, Any]]]], layout: Layout) -> None:
-    """Page 1's largest-font lines at its top (the title, maybe over two lines) → one ('title', text) block."""
+    """Page 1's title: a run of lines in one large font (≥ 1.15× the body's) at its top, before any
+    table, maybe over two lines → one ('title', text) block. Of several such runs (a red-letter
+    issuing body's name in a still larger font above the title) the first naming a 报告 wins, else
+    the largest if clearly larger (≥ 1.3×); the others stay lines."""
     if not pages:
         return
     blocks = pages[0][1]
     sizes = [b[2].size for _, blocks_ in pages for b in blocks_ if b[1] == "line"]
-    lines = [b for b in blocks if b[1] == "line"]
-    if not lines or not sizes:
+    if not sizes:
         return
     body = statistics.median(sizes)
-    biggest = max(line[2].size for line in lines[:8])
-    if biggest < body * 1.15:
+    runs: list[tuple[int, int, float]] = []  # (start, end, size) of consecutive large same-size lines
+    i = 0
+    while i < min(len(blocks), 12) and blocks[i][1] == "line":
+        size = blocks[i][2].size
+        j = i + 1
+        while j < len(blocks) and blocks[j][1] == "line" and abs(blocks[j][2].size - size) <= 0.5:
+            j += 1
+        if size >= body * 1.15:
+            runs.append((i, j, size))
+        i = j
+    if not runs:
         return
-    start = next(i for i, b in enumerate(blocks) if b[1] == "line" and b[2].size >= biggest - 0.5)
-    if any(b[1] == "table" for b in blocks[:start]):
-        return
-    end = start
-    while end < len(blocks) and blocks[end][1] == "line" and abs(blocks[end][2].size - biggest) <= 0.5:
-        end += 1
-    title = _join([b[2].text for b in blocks[start:end]])
+    text = {run: _join([b[2].text for b in blocks[run[0]:run[1]]]) for run in runs}
+    chosen = next((run for run in runs if "报告" in text[run]), max(runs, key=lambda run: run[2]))
+    if "报告" not in text[chosen] and chosen[2] < body * 1.3:
+        return  # a section heading a little larger than the body is no title
+    start, end, _ = chosen
     layout.blocks.extend(("line", b[2]) for b in blocks[:start])
-    layout.blocks.append(("title", title))
+    layout.blocks.append(("title", text[chosen]))
     del blocks[:end]

@@ -72,6 +72,12 @@ def test_identity_from_the_document_itself(path: Path):
         assert {(c[a], c[b]): c["raw"] for c in report[table]} == {(c[a], c[b]): c["raw"] for c in truth[table]}
 
 
+def test_title_below_a_red_letter_header():
+    page, report = _parse(LAYOUT / "pdf_red_header.pdf")
+    assert page.index("<p>某某市某某区人民政府办公室文件</p>") < page.index("<h1>")
+    assert report["agency"] == "某某市某某区人民政府办公室"
+
+
 def test_hybrid_edition_keeps_the_single_other_row():
     _, report = _parse(LAYOUT / "pdf_hybrid_other.pdf")
     rows = [c["row"] for c in report["requests"]]
@@ -84,9 +90,10 @@ def test_hybrid_edition_keeps_the_single_other_row():
 
 
 def test_page_furniture_is_dropped():
-    for name in ("pdf_a4_continued", "pdf_a4_thead_repeat", "pdf_landscape", "lo_docx_break"):
+    for name in ("pdf_a4_continued", "pdf_a4_thead_repeat", "pdf_landscape", "lo_docx_break", "pdf_browser_furniture"):
         page, _ = _parse(LAYOUT / f"{name}.pdf")
-        assert not re.search(r"<p>\s*(- \d+ -|第 \d+ 页 共 \d+ 页|\d+ / \d+)\s*</p>", page), name
+        assert not re.search(r"<p>\s*(- \d+ -|第 \d+ 页 共 \d+ 页|\d+ ?/ ?\d+)\s*</p>", page), name
+        assert "file://" not in page and not re.search(r"<p>\d{1,4}/\d{1,2}/\d{1,4}", page), name  # browser's own
         assert page.count("<table>") == 3, f"{name}: table parts not stitched into three tables"
         assert "信息公开</p>" not in page.replace("<p>二、主动公开政府信息情况</p>", "")
 
