@@ -60,3 +60,42 @@ def classify_junk(body: bytes, url: str = "") -> str | None:
     if short and 'type="password"' in raw.replace("'", '"') and any(m in text or m in title for m in LOGIN_MARKERS):
         return "login_wall"
     return None
+
+
+# -- does it look like the real thing at all? ---------------------------------------------------------
+# classify_junk names the pages it knows; a portal can put anything else in front of a report (a new
+# WAF's page, a JS-only redirect shell, an empty 200). suspect_page asks the cheap opposite question:
+# does this look like a report page, an attachment or a list page at all? Real report pages carry
+# their title (…年度报告/年报), tables or an attachment link and far more text than a gateway page.
+_REPORT_WORDS = ("年度报告", "年报", "工作报告")
+_ATTACHMENT_HREF = re.compile(rb"""href\s*=\s*["']?[^"'>\s]+\.(?:pdf|docx?|wps|ofd|xlsx?|rtf|zip|rar)\b""", re.I)
+_HTML_START = re.compile(rb"^\s*(?:<!doctype\s+html|<html|<head|<body|<script|<meta)", re.I)
+REAL_TEXT = 300  # visible characters: more than any gateway or shell page says
+
+
+def suspect_page(body: bytes, content_type: str = "", role: str = "report") -> str | None:
+    """`empty_response` (nothing, or whitespace), `unrecognised_page` (HTML that looks like no report,
+    attachment or list page: tiny, script-only, an unknown gateway's), or None when it may be real.
+
+    `body` is decoded (no Content-Encoding); `role` is the crawler's (`list`, `report`, `attachment`; any other
+    is only checked for emptiness).
+    Binary attachments are real when not empty and not HTML in disguise. Pure, no I/O."""
+    if not body or not body.strip():
+        return "empty_response"
+    if role not in ("list", "report", "attachment"):
+        return None  # e.g. a search API's answer: only an empty one is judged here
+    ctype = (content_type or "").lower()
+    is_html = "html" in ctype or not ctype or bool(_HTML_START.match(body[:512]))
+    if not is_html:
+        return None  # PDF, Word, JSON (search-API answers), images: their own readers judge them
+    head = body[:400_000]
+    lower = head.lower()
+    if role == "list":
+        return None if b"<a " in lower or b"<a\n" in lower or b"script" in lower and b"listmodel" in lower \
+            else "unrecognised_page"
+    if b"<table" in lower or _ATTACHMENT_HREF.search(head):
+        return None
+    text = _WS.sub("", _decode(_TAGS.sub(b" ", head)))
+    if len(text) >= REAL_TEXT or any(w in text for w in _REPORT_WORDS):
+        return None
+    return "unrecognised_page"

@@ -6,7 +6,9 @@ derivable from the WARCs and kept apart from the archive so a rebuild never lose
 
 Revalidation policy (why the second night fetches a few percent of detail pages): a detail page or
 attachment already fetched is revalidated when it is *due*:
-  - never fetched successfully, or its last answer was junk or an HTTP error, or
+  - never stored a good copy, or its last answer was not the real thing: an error, junk (a challenge,
+    soft 404 or login page, an empty 200 or a page that looks like no report at all: crawler/junk.py),
+    a redirect loop, or a redirect to a page that has no good copy itself, or
   - last fetched `cycle_days` (default 30) or more ago (every report is rechecked at least monthly), or
   - last fetched at least `min_hours` (20) ago AND today is its rotation day: bucket(url) =
     sha1(url) mod cycle_days equals the day number mod cycle_days, so about 1/cycle_days of the
@@ -61,11 +63,16 @@ class Policy:
     def bucket(self, url: str) -> int:
         return int(hashlib.sha1(url.encode("utf-8")).hexdigest(), 16) % self.cycle_days
 
-    def is_due(self, row: dict[str, Any] | None, now: datetime) -> bool:
-        if row is None or not row.get("digest") and not row.get("location"):
-            return True  # never stored a copy (or only errors): try again
+    def is_due(self, row: dict[str, Any] | None, now: datetime, target: dict[str, Any] | None = None) -> bool:
+        """`row` is the URL's crawl state; for a recorded redirect, `target` is the row of the page it
+        leads to (CrawlState.target), None when the chain loops or ends at an unknown URL."""
+        if not good_copy(row) and not (row and row.get("location")):
+            return True  # never stored a copy (or only errors/junk): try again
+        assert row is not None
         if row.get("junk") or (row.get("status") or 200) >= 400:
             return True  # last answer was a challenge page or an error: try again next crawl
+        if row.get("location") and not good_copy(target):
+            return True  # a redirect (loop) to nothing stored yet: a redirect alone is no copy
         if self.mode == "all":
             return True
         if self.mode == "none":
@@ -78,6 +85,13 @@ class Policy:
             return True
         day_number = (now - datetime(1970, 1, 1, tzinfo=timezone.utc)).days
         return age >= timedelta(hours=self.min_hours) and self.bucket(row["url"]) == day_number % self.cycle_days
+
+
+def good_copy(row: dict[str, Any] | None) -> bool:
+    """Whether a crawl-state row holds a good copy: a digest of a response that looked like the real
+    thing, and the last answer was neither junk nor an error nor a redirect."""
+    return bool(row and row.get("digest") and not row.get("junk")
+                and not row.get("location") and (row.get("status") or 200) < 400)
 
 
 class CrawlState:
@@ -128,14 +142,25 @@ class CrawlState:
     def attachments_of(self, parent: str) -> list[dict[str, Any]]:
         return list(self.table.rows_where("parent = ? and role = 'attachment'", [parent]))
 
-    def resolve(self, url: str, hops: int = 5) -> str:
-        """Follow recorded redirects (301/302 Location) to the URL that served the page."""
+    def resolve(self, url: str, hops: int = 10) -> str:
+        """Follow recorded redirects (301/302 Location) to the URL that served the page; a chain that
+        loops (or runs past `hops`) resolves to `url` itself."""
+        seen = {url}
+        current = url
         for _ in range(hops):
-            row = self.get(url)
-            if not row or not row.get("location") or row["location"] == url:
-                break
-            url = row["location"]
+            row = self.get(current)
+            if not row or not row.get("location") or row["location"] == current:
+                return current
+            current = row["location"]
+            if current in seen:
+                return url
+            seen.add(current)
         return url
+
+    def target(self, url: str) -> dict[str, Any] | None:
+        """The row of the page a recorded redirect chain from `url` ends at; None when it loops."""
+        end = self.resolve(url)
+        return None if end == url else self.get(end)
 
     def close(self) -> None:
         self.db.conn.close()

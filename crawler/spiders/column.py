@@ -24,6 +24,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from nianbao import __version__
 from crawler.links import (attachment_links, column_prefix, is_attachment_url, is_report_title, parse_list_page,
                            strip_fragment)
+from crawler.reconcile import mark_checked, reconcile
 from crawler.registry import Source
 from crawler.search_api import SearchApi, find_search_api, parse_search_page
 from crawler.state import CrawlState, Policy, iso, parse_iso, utcnow
@@ -79,6 +80,8 @@ class ColumnSpider(scrapy.Spider):
                 "RETRY_TIMES", "DOWNLOAD_TIMEOUT", "DOWNLOAD_MAXSIZE", "NIANBAO_REVALIDATE",
                 "NIANBAO_CYCLE_DAYS", "JOBDIR")}, default=str, sort_keys=True),
         }
+        # a killed crawl's WARC may hold copies its crawl state never recorded: record them first
+        reconcile(spider.crawl_db, s.get("NIANBAO_WARC_DIR"), spider.source.name)
         spider.recorder = WarcRecorder(s.get("NIANBAO_WARC_DIR"), spider.run_id, spider.source.name, info)
         crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
         return spider
@@ -146,7 +149,8 @@ class ColumnSpider(scrapy.Spider):
         assert self.crawl_db is not None
         row = self.crawl_db.get(url)
         st = self._st()
-        if not self.policy.is_due(row, self.now):
+        target = self.crawl_db.target(url) if row and row.get("location") else None
+        if not self.policy.is_due(row, self.now, target):
             st["skipped"] += 1
             return None
         headers = {}
@@ -171,14 +175,26 @@ class ColumnSpider(scrapy.Spider):
         if response.status == 304 or outcome == "unchanged":
             st["not_modified"].append(url)
             return "not_modified"
+        role = response.meta.get("nianbao_role")
         if junk:
-            st["errors"].append({"url": url, "status": response.status, "class": junk})
+            self.note_error(url, response.status, junk, role, api="search_api" in response.meta)
             return "junk"
         if response.status != 200:
-            st["errors"].append({"url": url, "status": response.status, "class": "http_error"})
+            self.note_error(url, response.status, "http_error", role, api="search_api" in response.meta)
             return "error"
         st["fetched"].append(url)
         return "fetched"
+
+    def note_error(self, url: str, status: int | None, cls: str, role: str | None = None,
+                   api: bool = False) -> None:
+        """One entry of the summary's `errors`: `{url, status, class}` plus the request's `role`
+        (and `api` for a search-API page), so `nianbao status` can tell what made a crawl incomplete."""
+        entry: dict[str, Any] = {"url": url, "status": status, "class": cls}
+        if role:
+            entry["role"] = role
+        if api:
+            entry["api"] = True
+        self._st()["errors"].append(entry)
 
     def parse_list(self, response: Response) -> Any:
         st = self._st()
@@ -252,7 +268,7 @@ class ColumnSpider(scrapy.Spider):
         list_url = meta["list_url"]
         page = parse_search_page(response.body, list_url)
         if page is None:
-            st["errors"].append({"url": response.url, "status": response.status, "class": "bad_api_response"})
+            self.note_error(response.url, response.status, "bad_api_response", "list", api=True)
             st["list_errors"] += 1
             return
         st["api_records"] = st.get("api_records", 0) + len(page.items)
@@ -310,7 +326,7 @@ class ColumnSpider(scrapy.Spider):
         cls = failure.type.__name__
         if failure.check(IgnoreRequest) and "robots" in str(failure.value).lower():
             cls = "robots_forbidden"
-        st["errors"].append({"url": request.url, "status": status, "class": cls})
+        self.note_error(request.url, status, cls, request.meta.get("nianbao_role"), api="search_api" in request.meta)
         if request.meta.get("nianbao_role") == "list" and not request.meta.get("probe"):
             st["list_errors"] += 1
 
@@ -345,8 +361,9 @@ class ColumnSpider(scrapy.Spider):
         current = {self.crawl_db.resolve(u) for u in st["listed"]} | set(st["listed"])
         if response.url != url and response.url in current:
             st["moved"].append({"from": url, "to": response.url})
-        elif response.meta.get("nianbao_junk") in ("challenge_page", "login_wall") or response.status >= 500 \
-                or response.status in (401, 403, 429):
+        elif response.meta.get("nianbao_junk") in ("challenge_page", "login_wall", "empty_response",
+                                                   "unrecognised_page", "redirect_loop") \
+                or response.status >= 500 or response.status in (401, 403, 429):
             return  # the portal would not say: ask again next crawl, withdraw nothing now
         elif response.status == 200 and not response.meta.get("nianbao_junk"):
             st["unlisted"].append(url)  # still online, no longer in the column
@@ -380,6 +397,7 @@ class ColumnSpider(scrapy.Spider):
                     and not st.get("list_cap_hit"))
         report_urls = sorted({self.crawl_db.resolve(u) for u in st["listed"]})
         stats = self.crawler.stats.get_stats() if self.crawler and self.crawler.stats else {}
+        cause = None if complete else self.incomplete_cause(reason)
         return {
             "source": self.source.name,
             "run_id": self.run_id,
@@ -407,8 +425,28 @@ class ColumnSpider(scrapy.Spider):
                 "responses": stats.get("downloader/response_count", 0),
                 "bytes": stats.get("downloader/response_bytes", 0),
                 "revalidate": self.policy.mode,
+                "incomplete_cause": cause,
+                "retries": stats.get("retry/count", 0),
             },
         }
+
+    def incomplete_cause(self, reason: str) -> str:
+        """Why this crawl's listing is not complete, most decisive first: `interrupted` (closed before
+        the column was exhausted: Ctrl-C, --close-after), `list_page_cap` (a pagination trap hit
+        NIANBAO_MAX_LIST_PAGES), `search_api` (the column's search API failed or answered junk),
+        `list_errors` (a list page failed: the `errors` with role `list` say how: robots, timeout,
+        5xx…), `no_list_page` (nothing listed was ever fetched)."""
+        st = self._st()
+        if reason != "finished":
+            return "interrupted"
+        if st.get("list_cap_hit"):
+            return "list_page_cap"
+        list_errors = [e for e in st["errors"] if e.get("role") == "list"]
+        if any(e.get("api") for e in list_errors):
+            return "search_api"
+        if st["list_errors"]:
+            return "list_errors"
+        return "no_list_page"
 
     def closed(self, reason: str) -> None:
         if self.recorder is None:
@@ -416,6 +454,7 @@ class ColumnSpider(scrapy.Spider):
         summary = self.summary(reason)
         self.recorder.write_summary(summary, self.start_urls[0])
         self.recorder.close()
+        mark_checked(self.crawl_db, self.recorder.directory, self.recorder.filename, self.source.name, True)
         if summary["complete"]:
             for url in summary["withdrawn"]:
                 self.crawl_db.update(url, withdrawn_at=summary["finished"])

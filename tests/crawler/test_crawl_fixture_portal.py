@@ -174,14 +174,15 @@ def test_politeness_robots_offsite_user_agent(crawls):
     assert paths.count("/robots.txt") == 3  # one per source's crawler; each obeys it
     assert all(q.user_agent.startswith("nianbao/") and "+https://" in q.user_agent for q in out["first"].log)
     errors = out["first"].summary("fixture-static")["errors"]
-    assert {"url": U["sprivate"], "status": None, "class": "robots_forbidden"} in errors
+    assert {"url": U["sprivate"], "status": None, "class": "robots_forbidden", "role": "report"} in errors
 
 
 def test_junk_404_and_redirect_are_archived_not_parsed(crawls):
     portal, out, _, (U, A, L) = crawls
     first = out["first"]
     errors = {e["url"]: e for e in first.summary("fixture-static")["errors"]}
-    assert errors[U["s2020"]] == {"url": U["s2020"], "status": 200, "class": "challenge_page"}
+    assert errors[U["s2020"]] == {"url": U["s2020"], "status": 200, "class": "challenge_page",
+                                  "role": "report"}
     assert errors[U["s2019"]]["status"] == 404
     challenge = first.responses("report")[U["s2020"]]
     assert challenge.headers["WARC-Nianbao-Junk"] == "challenge_page"

@@ -131,7 +131,7 @@ def test_pingtan_list_page_starts_the_api_and_skips_index_probes(shared_dir):
     spider = TrsSpider(start_url=PINGTAN)
     spider.max_list_pages = 100
     spider.crawl_db = _NullState()
-    spider.policy = type("P", (), {"is_due": staticmethod(lambda row, now: True)})()
+    spider.policy = type("P", (), {"is_due": staticmethod(lambda row, now, target=None: True)})()
     spider.now, spider.run_id = datetime(2026, 1, 1, tzinfo=timezone.utc), "20260101T000000Z"
     body = (shared_dir / "real" / "pingtan_list_index.html").read_bytes()
     response = HtmlResponse(PINGTAN, body=body, encoding="utf-8",
@@ -277,7 +277,8 @@ def test_api_500_leaves_the_column_incomplete_and_withdraws_nothing(crawls):
     assert [q.status for q in c.api_log()] == [500, 500, 500, 500]  # retried, every attempt archived
     statuses = [r.http_status for r in c.recs if r.type == "response" and r.url.endswith(API_PATH)]
     assert statuses == [500, 500, 500, 500]
-    assert {"url": portal.base_url + API_PATH, "status": 500, "class": "http_error"} in s["errors"]
+    assert {"url": portal.base_url + API_PATH, "status": 500, "class": "http_error", "role": "list",
+            "api": True} in s["errors"]
     assert c.withdrawn_in_state == []
 
 
