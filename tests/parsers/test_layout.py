@@ -2,6 +2,7 @@
 reports): every cell of every fixture equals the report it was rendered from, value and raw.
 
 Classes: table 3 continued over a page break with and without a repeated header, a row cut by the
+break (also on four real pages of ../shared/real printed to PDF, checked against their golden files), a row cut by the
 break, labels wrapped in a narrow column, running heads and page numbers between table parts, the
 title only on page 1 (as <h1>), a 2021 report printing （六）其他处理 as one row (hybrid), landscape,
 a Word document printed by LibreOffice, DOCX with merged group labels, vMerge/gridSpan and a layout
@@ -53,9 +54,12 @@ def test_every_cell_as_printed(path: Path):
                 assert mine["position"] is not None
     assert not wrong, f"{len(wrong)} cells differ: {wrong[:10]}"
     # the title block of page 1 (PDF) or the document's leading largest-font paragraph (DOCX)
-    assert re.findall(r"<h1>(.*?)</h1>", page) == [truth["title"]]
+    h1 = truth.get("h1", truth["title"])
+    assert re.findall(r"<h1>(.*?)</h1>", page) == ([h1] if h1 else [])
     assert report["title"] == truth["title"]
-    assert not [c for c in report["checks"] if not c["ok"]], "a consistent report gave a failed rule"
+    # generated reports are consistent; a real page fails the rules its golden file fails, no others
+    failed = sorted([c["rule"], c["scope"]] for c in report["checks"] if not c["ok"])
+    assert failed == truth.get("failed_rules", [])
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.name)
