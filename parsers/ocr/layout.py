@@ -34,6 +34,8 @@ class Table:
     cells: list[Cell] = field(default_factory=list)
     rows: int = 0
     cols: int = 0
+    open_top: bool = False       # no rule along the top: continued from the previous page
+    open_bottom: bool = False    # no rule along the bottom: continues on the next page
 
 
 def binarise(gray: np.ndarray, dpi: int) -> np.ndarray:
@@ -160,9 +162,20 @@ def find_tables(lines: np.ndarray, dpi: int) -> list[Table]:
         x, y, w, h, _ = stats[i]
         if w < dpi * 1.0 or h < dpi * 0.2:
             continue
-        table = Table(box=(int(x), int(y), int(x + w), int(y + h)))
+        # a page break leaves the outline open along the cut, and the cut rows' text can run past
+        # the ends of the vertical rules (人 of 自然/人 below them): extend an open side by a line
+        band = max(3, int(dpi * 0.02))
+        open_top = lines[y:y + band, x:x + w].any(axis=0).mean() < 0.8
+        open_bottom = lines[y + h - band:y + h, x:x + w].any(axis=0).mean() < 0.8
+        extend = int(dpi * 0.2)
+        if open_top:
+            top = max(0, y - extend)
+            h, y = h + (y - top), top
+        if open_bottom:
+            h = min(lines.shape[0], y + h + extend) - y
+        table = Table(box=(int(x), int(y), int(x + w), int(y + h)), open_top=bool(open_top),
+                      open_bottom=bool(open_bottom))
         region = lines[y:y + h, x:x + w].copy()
-        # close the table's outline: a page break leaves it open along the cut
         cv2.rectangle(region, (0, 0), (w - 1, h - 1), 255, 2)
         inside = cv2.bitwise_not(region)
         n, labels, cstats, _ = cv2.connectedComponentsWithStats(inside, connectivity=4)

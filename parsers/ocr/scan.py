@@ -158,22 +158,29 @@ def table_html(cells: list[dict]) -> str:
 
 
 def _title_lines(pages: list[PageResult]) -> set[tuple[int, int]]:
-    """(page, line index) of the title: on the first page with text, the leading lines printed
-    larger than the body text (≥ 1.25 × the median line height)."""
+    """(page, line index) of the title, on the first page with text: the first of its leading five
+    lines naming a 报告, with the line before it when that one is in the same large type (a title
+    wrapped over two lines); without one, the leading lines printed larger than the body text."""
     for page in pages:
         if not page.lines:
             continue
         heights = sorted(line.box[3] - line.box[1] for line in page.lines)
         median = heights[len(heights) // 2]
+        lead = page.lines[:5]
+        for i, line in enumerate(lead):
+            if "报告" in line.text.replace(" ", ""):
+                out = {(page.page, i)}
+                if i > 0 and lead[i - 1].box[3] - lead[i - 1].box[1] >= 1.15 * median and \
+                        "日期" not in lead[i - 1].text and "报告" not in lead[i - 1].text:
+                    out.add((page.page, i - 1))
+                return out
         out = set()
         for i, line in enumerate(page.lines[:4]):
             if line.box[3] - line.box[1] >= 1.25 * median:
                 out.add((page.page, i))
             elif out:
                 break
-        if not out:
-            out.add((page.page, 0))
-        return out
+        return out or {(page.page, 0)}
     return set()
 
 
