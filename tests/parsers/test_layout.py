@@ -62,7 +62,7 @@ def test_every_cell_as_printed(path: Path):
     assert failed == truth.get("failed_rules", [])
 
 
-@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", FIXTURES + sorted(LAYOUT.glob("*.doc")), ids=lambda p: p.name)
 def test_identity_from_the_document_itself(path: Path):
     """Through the one door: agency and year from page 1's title block (PDF) or the leading title
     paragraph (DOCX), the same cells as above."""
