@@ -219,4 +219,6 @@ def read_cell(engine: Engine, gray: np.ndarray, ink: np.ndarray, lines: np.ndarr
             return number
         if _NUMBER_RE.match(flat):
             return CellReading(flat, raw, min(reading.confidence, 0.5), "number")
+        if flat in ("O", "o", "〇", "○"):   # a lone zero read as a letter: kept as 0, flagged
+            return CellReading("0", raw, min(reading.confidence, 0.5), "number")
     return CellReading(flat, raw, reading.confidence, "text")

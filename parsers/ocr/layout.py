@@ -164,9 +164,11 @@ def find_tables(lines: np.ndarray, dpi: int) -> list[Table]:
             continue
         # a page break leaves the outline open along the cut, and the cut rows' text can run past
         # the ends of the vertical rules (人 of 自然/人 below them): extend an open side by a line
-        band = max(3, int(dpi * 0.02))
-        open_top = lines[y:y + band, x:x + w].any(axis=0).mean() < 0.8
-        open_bottom = lines[y + h - band:y + h, x:x + w].any(axis=0).mean() < 0.8
+        # (only near the page's edge, where page breaks are; the band allows a leaning rule)
+        band = max(4, int(dpi * 0.06))
+        page_height = lines.shape[0]
+        open_top = y < 0.25 * page_height and lines[y:y + band, x:x + w].any(axis=0).mean() < 0.8
+        open_bottom = y + h > 0.75 * page_height and lines[y + h - band:y + h, x:x + w].any(axis=0).mean() < 0.8
         extend = int(dpi * 0.2)
         if open_top:
             top = max(0, y - extend)
