@@ -32,12 +32,16 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 1.0
 DOWNLOAD_DELAY_JITTER = 0.5  # ±50%
 
-# Retries with backoff: Scrapy retries at once, so our subclass waits base*2^(n-1) s (capped) first.
+# Retries with backoff: Scrapy retries at once, so our subclass pauses the download slot base*2^(n-1) s
+# (capped) first, or what the portal's Retry-After asks.
 RETRY_ENABLED = True
 NIANBAO_RETRY_BACKOFF_BASE = 2.0
 NIANBAO_RETRY_BACKOFF_MAX = 60.0
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# A 429/503 with Retry-After (seconds or an HTTP-date) pauses the portal's download slot that long,
+# at most this many seconds (a portal asking for hours is asked again next crawl instead).
+NIANBAO_RETRY_AFTER_MAX = float(os.environ.get("NIANBAO_RETRY_AFTER_MAX") or 120.0)
 
 # Size and time limits: annual-report PDFs are rarely above 20 MB.
 DOWNLOAD_TIMEOUT = 60

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from crawler.fixture_portal.server import FixtureServer, LoggedRequest
+from crawler.fixture_portal.server import Fault, FixtureServer, LoggedRequest
 from crawler.fixture_portal.site import Extra, FileMeta, Portal, Report, Site, SiteBuilder, default_site
 
 __all__ = ["FixturePortal", "Site", "Portal", "Report", "Extra", "default_site", "LoggedRequest", "big_site",
@@ -140,6 +140,24 @@ class FixturePortal:
             path = key_or_path
         with self.server.lock:
             self.server.failures[path] = (times, status)
+
+    def fault(self, key_or_path: str, mode: str, times: int = -1, status: int = 503,
+              headers: dict[str, str] | None = None, retry_after_in: float | None = None) -> str:
+        """Make a report (key) or path misbehave (server.Fault: `empty`, `waf`, `loop`, `status` with
+        `headers` such as Retry-After) for `times` answers, or until `recover()`. Returns the path."""
+        try:
+            path = self.report_url(key_or_path)[len(self.base_url):]
+        except KeyError:
+            path = key_or_path
+        with self.server.lock:
+            self.server.faults[path] = Fault(mode, times, status, headers, retry_after_in)
+        return path
+
+    def recover(self) -> None:
+        """The portal is fixed (the next night): every fault is gone."""
+        with self.server.lock:
+            self.server.faults.clear()
+            self.server.failures.clear()
 
     def add(self, portal_name: str, report: Report) -> None:
         self.site.portal(portal_name).reports.insert(0, report)

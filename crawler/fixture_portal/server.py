@@ -27,6 +27,27 @@ class LoggedRequest:
     user_agent: str
     form: dict[str, str] | None = None  # a POST's form fields (the search API's parameters)
     time: float = 0.0  # time.monotonic() when the request was answered
+    wall: float = 0.0  # time.time() then (to compare with an HTTP-date)
+
+
+# An anti-bot gateway page that crawler.junk's markers do not know: a script shell, no text.
+UNKNOWN_WAF_PAGE = (b'<!DOCTYPE html><html><head><meta charset="utf-8"><title></title>'
+                    b'<script src="/_gw/check.js?v=7"></script><script>var _g=window["\x5f\x67"]||{};'
+                    b'_g.t=+new Date();setTimeout(function(){_g.run&&_g.run()},800);</script></head>'
+                    b'<body><div id="gw-root"></div><noscript>JS</noscript></body></html>')
+
+
+@dataclass
+class Fault:
+    """How a path misbehaves: `status` (that status, extra `headers`, e.g. Retry-After), `empty` (an
+    empty 200), `waf` (an unknown gateway's 200 page), `loop` (302 to PATH_loop, which 302s back).
+    `times` answers left; -1 until `FixturePortal.recover()`."""
+
+    mode: str
+    times: int = -1
+    status: int = 503
+    headers: dict[str, str] | None = None
+    retry_after_in: float | None = None  # send Retry-After as an HTTP-date this many seconds ahead
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -77,7 +98,7 @@ class _Handler(BaseHTTPRequestHandler):
         with srv.lock:
             srv.log.append(LoggedRequest(getattr(self, "_nb_method", "GET"), self._nb_path, status, conditional,
                                          self.headers.get("User-Agent", ""), getattr(self, "_nb_form", None),
-                                         time.monotonic()))
+                                         time.monotonic(), time.time()))
         self.send_response(status)
         for k, v in headers.items():
             self.send_header(k, v)
@@ -87,7 +108,30 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         return status
 
+    def _fault(self, srv: "FixtureServer", path: str) -> int | None:
+        with srv.lock:
+            looped = path.endswith("_loop") and path[:-5] in srv.faults and srv.faults[path[:-5]].mode == "loop"
+            fault = srv.faults.get(path[:-5] if looped else path)
+            if fault is None or fault.times == 0:
+                return None
+            if fault.times > 0 and not looped:
+                fault.times -= 1
+        if fault.mode == "empty":
+            return self._send(200, {"Content-Type": "text/html; charset=utf-8"}, b"")
+        if fault.mode == "waf":
+            return self._send(200, {"Content-Type": "text/html; charset=utf-8"}, UNKNOWN_WAF_PAGE)
+        if fault.mode == "loop":
+            return self._send(302, {"Location": path[:-5] if looped else path + "_loop", "Content-Type": "text/html"})
+        headers = {"Content-Type": "text/html", **(fault.headers or {})}
+        if fault.retry_after_in is not None:
+            headers["Retry-After"] = formatdate(time.time() + fault.retry_after_in, usegmt=True)
+        return self._send(fault.status, headers,
+                          f"<html><body><h1>{fault.status}</h1></body></html>".encode())
+
     def _serve(self, srv: "FixtureServer", path: str) -> int:
+        answered = self._fault(srv, path)
+        if answered is not None:
+            return answered
         redirects, files = srv.routes()
         with srv.lock:
             failing = srv.failures.get(path)
@@ -153,6 +197,7 @@ class FixtureServer:
         self.search_paths = search_paths
         self.log: list[LoggedRequest] = []
         self.failures: dict[str, tuple[int, int]] = {}  # path -> (times left, status)
+        self.faults: dict[str, Fault] = {}  # path -> how it misbehaves (FixturePortal.fault)
         self.lock = threading.Lock()
         self.httpd = _QuietServer(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True

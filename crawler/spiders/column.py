@@ -238,6 +238,15 @@ class ColumnSpider(scrapy.Spider):
         req = self.detail_request(url, "report")
         if req is not None:
             yield req
+            return
+        # the page is not due, but an attachment of it may be (last time an error or junk came back)
+        page = self.crawl_db.resolve(url)
+        for row in self.crawl_db.attachments_of(page):
+            target = self.crawl_db.target(row["url"]) if row.get("location") else None
+            if self.policy.is_due(row, self.now, target):
+                req = self.detail_request(row["url"], "attachment", parent=page)
+                if req is not None:
+                    yield req
 
     def _start_search_api(self, api: SearchApi, list_url: str) -> Any:
         """Pages past the static ones come from the API; static pages 2..maxStaticIndex are HTML."""
