@@ -67,6 +67,12 @@ def _profile() -> str:
     return _PROFILE[pid]
 
 
+def _drop_profile() -> None:
+    path = _PROFILE.pop(os.getpid(), None)
+    if path:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def _sweep() -> None:
     for stale in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*-*"):
         try:
@@ -117,6 +123,7 @@ def _run(command: list[str], cwd: str) -> bytes:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
+        _drop_profile()  # a profile killed mid-write may be left half made: the next call starts afresh
         raise ConversionFailed(f"{Path(command[0]).name} timed out after {TIMEOUT} s") from None
     if proc.returncode != 0:
         tail = stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"exit {proc.returncode}"]

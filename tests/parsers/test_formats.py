@@ -295,3 +295,19 @@ def test_ofd_rulings_in_pieces_on_a_template_page_make_one_table():
     html = ofd_to_html(_ofd(body, template=rulings))
     assert '<table><tr><td colspan="3">统计表</td></tr><tr><td>项目</td><td>数量</td><td>备注</td></tr>' \
            "<tr><td>申请</td><td>26</td><td>无</td></tr></table>" in html
+
+
+def test_libreoffice_timeout_is_unreadable_and_leaves_no_process(monkeypatch):
+    import os
+    import subprocess
+
+    monkeypatch.setattr(office, "TIMEOUT", 0.05)
+    report = parse_document((FORMATS / "pingtan_2019.doc").read_bytes(), filename="a.doc")
+    assert (report["status"], report["format"]) == ("unreadable", "doc")
+    assert report["warnings"] == ["soffice timed out after 0.05 s"]
+    left = subprocess.run(["pgrep", "-f", "nianbao-lo-profile-"], capture_output=True, text=True).stdout.split()
+    assert not [pid for pid in left if Path(f"/proc/{pid}/cmdline").exists()
+                and f"nianbao-lo-profile-{os.getpid()}-" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")]
+    monkeypatch.setattr(office, "TIMEOUT", 120)  # and the next conversion works (a fresh profile)
+    report = parse_document((FORMATS / "pingtan_2019.doc").read_bytes(), filename="a.doc")
+    assert (report["status"], report["format"], report["year"]) == ("parsed", "doc", 2019)
