@@ -158,12 +158,13 @@ def _meta_titles(evidence: PageEvidence) -> tuple[list[str], list[str]]:
 
 def _headlines(evidence: PageEvidence) -> list[tuple[str, str]]:
     """What the page calls itself, (text, source): its first heading naming a report, its meta
-    titles, its <title> (the parts before the site suffix)."""
+    titles, its <title> (the parts before the site suffix); each must name a year's report."""
     out = [(next((h for h in evidence.headings if _MENTIONS_REPORT_RE.search(h)), ""), "heading")]
     for key in META_TITLES:
         out.extend((part, "meta") for part in title_parts(evidence.metas.get(key))[:1])
     out.extend((part, "page_title") for part in title_parts(evidence.page_title)[:2])
-    return [(h, source) for h, source in out if h and _MENTIONS_REPORT_RE.search(h)]
+    # naming a report of a year: a column called "年报解读" in the <title>'s suffix is not the page
+    return [(h, source) for h, source in out if h and _MENTIONS_REPORT_RE.search(h) and metadata.year_of(h)]
 
 
 def _source_agencies(evidence: PageEvidence, head: list[str]) -> list[str]:
