@@ -4,7 +4,9 @@ Everything comes from tables the build derives from the WARCs (sources, crawl_su
 document_versions, documents, agencies), so health is as reproducible as the archive itself.
 A source is judged by:
   - its crawls: last crawl, last success (complete crawl), consecutive failed crawls and the class of
-    the failure (dns, refused, timeout, 404, http_error, blocked, robots, incomplete);
+    the failure: first what the crawler recorded as the cause (summary stats `incomplete_cause`:
+    list_page_cap, interrupted, search_api), else the class of the errors on list pages (dns,
+    refused, timeout, 5xx, 404, http_error, blocked, robots, redirect_loop…), else incomplete;
   - its reports: last new report (first capture of a document's first version), and parse drift
     (a report URL whose newer copy parses worse than the older one: parsed → partial/no_tables/…);
   - the calendar: `empty` when a complete crawl lists no report although earlier crawls did, and
@@ -39,10 +41,16 @@ ERROR_CLASSES = {
     "DownloadTimeoutError": "timeout", "ConnectionLost": "timeout", "ConnectionDone": "timeout",
     "ResponseDataLossError": "timeout", "DownloadFailedError": "download_error",
     "challenge_page": "blocked", "login_wall": "blocked",
-    "not_found_page": "404", "IgnoreRequest": "robots",
+    "not_found_page": "404", "IgnoreRequest": "robots", "robots_forbidden": "robots",
+    "unrecognised_page": "blocked", "empty_response": "empty_response", "redirect_loop": "redirect_loop",
+    "bad_api_response": "search_api",
 }
 # Which class names a failed crawl, when several errors are present (most telling first).
-CLASS_ORDER = ("dns", "refused", "timeout", "blocked", "404", "http_error", "download_error", "robots")
+CLASS_ORDER = ("dns", "refused", "timeout", "blocked", "5xx", "404", "http_error", "redirect_loop",
+               "empty_response", "search_api", "download_error", "robots")
+# The crawler's own `incomplete_cause` (crawler/spiders/column.py) that name the failure by themselves;
+# `list_errors` and `no_list_page` are explained by the list pages' errors.
+CAUSES = ("list_page_cap", "interrupted", "search_api")
 
 
 def classify_error(error: dict[str, Any]) -> str:
@@ -55,19 +63,29 @@ def classify_error(error: dict[str, Any]) -> str:
         return "404"
     if status in (401, 403, 412, 429, 521):
         return "blocked"
+    if isinstance(status, int) and status >= 500:
+        return "5xx"
     if status:
         return "http_error"
     return name or "error"
 
 
-def failure_class(errors: list[dict[str, Any]], start_urls: list[str]) -> str:
-    """Why a crawl failed: the class of an error on a start URL first, else the most telling one."""
+def failure_class(errors: list[dict[str, Any]], start_urls: list[str], stats: dict[str, Any] | None = None) -> str:
+    """Why a crawl failed. What the crawler recorded first (`stats`: a pagination trap stopped at the
+    list-page cap, an interrupted crawl, a failed search API), since detail-page errors (a timeout on
+    one report) do not make a crawl incomplete; else the class of the errors on list pages, an error on
+    a start URL first, else the most telling error."""
+    stats = stats or {}
+    cause = stats.get("incomplete_cause") or ("list_page_cap" if stats.get("list_page_cap_hit") else None)
+    if cause in CAUSES:
+        return cause
     if not errors:
         return "incomplete"
+    listing = [e for e in errors if e.get("role") == "list"]
     starts = {u.rstrip("/") for u in start_urls}
     on_start = [e for e in errors if str(e.get("url") or "").rstrip("/").removesuffix("/index.html") in starts
                 or str(e.get("url") or "").rstrip("/") in starts]
-    classes = [classify_error(e) for e in (on_start or errors)]
+    classes = [classify_error(e) for e in (on_start or listing or errors)]
     for cls in CLASS_ORDER:
         if cls in classes:
             return cls
@@ -178,7 +196,7 @@ def _source_health(conn: sqlite3.Connection, today: date) -> list[SourceHealth]:
     for name in sorted(sources):
         src = sources[name]
         h = SourceHealth(source=name, agency=src["agency"], enabled=bool(src["enabled"]) and not src["frozen"])
-        crawls = _rows(conn, """select run_id, finished, complete, n_report_urls, errors from crawl_summaries
+        crawls = _rows(conn, """select run_id, finished, complete, n_report_urls, errors, stats from crawl_summaries
                                 where source = ? order by finished desc, run_id desc""", (name,))
         h.crawls = len(crawls)
         start_urls = _json(src["start_urls"], [])
@@ -193,7 +211,7 @@ def _source_health(conn: sqlite3.Connection, today: date) -> list[SourceHealth]:
                     break
                 h.consecutive_failures += 1
             if h.consecutive_failures:
-                h.failure_class = failure_class(_json(latest["errors"], []), start_urls)
+                h.failure_class = failure_class(_json(latest["errors"], []), start_urls, _json(latest["stats"], {}))
                 h.problems.append(f"{h.consecutive_failures} failed crawl(s) in a row ({h.failure_class})")
             complete = [c for c in crawls if c["complete"]]
             if complete and not complete[0]["n_report_urls"] and any(c["n_report_urls"] for c in complete[1:]):

@@ -25,7 +25,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from nianbao.config import DataDir
+from nianbao.config import DataDir, free_space_problem
 from nianbao.runlock import RunLocked, run_lock
 
 log = logging.getLogger("nianbao.nightly")
@@ -141,9 +141,13 @@ def mirror_runs(data: DataDir) -> None:
 
 
 def record_run(data: DataDir, row: dict[str, Any]) -> None:
-    data.logs.mkdir(parents=True, exist_ok=True)
-    with runs_file(data).open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+    try:
+        data.logs.mkdir(parents=True, exist_ok=True)
+        with runs_file(data).open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+    except OSError as exc:  # a full or read-only disk: the summary on stdout still says what happened
+        log.error("could not record the run in %s: %s", runs_file(data), exc)
+        return
     try:
         mirror_runs(data)
     except Exception as exc:  # the JSONL copy is the record; a locked db must not fail the run
@@ -152,7 +156,8 @@ def record_run(data: DataDir, row: dict[str, Any]) -> None:
 
 # -- the steps ----------------------------------------------------------------------------------------
 def crawl(data: DataDir, opts: NightlyOptions, run_id: str) -> tuple[int, str]:
-    """`python -m crawler.run` in a child process (Twisted cannot restart in this one)."""
+    """`python -m crawler.run` in a child process (Twisted cannot restart in this one). The caller
+    holds the data lock (`_run_locked`: from the crawl to the end of the build)."""
     argv = [sys.executable, "-m", "crawler.run", "--data-dir", str(data.root), "--run-id", run_id,
             "--revalidate", opts.revalidate, "--log-level", "WARNING"]
     if opts.sources:
@@ -162,8 +167,7 @@ def crawl(data: DataDir, opts: NightlyOptions, run_id: str) -> tuple[int, str]:
     if opts.impolite:
         argv.append("--impolite")
     log.info("crawl: %s", " ".join(argv[1:]))
-    with run_lock(data.root / ".crawl.lock"):
-        proc = subprocess.run(argv, capture_output=True, text=True)
+    proc = subprocess.run(argv, capture_output=True, text=True)
     for line in proc.stdout.splitlines():
         log.info("crawl: %s", line)
     if proc.stderr.strip():  # Scrapy's own log: detail for the log file; cron only hears of a crash
@@ -175,7 +179,7 @@ def crawl(data: DataDir, opts: NightlyOptions, run_id: str) -> tuple[int, str]:
 def build(data: DataDir, opts: NightlyOptions) -> dict[str, Any]:
     from archive.build import build_archive
 
-    warcs = sorted(data.warcs.glob("*.warc.gz")) + sorted(data.warcs.glob("*.warc"))
+    warcs = data.warc_files()  # closed files only (a name ending in .open/.partial is being written)
     with run_lock(data.root / ".build.lock"):
         return build_archive(data.database, warcs=warcs,
                              registry_path=Path(opts.sources) if opts.sources else None)
@@ -255,7 +259,28 @@ def run_nightly(opts: NightlyOptions) -> tuple[int, dict[str, Any]]:
 
 def _run_locked(data: DataDir, opts: NightlyOptions, run_id: str, today: date, row: dict[str, Any],
                 step: Any) -> int:
+    # The data lock from the crawl to the end of the build: no manual crawl adds to the WARCs and no
+    # manual build reads them in between (a build during a first crawl once left 0 documents).
     before = snapshot(data.database)
+    with run_lock(data.lock):
+        code = _crawl_and_build(data, opts, run_id, row, step)
+    if code is not None:
+        return code
+    return _check_and_count(data, opts, run_id, today, row, step, before)
+
+
+def _crawl_and_build(data: DataDir, opts: NightlyOptions, run_id: str, row: dict[str, Any],
+                     step: Any) -> int | None:
+    """The crawl and the build (under the data lock); an exit code when the run stops here."""
+    from archive.build import remove_partial
+
+    for stale in remove_partial(data.database):  # a killed build's partial file holds disk space
+        log.warning("removed %s, left by an interrupted build", stale)
+    problem = free_space_problem(data.root, data.database, "a crawl and a build")
+    if problem:
+        row["error"] = problem
+        log.error("%s", problem)
+        return EXIT_FAILED
     try:
         done = step("crawling the registry's sources")
         crawl_exit, _ = crawl(data, opts, run_id)
@@ -281,9 +306,16 @@ def _run_locked(data: DataDir, opts: NightlyOptions, run_id: str, today: date, r
     except RunLocked:
         raise
     except Exception as exc:
-        row["error"] = f"build failed: {type(exc).__name__}: {exc}"
+        from nianbao.cli import describe_error
+
+        row["error"] = f"build failed: {describe_error(exc)} (the partial database was removed)"
         log.exception("build failed")
         return EXIT_FAILED
+    return None
+
+
+def _check_and_count(data: DataDir, opts: NightlyOptions, run_id: str, today: date, row: dict[str, Any],
+                     step: Any, before: dict[str, dict[str, Any]]) -> int:
     try:
         done = step("re-running the consistency checks")
         row["check_summary"] = json.dumps(check(data), ensure_ascii=False, sort_keys=True)
@@ -348,7 +380,7 @@ def _failure_class(db_path: Path, summary: dict[str, Any]) -> str:
     finally:
         conn.close()
     start_urls = json.loads(found[0]) if found and found[0] else []
-    return failure_class(summary["errors"], start_urls)
+    return failure_class(summary["errors"], start_urls, summary.get("stats"))
 
 
 def _iso(ts: float) -> str:

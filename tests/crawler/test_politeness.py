@@ -12,10 +12,11 @@ import yaml
 from scrapy.http import HtmlResponse, Request
 from scrapy.settings import Settings
 
-from crawler.fixture_portal import FixturePortal
+from crawler.fixture_portal import FixturePortal, default_site
 from crawler.registry import load_sources
 from crawler.run import select_sources
 from crawler.spiders.trs import TrsSpider
+from nianbao.health import failure_class
 from tests.crawler.helpers import REPO, records, run_crawl, summaries
 
 
@@ -130,3 +131,32 @@ def test_pagination_trap_cap_makes_the_crawl_incomplete(tmp_path):
         assert sorted(lists) == ["/static/zfxxgknb/", "/static/zfxxgknb/index_1.html"]
     s = summaries(records(tmp_path / "data" / "warcs"))["fixture-static"]
     assert s["complete"] is False and s["stats"]["list_page_cap_hit"] is True and s["withdrawn"] == []
+    assert s["stats"]["incomplete_cause"] == "list_page_cap"
+    assert failure_class(s["errors"], [portal.column_url("fixture-static")], s["stats"]) == "list_page_cap"
+
+
+def _incomplete(tmp_path, site=None, fail: tuple[str, int] | None = None) -> dict:
+    with FixturePortal(tmp_path / "site", site) as portal:
+        registry = portal.write_registry(tmp_path / "sources.yaml")
+        if fail:
+            portal.fail(fail[0], times=20, status=fail[1])
+        proc = run_crawl(tmp_path / "data", "--sources", str(registry), "--source", "fixture-trs", "--impolite")
+        assert proc.returncode == 1 and "fixture-trs: INCOMPLETE" in proc.stdout, proc.stderr[-2000:]
+        start = portal.column_url("fixture-trs")
+    s = summaries(records(tmp_path / "data" / "warcs"))["fixture-trs"]
+    assert s["complete"] is False and s["stats"]["incomplete_cause"] == "list_errors"
+    return {"summary": s, "class": failure_class(s["errors"], [start], s["stats"])}
+
+
+def test_robots_disallowed_list_page_is_named(tmp_path):
+    site = default_site()
+    site.robots_disallow.append("/trs/zwgk/zfxxgk/zfxxgknb/index_1.html")
+    out = _incomplete(tmp_path, site)
+    assert [(e["class"], e["role"]) for e in out["summary"]["errors"]] == [("robots_forbidden", "list")]
+    assert out["class"] == "robots"
+
+
+def test_5xx_list_page_is_named(tmp_path):
+    out = _incomplete(tmp_path, fail=("/trs/zwgk/zfxxgk/zfxxgknb/index_1.html", 503))
+    assert [(e["class"], e["status"], e["role"]) for e in out["summary"]["errors"]] == [("http_error", 503, "list")]
+    assert out["class"] == "5xx"

@@ -287,6 +287,7 @@ def test_api_answering_html_leaves_the_column_incomplete(crawls):
     s = out["api_garbage"].summary
     assert s["complete"] is False and s["withdrawn"] == [] and out["api_garbage"].withdrawn_in_state == []
     assert [e["class"] for e in s["errors"] if e["url"].endswith(API_PATH)] == ["bad_api_response"]
+    assert s["stats"]["incomplete_cause"] == "search_api"
 
 
 def test_robots_applies_to_the_api(crawls):
@@ -296,6 +297,7 @@ def test_robots_applies_to_the_api(crawls):
     s = c.summary
     assert s["complete"] is False and s["withdrawn"] == [] and c.withdrawn_in_state == []
     assert [e["class"] for e in s["errors"] if e["url"].endswith(API_PATH)] == ["robots_forbidden"]
+    assert s["stats"]["incomplete_cause"] == "search_api"
 
 
 def test_a_report_gone_from_the_api_is_withdrawn_once_the_listing_is_whole(crawls):

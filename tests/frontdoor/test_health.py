@@ -24,8 +24,14 @@ from nianbao.health import classify_error, failure_class, source_health
     ({"class": "http_error", "status": 403}, "blocked"),
     ({"class": "http_error", "status": 404}, "404"),
     ({"class": "not_found_page", "status": 200}, "404"),
-    ({"class": "http_error", "status": 502}, "http_error"),
+    ({"class": "http_error", "status": 502}, "5xx"),
+    ({"class": "http_error", "status": 400}, "http_error"),
     ({"class": "IgnoreRequest", "status": None}, "robots"),
+    ({"class": "robots_forbidden", "status": None}, "robots"),
+    ({"class": "unrecognised_page", "status": 200}, "blocked"),
+    ({"class": "empty_response", "status": 200}, "empty_response"),
+    ({"class": "redirect_loop", "status": 302}, "redirect_loop"),
+    ({"class": "bad_api_response", "status": 200}, "search_api"),
 ])
 def test_classify_error(error, cls):
     assert classify_error(error) == cls
@@ -38,6 +44,47 @@ def test_failure_class_prefers_the_start_url_error():
     assert failure_class(errors, start) == "blocked"
     assert failure_class([], start) == "incomplete"
     assert failure_class(errors[:1], start) == "404"
+
+
+START = ["http://a.example/col/"]
+TIMEOUT_ON_A_REPORT = {"url": "http://a.example/col/t9.html", "status": None, "class": "DownloadTimeoutError",
+                       "role": "report"}
+
+
+@pytest.mark.parametrize("errors, stats, cls", [
+    # the case: a pagination trap stopped at the cap, a report timed out on the way
+    ([TIMEOUT_ON_A_REPORT], {"incomplete_cause": "list_page_cap", "list_page_cap_hit": True}, "list_page_cap"),
+    ([TIMEOUT_ON_A_REPORT], {"list_page_cap_hit": True}, "list_page_cap"),  # summaries before the cause key
+    ([TIMEOUT_ON_A_REPORT], {"incomplete_cause": "interrupted"}, "interrupted"),
+    ([TIMEOUT_ON_A_REPORT, {"url": "http://a.example/fjdzapp/search", "status": 500, "class": "http_error",
+                            "role": "list", "api": True}], {"incomplete_cause": "search_api"}, "search_api"),
+    ([TIMEOUT_ON_A_REPORT, {"url": "http://a.example/col/index_3.html", "status": None,
+                            "class": "robots_forbidden", "role": "list"}], {"incomplete_cause": "list_errors"}, "robots"),
+    ([{"url": "http://a.example/col/t8.html", "status": 404, "class": "http_error", "role": "report"},
+      {"url": "http://a.example/col/index_1.html", "status": None, "class": "DownloadTimeoutError", "role": "list"}],
+     {"incomplete_cause": "list_errors"}, "timeout"),
+    ([TIMEOUT_ON_A_REPORT, {"url": "http://a.example/col/index_1.html", "status": 503, "class": "http_error",
+                            "role": "list"}], {"incomplete_cause": "list_errors"}, "5xx"),
+    ([TIMEOUT_ON_A_REPORT, {"url": "http://a.example/col/index_1.html", "status": 302, "class": "redirect_loop",
+                            "role": "list"}], {"incomplete_cause": "list_errors"}, "redirect_loop"),
+])
+def test_failure_class_names_the_cause_the_crawler_recorded(errors, stats, cls):
+    assert failure_class(errors, START, stats) == cls
+
+
+def test_status_names_the_list_page_cap_not_a_timeout(tmp_path):
+    path = tmp_path / "nianbao.db"
+    db = sqlite_utils.Database(path)
+    create_tables(db)
+    db["sources"].insert({"name": "trap", "agency": "甲县人民政府", "start_urls": json.dumps(START),
+                          "enabled": 1, "frozen": 0})
+    row = _summary("trap", "r1", "2025-01-02T03:00:00Z", 0, 40, [TIMEOUT_ON_A_REPORT])
+    row["stats"] = json.dumps({"list_page_cap_hit": True, "incomplete_cause": "list_page_cap"})
+    db["crawl_summaries"].insert(row)
+    db.close()
+    (trap,) = source_health(path, date(2025, 1, 15))
+    assert (trap.state, trap.failure_class, trap.last_errors) == ("failing", "list_page_cap", {"timeout": 1})
+    assert trap.problems == ["1 failed crawl(s) in a row (list_page_cap)"]
 
 
 def _summary(source: str, run: str, finished: str, complete: int, n_urls: int, errors: list | None = None) -> dict:
