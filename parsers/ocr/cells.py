@@ -201,7 +201,8 @@ def read_cell(engine: Engine, gray: np.ndarray, ink: np.ndarray, lines: np.ndarr
             return number
     one_line = len(_text_lines(mask, dpi)) == 1
     line = _one_line(crop, mask, dpi)
-    reading = engine.read(Image.fromarray(np.pad(line, 10, constant_values=int(crop.max()))), "line", dpi)
+    padded = np.pad(line, 10, constant_values=int(crop.max()))
+    reading = engine.read(Image.fromarray(padded), "line", dpi)
     raw = reading.text
     flat = _TRAILING_RE.sub("", re.sub(r"\s+", "", raw))
     if _MONEY_RE.match(flat):   # a number with its unit (251000元, 12.5万元): chi_sim's reading, unit kept
@@ -209,6 +210,16 @@ def read_cell(engine: Engine, gray: np.ndarray, ink: np.ndarray, lines: np.ndarr
     label, confident = snap(flat)
     if label is not None:
         return CellReading(label, raw, max(reading.confidence, confident), "label")
+    if len(flat) > 3 or not flat:
+        # chi_sim sometimes returns nothing or noise for a line it reads at another scale
+        # ("1.信访举报投诉类申请": "" at 1x, right at 1.25x): retry before giving up on a label
+        for factor in (1.25, 1.5):
+            image = Image.fromarray(padded)
+            image = image.resize((int(image.width * factor), int(image.height * factor)), Image.BICUBIC)
+            retry = engine.read(image, "line", dpi)
+            label, confident = snap(retry.text)
+            if label is not None:
+                return CellReading(label, retry.text, max(retry.confidence, confident), "label")
     if one_line and len(flat) <= 12:
         # digits the shape test missed (touching glyphs), read by chi_sim as CJK ("25" → "双S") or
         # short of a digit ("30" → "0"): the digit models decide, and a disagreement is flagged

@@ -132,26 +132,54 @@ def _regrid(cells: list[dict], dpi: int) -> None:
         cell.update(row=row, col=col, rowspan=rowspan, colspan=colspan)
 
 
+def _td(cell: dict) -> str:
+    attrs = ""
+    if cell["rowspan"] > 1:
+        attrs += f' rowspan="{cell["rowspan"]}"'
+    if cell["colspan"] > 1:
+        attrs += f' colspan="{cell["colspan"]}"'
+    attrs += (f' data-ocr-confidence="{cell["confidence"]:.3f}" data-page="{cell["page"] + 1}"'
+              f' data-box="{",".join(str(v) for v in cell["box"])}"')
+    if cell["raw"] and cell["raw"] != cell["text"]:
+        attrs += f' data-ocr-raw="{html.escape(cell["raw"], quote=True)}"'
+    if cell["low_confidence"]:
+        attrs += ' data-low-confidence="1"'
+    return f"<td{attrs}>{html.escape(cell['text'])}</td>"
+
+
 def table_html(cells: list[dict]) -> str:
-    rows: dict[int, list[dict]] = {}
+    """The cells as a <table>, laid out so that the HTML grid (spans expanded, as parsers.grid
+    reads it) puts every cell at its own (row, col): a grid position no detected cell covers gets
+    an empty filler <td data-ocr-filler="1">, else every later cell of the row would shift left."""
+    if not cells:
+        return '<table border="1"></table>'
+    rows = max(c["row"] + c["rowspan"] for c in cells)
+    cols = max(c["col"] + c["colspan"] for c in cells)
+    taken = [[False] * cols for _ in range(rows)]
+    starts = {}
     for cell in sorted(cells, key=lambda c: (c["row"], c["col"])):
-        rows.setdefault(cell["row"], []).append(cell)
+        spots = [(r, c) for r in range(cell["row"], cell["row"] + cell["rowspan"])
+                 for c in range(cell["col"], cell["col"] + cell["colspan"])]
+        if any(taken[r][c] for r, c in spots):
+            continue   # overlaps a cell already placed (a mis-cut region): not emitted
+        for r, c in spots:
+            taken[r][c] = True
+        starts[(cell["row"], cell["col"])] = cell
+    covered = [[False] * cols for _ in range(rows)]
     out = ['<table border="1">']
-    for r in range(max(rows) + 1 if rows else 0):
+    for r in range(rows):
         parts = []
-        for cell in rows.get(r, []):
-            attrs = ""
-            if cell["rowspan"] > 1:
-                attrs += f' rowspan="{cell["rowspan"]}"'
-            if cell["colspan"] > 1:
-                attrs += f' colspan="{cell["colspan"]}"'
-            attrs += (f' data-ocr-confidence="{cell["confidence"]:.3f}" data-page="{cell["page"] + 1}"'
-                      f' data-box="{",".join(str(v) for v in cell["box"])}"')
-            if cell["raw"] and cell["raw"] != cell["text"]:
-                attrs += f' data-ocr-raw="{html.escape(cell["raw"], quote=True)}"'
-            if cell["low_confidence"]:
-                attrs += ' data-low-confidence="1"'
-            parts.append(f"<td{attrs}>{html.escape(cell['text'])}</td>")
+        for c in range(cols):
+            if covered[r][c]:
+                continue
+            cell = starts.get((r, c))
+            if cell is None:
+                parts.append('<td data-ocr-filler="1"></td>')
+                continue
+            for rr in range(r, r + cell["rowspan"]):
+                for cc in range(c, c + cell["colspan"]):
+                    covered[rr][cc] = True
+            parts.append(_td(cell))
         out.append("<tr>" + "".join(parts) + "</tr>")
     out.append("</table>")
     return "\n".join(out)
