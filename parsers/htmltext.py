@@ -84,6 +84,7 @@ _CONTENT_TOKENS = frozenset(("article", "content", "detail", "title", "main", "t
 _TOKEN_SPLIT_RE = re.compile(r"[^a-z0-9]+")
 _KEEP_TEXT_RE = re.compile(r"(?:19|20)\d{2}\s*年.{0,30}报告|发布日期|发布时间|成文日期|来源[:：]")
 _MAX_NAV_CHARS = 1500
+_NEVER_CHROME = frozenset(("html", "body", "main", "article", "table", "tbody", "tr"))
 
 
 def chrome_scan(root: etree._Element, leaf_tables: dict[int, etree._Element]
@@ -119,7 +120,8 @@ def nav_containers(root: etree._Element, leaf_tables: dict[int, etree._Element],
         holders.update(table.iterancestors())
     kept: dict = {}  # element -> None, in the order met
     for element in matches:
-        if element in kept or element in holders or not isinstance(element.tag, str) or element.tag in SKIP:
+        if element in kept or element in holders or not isinstance(element.tag, str) or element.tag in SKIP \
+                or element.tag in _NEVER_CHROME:
             continue
         tag = element.tag
         label = f"{element.get('class', '')} {element.get('id', '')}".lower()

@@ -43,10 +43,13 @@ META_KEYS = frozenset(META_TITLES + META_DATES + META_SOURCES + META_DESCRIPTION
 
 _TITLE_SPLIT_RE = re.compile(r"\s*[_|｜]\s*|\s+[-—–]+\s+|-(?=[^-]*$)")
 _MENTIONS_REPORT_RE = re.compile(r"年度报告|度报告|年报|工作报告")  # not "其他需要报告的事项"
+# a label, then a colon or (a metadata-table row joined by spaces) whitespace, then the name
 _SOURCE_LABEL_RE = re.compile(
-    r"(发布机构|发布单位|发文机关|发文单位|公开主体|发布主体|信息来源|文章来源|内容来源|稿件来源|来源|来源单位)"
-    r"\s*[:：]?\s*([^\s:：|,，;；]{2,50})"
+    r"(发布机构|发布单位|发文机关|发文单位|公开主体|发布主体|信息来源|文章来源|内容来源|稿件来源|来源单位|来源)"
+    r"(?:\s*[:：]\s*|\s+)([^\s:：|,，;；。]{2,50})"
 )
+# "2023年度政府信息公开工作年度报告（龙岗区卫生健康局）": the body in closing brackets
+_BRACKETED_RE = re.compile(r"[（(]([^（）()]{2,40})[）)]\s*$")
 _STRONG_SOURCE_LABELS = ("发布机构", "发布单位", "发文机关", "发文单位", "公开主体", "发布主体")
 _SENTENCE_RE = re.compile(r"[。，；;,!！?？:：]")
 _BODY_END_RE = re.compile(
@@ -216,6 +219,8 @@ def decide(lines: list[tuple[str, bool]], plain: list[str], head: list[str], tai
     title_texts = ([found.title] if found.title else []) + metas + page
     for text in title_texts:
         agency = metadata.agency_of(text)
+        if agency is None and (match := _BRACKETED_RE.search(text)) and _BODY_END_RE.search(match.group(1)):
+            agency = match.group(1)
         if metadata.is_agency_like(agency):
             found.agency, sources["agency"] = agency, "title"
             break

@@ -327,3 +327,24 @@ def test_chrome_around_a_report_never_names_it(data, seed, year, style, which, w
     assert name == (canonical if hints else normalize_agency(agency)), name
     assert parsed["year"] == year
     assert parsed["title"] == report["title"]
+
+
+def test_body_or_article_named_like_chrome_is_kept():
+    for page in ('<body class="navbar-fixed"><h1>某县民政局2017年政府信息公开工作年度报告</h1>'
+                 "<p>一、概述</p><p>全年公开信息。</p></body>",
+                 '<body><article class="menu-page"><h1>某县民政局2017年政府信息公开工作年度报告</h1>'
+                 "<p>一、概述</p><p>全年公开信息。</p></article></body>"):
+        parsed = parse_report(page)
+        assert (parsed["status"], parsed["agency"], parsed["year"]) == ("pre2019", "某县民政局", 2017)
+
+
+def test_agency_in_closing_brackets_or_from_a_field_never_from_a_sentence():
+    parsed = parse_report("<h1>2023年度政府信息公开工作年度报告（龙岗区卫生健康局）</h1><p>一、总体情况</p>")
+    assert parsed["agency"] == "龙岗区卫生健康局" and parsed["identity"]["agency"] == "title"
+    parsed = parse_report("<h1>2023年度政府信息公开工作年度报告（全文）</h1><p>信息来源于本局网站和公告栏。</p>"
+                          "<p>一、总体情况</p>")
+    assert parsed["agency"] is None
+    table = ("<table><tr><td>索引号</td><td>0143/2024-1</td></tr><tr><td>发布机构</td><td>某县发改局</td>"
+             "<td>发文日期</td><td>2024-01-17</td></tr></table>")
+    parsed = parse_report(f"{table}<h1>2023年政府信息公开年度报告</h1><p>一、总体情况</p>")
+    assert (parsed["agency"], parsed["published"], parsed["identity"]["agency"]) == ("某县发改局", "2024-01-17", "source")
