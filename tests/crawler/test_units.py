@@ -152,3 +152,75 @@ def test_unreadable_attachments_give_none():
     assert attachment_to_html(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1old-doc", "application/msword") is None
     assert attachment_to_html(b"%PDF-1.4 broken", "application/pdf") is None
     assert attachment_to_html(b"", None) is None
+
+
+# -- recovery: what is a good copy, Retry-After, a killed crawl's WARC -------------------------------------
+def test_suspect_page_asks_does_it_look_like_the_real_thing():
+    from crawler.fixture_portal.server import UNKNOWN_WAF_PAGE
+    from crawler.junk import suspect_page
+
+    assert suspect_page(b"", "text/html", "report") == "empty_response"
+    assert suspect_page(b"  \r\n", "application/pdf", "attachment") == "empty_response"
+    assert suspect_page(UNKNOWN_WAF_PAGE, "text/html", "report") == "unrecognised_page"
+    assert suspect_page(b"<html><body><script>location.href='/x'</script></body></html>", "", "list") \
+        == "unrecognised_page"
+    assert suspect_page(b"<html><title>x</title>" + UNKNOWN_WAF_PAGE, "application/pdf", "attachment") \
+        == "unrecognised_page"  # HTML served as a PDF
+    assert suspect_page("<html><h1>某区2024年度政府信息公开工作年度报告</h1></html>".encode(), "text/html") is None
+    assert suspect_page(b"<html><a href='/u/P0123.pdf'>x</a></html>", "text/html", "report") is None
+    assert suspect_page(b"<html><table><tr><td>1</td></tr></table></html>", "text/html", "report") is None
+    assert suspect_page(b"%PDF-1.4 ...", "application/pdf", "attachment") is None
+    assert suspect_page(b"<html>{}</html>", "text/html", "api") is None  # the API's parser judges it
+
+
+def test_retry_after_seconds_and_http_date():
+    from crawler.middlewares import retry_after_seconds
+
+    now = datetime(2026, 1, 1, 2, 0, tzinfo=timezone.utc)
+    assert retry_after_seconds(b"120", now) == 120.0
+    assert retry_after_seconds("Thu, 01 Jan 2026 02:00:30 GMT", now) == 30.0
+    assert retry_after_seconds("Thu, 01 Jan 2026 01:00:00 GMT", now) == 0.0  # in the past
+    assert retry_after_seconds(None, now) is None and retry_after_seconds(b"soon", now) is None
+
+
+def test_policy_redirects_and_loops_are_no_copy(tmp_path):
+    t0 = datetime(2026, 1, 1, 2, 0, tzinfo=timezone.utc)
+    st = CrawlState(tmp_path / "s.db")
+    policy = Policy()
+    st.update("http://a/old", status=301, location="http://a/new", last_fetch=iso(t0))
+    st.update("http://a/new", status=200, digest="sha1:Y", last_fetch=iso(t0))
+    st.update("http://a/l1", status=302, location="http://a/l2", last_fetch=iso(t0))
+    st.update("http://a/l2", status=302, location="http://a/l1", last_fetch=iso(t0))
+    st.update("http://a/empty", status=200, digest="sha1:E", junk="empty_response", last_fetch=iso(t0))
+    assert st.resolve("http://a/l1") == "http://a/l1" and st.target("http://a/l1") is None
+    assert not policy.is_due(st.get("http://a/old"), t0, st.target("http://a/old"))  # moved, stored: not due
+    assert policy.is_due(st.get("http://a/l1"), t0, st.target("http://a/l1"))  # a loop is due again
+    assert policy.is_due(st.get("http://a/empty"), t0)
+    st.update("http://a/new", junk="unrecognised_page")  # the target's last answer was a gateway page
+    assert policy.is_due(st.get("http://a/old"), t0, st.target("http://a/old"))
+    st.close()
+
+
+def test_reconcile_records_what_a_killed_crawl_wrote(tmp_path):
+    from scrapy.http import HtmlResponse, Request
+
+    from crawler.reconcile import reconcile
+    from crawler.warc import WarcRecorder, payload_digest
+
+    warcs = tmp_path / "warcs"
+    st = CrawlState(tmp_path / "s.db")
+    assert reconcile(st, warcs, "src") == 0  # the table starts with the files already there
+    body = "<html><title>甲区2024年度政府信息公开工作年度报告</title></html>".encode()
+    rec = WarcRecorder(warcs, "killed", "src", {})
+    for url, data, junk in (("http://a/good.html", body, None), ("http://a/empty.html", b"", None),
+                            ("http://a/waf.html", body, "challenge_page")):
+        resp = HtmlResponse(url, body=data, headers={"ETag": '"e1"', "Content-Type": "text/html"},
+                            request=Request(url))
+        rec.write_response(resp, "report", None, junk)
+    rec.close()  # no crawl-summary: the process was killed before its state commits
+    assert reconcile(st, warcs, "src") == 1
+    row = st.get("http://a/good.html")
+    assert (row["digest"], row["etag"], row["status"]) == (payload_digest(body), '"e1"', 200)
+    assert st.get("http://a/empty.html") is None and st.get("http://a/waf.html") is None
+    assert reconcile(st, warcs, "src") == 0  # each file is read once
+    st.close()
