@@ -98,6 +98,21 @@ def _joinable_head(line: str) -> bool:
     return bool(_BODY_END_RE.search(s) or _JOIN_HEAD_RE.search(s))
 
 
+class Joined(str):
+    """A title joined from a short line and the title line after it. The short line may be the
+    body's name on a PDF's first page — or a site name above the article, so a source the page
+    states (ContentSource, 来源, 发布机构) outranks the agency such a title names, and then the
+    title is the line as printed (`printed`)."""
+
+    printed: str = ""
+
+
+def _joined(head: str, line: str) -> Joined:
+    title = Joined(metadata.clean_title(head + line))
+    title.printed = metadata.clean_title(line)
+    return title
+
+
 def body_titles(lines: list[tuple[str, bool]], limit: int = 400) -> list[str]:
     """Title lines of the running text, in order; a title printed over two lines comes joined
     ("深圳市龙岗区卫生健康局" / "2023年政府信息公开工作年度报告", "XX2023年度" / "政府信息公开工作年度报告")."""
@@ -111,7 +126,7 @@ def body_titles(lines: list[tuple[str, bool]], limit: int = 400) -> list[str]:
             title = metadata.clean_title(text)
             if previous is not None and (metadata.agency_of(title) is None or metadata.year_of(title) is None) \
                     and _joinable_head(previous):
-                joined = metadata.clean_title(previous + title)
+                joined = _joined(previous, title)
                 if metadata.is_title_candidate(joined) and (
                         metadata.agency_of(joined) != metadata.agency_of(title)
                         or metadata.year_of(joined) != metadata.year_of(title)):
@@ -121,8 +136,9 @@ def body_titles(lines: list[tuple[str, bool]], limit: int = 400) -> list[str]:
                 and not _SENTENCE_RE.search(previous + text) and not metadata.is_title_like(previous) \
                 and not is_navigation_text(previous) and not is_link_label_line(previous):
             # neither half is a title: "XX局2023年政府信息公开" / "工作年度报告"
-            joined = metadata.clean_title(previous + text)
+            joined = _joined(previous, text)
             if metadata.is_title_candidate(joined) and metadata.year_of(joined):
+                joined.printed = ""  # neither half is a title by itself
                 out.append(joined)
         previous = text
     return out
@@ -217,23 +233,18 @@ def decide(lines: list[tuple[str, bool]], plain: list[str], head: list[str], tai
 
     # agency: the chosen title's, the page's other own titles', its stated source's, the hint
     title_texts = ([found.title] if found.title else []) + metas + page
-    for text in title_texts:
-        agency = metadata.agency_of(text)
-        if agency is None and (match := _BRACKETED_RE.search(text)) and _BODY_END_RE.search(match.group(1)):
-            agency = match.group(1)
-        if metadata.is_agency_like(agency):
-            found.agency, sources["agency"] = agency, "title"
-            break
-    else:
-        for agency in _source_agencies(evidence, head):
-            if metadata.is_agency_like(agency):
-                found.agency, sources["agency"] = agency, "source"
-                break
-        else:
-            hint = hints.get("agency")
-            if isinstance(hint, str) and metadata.is_agency_like(hint):
-                found.agency, sources["agency"] = hint, "hint"
-    found.agency = metadata.normalize_agency(found.agency, region) if found.agency else None
+    named = [(a, "title") for a in map(_agency_in_title, title_texts) if a]
+    stated = [(a, "source") for a in _source_agencies(evidence, head) if metadata.is_agency_like(a)]
+    hint = hints.get("agency")
+    hinted = [(hint, "hint")] if isinstance(hint, str) and metadata.is_agency_like(hint) else []
+    joined = isinstance(found.title, Joined)
+    ranked = (stated + named if joined else named + stated) + hinted
+    if joined and stated and found.title.printed and _agency_in_title(found.title) != stated[0][0]:
+        found.title = found.title.printed  # the line above named another body (a site's name?)
+    if ranked:
+        found.agency, sources["agency"] = ranked[0]
+        found.agency = metadata.normalize_agency(found.agency, region)
+    found.title = str(found.title) if found.title is not None else None
 
     # published: labelled on the page, else the CMS's meta date, else the signature
     published = metadata.labelled_date(head)
@@ -250,6 +261,14 @@ def decide(lines: list[tuple[str, bool]], plain: list[str], head: list[str], tai
 
     _decide_year(found, title_texts, plain)
     return found
+
+
+def _agency_in_title(text: str) -> str | None:
+    """The body a title names: before 政府信息公开, else in its closing brackets."""
+    agency = metadata.agency_of(text)
+    if agency is None and (match := _BRACKETED_RE.search(text)) and _BODY_END_RE.search(match.group(1)):
+        agency = match.group(1)
+    return agency if metadata.is_agency_like(agency) else None
 
 
 def _decide_year(found: Identity, title_texts: list[str], plain: list[str]) -> None:

@@ -348,3 +348,16 @@ def test_agency_in_closing_brackets_or_from_a_field_never_from_a_sentence():
              "<td>发文日期</td><td>2024-01-17</td></tr></table>")
     parsed = parse_report(f"{table}<h1>2023年政府信息公开年度报告</h1><p>一、总体情况</p>")
     assert (parsed["agency"], parsed["published"], parsed["identity"]["agency"]) == ("某县发改局", "2024-01-17", "source")
+
+
+def test_a_line_above_the_title_is_joined_unless_the_page_states_another_body():
+    pdf_like = "<h1>深圳市龙岗区发展和改革局</h1><h1>2023年政府信息公开工作年度报告</h1><p>一、总体情况</p>"
+    parsed = parse_report(pdf_like)
+    assert (parsed["title"], parsed["agency"]) == ("深圳市龙岗区发展和改革局2023年政府信息公开工作年度报告",
+                                                   "深圳市龙岗区发展和改革局")
+    assert type(parsed["title"]) is str
+    site_above = ("<div>龙岗区人民政府</div><h1>2023年政府信息公开工作年度报告</h1><p>来源：龙岗区教育局</p>"
+                  "<p>一、总体情况</p>")
+    parsed = parse_report(site_above)
+    assert (parsed["title"], parsed["agency"], parsed["identity"]["agency"]) == (
+        "2023年政府信息公开工作年度报告", "龙岗区教育局", "source")
