@@ -8,6 +8,8 @@ response from the crawler's own state (ETag/Last-Modified/digest) and updates th
 
 from __future__ import annotations
 
+import os
+import signal
 import zlib
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -56,6 +58,10 @@ class WarcCaptureMiddleware:
 
     def __init__(self, crawler: Any):
         self.crawler = crawler
+        # fault injection for tests: die (SIGKILL) after the N-th response record is written and
+        # before its crawl-state commit, the window a kill -9 can hit (crawler/reconcile.py)
+        self.kill_after = crawler.settings.getint("NIANBAO_TEST_KILL_AFTER_RESPONSES", 0)
+        self.responses = 0
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> "WarcCaptureMiddleware":
@@ -110,6 +116,9 @@ class WarcCaptureMiddleware:
             state.update(key, **update)
         else:
             rid, date = recorder.write_response(response, role, parent, junk)
+            self.responses += 1
+            if self.kill_after and self.responses >= self.kill_after:
+                os.kill(os.getpid(), signal.SIGKILL)
             if junk or suspect:
                 outcome = "junk"
                 state.update(key, **common, status=response.status, junk=junk or suspect)

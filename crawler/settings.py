@@ -69,4 +69,5 @@ NIANBAO_RUN_ID = ""
 NIANBAO_REVALIDATE = "policy"  # policy | all | none (see crawler/state.py)
 NIANBAO_CYCLE_DAYS = 30
 NIANBAO_MAX_LIST_PAGES = 2000  # per source: a pagination trap stops here (crawl marked incomplete)
+NIANBAO_TEST_KILL_AFTER_RESPONSES = int(os.environ.get("NIANBAO_TEST_KILL_AFTER_RESPONSES") or 0)  # tests only
 NIANBAO_NOW = ""  # ISO time standing in for "now" (tests and the benchmark's "next night")
