@@ -7,8 +7,9 @@ from the strongest source that states it, and the sources are cross-checked:
 - title: the document's own title block (h1–h3 or a title-class element outside the page chrome;
   the <h1> a converted PDF/DOCX carries), else a title line of the running text (a title printed
   over two short lines is joined), else the CMS's meta tags (ArticleTitle, og:title), else the
-  page's <title> without its site suffix. A title ending in 报告 that states its year beats one
-  that does not, which beats any other title-like line.
+  page's <title> without its site suffix, else (the weakest) the last segment of a breadcrumb
+  line when it is a report title. A title ending in 报告 that states its year beats one that does
+  not, which beats any other title-like line.
 - agency: what the chosen title names, else what the meta/<title> titles name, else the CMS's
   source (meta ContentSource/来源, a 来源：/发布机构 line or metadata-table field), else the
   registry's hint; never navigation, a column or site name (`metadata.is_agency_like`); spelled
@@ -19,7 +20,9 @@ from the strongest source that states it, and the sources are cross-checked:
 - published: a labelled date (发布日期/发布时间…), else the meta PubDate, else the signature date.
 
 The sources used are returned as `identity` ({"title", "agency", "year", "published"}: the
-name of the source, or null), so a reader can tell a key read from the document from a hint.
+name of the source, or null), so a reader can tell a key read from the document from a hint:
+title heading/text/meta/page_title/breadcrumb, agency title/source/hint, year title/period,
+published label/meta/signature.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Any
 
 from parsers import metadata
 from parsers.labels import norm
-from parsers.navigation import is_column_name, is_link_label_line, is_navigation_text, is_site_name
+from parsers.navigation import is_column_name, is_link_label_line, is_navigation_text, is_site_name, last_crumb
 
 FIRST_YEAR = 2008  # the 条例 took effect on 2008-05-01: the first reports are for 2008
 
@@ -144,6 +147,19 @@ def body_titles(lines: list[tuple[str, bool]], limit: int = 400) -> list[str]:
     return out
 
 
+def crumb_titles(lines: list[tuple[str, bool]], limit: int = 400) -> list[str]:
+    """The page's title as the last segment of a breadcrumb line: the weakest title source, used
+    only when no title block, text line, meta tag or <title> names the report."""
+    out = []
+    for text, linked in lines[:limit]:
+        if linked or "报" not in text or not is_navigation_text(text):
+            continue
+        last = last_crumb(text)
+        if last and metadata.is_title_candidate(last):
+            out.append(metadata.clean_title(last))
+    return out
+
+
 def _heading_titles(headings: list[str], body: list[str]) -> list[str]:
     """Title-like headings; one the text prints with the body's name before it comes joined."""
     out = []
@@ -212,6 +228,8 @@ def decide(lines: list[tuple[str, bool]], plain: list[str], head: list[str], tai
     metas, page = _meta_titles(evidence)
     ordered = ([(t, "heading") for t in headings] + [(t, "text") for t in body]
                + [(t, "meta") for t in metas] + [(t, "page_title") for t in page])
+    if not any(metadata.is_report_title(t) for t, _ in ordered):
+        ordered += [(t, "breadcrumb") for t in crumb_titles(lines)]
     # a report title (ends in 报告) with its year, else one without, else any title-like line
     chosen = (next(((t, s) for t, s in ordered if metadata.is_report_title(t) and metadata.year_of(t)), None)
               or next(((t, s) for t, s in ordered if metadata.is_report_title(t)), None)

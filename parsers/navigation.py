@@ -67,6 +67,13 @@ def is_navigation_text(text: str) -> bool:
     return False
 
 
+def last_crumb(text: str) -> str | None:
+    """The last segment of a breadcrumb line ("首页 > 信息公开 > XX2023年…报告" → the page's own
+    title, when a portal prints it there), else None."""
+    parts = [p.strip() for p in _CRUMB_SEP_RE.split(text) if p.strip()]
+    return parts[-1] if len(parts) >= 2 else None
+
+
 @lru_cache(maxsize=4096)
 def is_column_name(text: str) -> bool:
     """A report column's (or a sibling column's) own name: 政府信息公开年报, 年度报告, 信息公开 …"""

@@ -67,7 +67,8 @@ def test_one_case_per_brief_class():
     names = {c.name for c in MAKE.CASES}
     for separator in ("gt", "double_gt", "raquo", "rsaquo", "fullwidth", "arrow"):
         assert f"crumb_{separator}" in names
-    assert {"crumb_position_line", "title_only_in_title_tag", "title_only_in_meta", "h1_site_name_h2_title",
+    assert {"crumb_position_line", "title_only_in_breadcrumb", "title_only_in_title_tag", "title_only_in_meta",
+            "h1_site_name_h2_title",
             "agency_from_contentsource", "agency_from_source_line", "year_title_vs_period",
             "year_after_publication", "year_before_2008", "interpretation_repeating_numbers",
             "news_item_linking_report", "page_only_linking_report", "report_with_related_interpretation_box",
