@@ -115,7 +115,8 @@ def _number_reading(engine: Engine, crop: np.ndarray, mask: np.ndarray, dpi: int
     """A digits-only reading by two models: eng on the grey crop and chi_sim (same whitelist) on
     the binarised crop. Each fails differently (eng drops a lone "0", chi_sim garbles some short
     numbers), so: both agree → 1 - (1-c1)(1-c2); only one reads a number → that one; they
-    read different numbers → the more confident one, at a confidence below any threshold."""
+    read different numbers → the one a third reading (eng, binarised) sides with, else the
+    more confident one, at a confidence below any threshold (flagged either way)."""
     _, otsu = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     grey = _upscaled(np.pad(crop, 10, constant_values=int(crop.max())))
     binary = Image.fromarray(np.pad(otsu, 10, constant_values=255))
@@ -130,7 +131,14 @@ def _number_reading(engine: Engine, crop: np.ndarray, mask: np.ndarray, dpi: int
     readings.sort(reverse=True)
     confidence, text, raw = readings[0]
     if len(readings) == 2 and readings[1][1] != text:
-        return CellReading(text, " | ".join(r[2] for r in readings), min(confidence, 0.5), "number")
+        # a third reading breaks the tie (eng on the binarised crop: chi_sim without a whitelist
+        # drops the same leading digit chi_sim with one does); the cell stays flagged
+        third = engine.read(_upscaled(np.pad(otsu, 10, constant_values=255)), "digits", dpi)
+        vote = _TRAILING_RE.sub("", third.text.replace(" ", ""))
+        if vote == readings[1][1]:
+            confidence, text = readings[1][0], vote
+        raw = " | ".join([r[2] for r in readings] + [third.text])
+        return CellReading(text, raw, min(confidence, 0.5), "number")
     if len(readings) == 2:   # two models agree: wrong only if both are (noisy-OR of their confidences)
         confidence = 1 - (1 - readings[0][0]) * (1 - readings[1][0])
     return CellReading(text, raw, round(confidence, 3), "number")
