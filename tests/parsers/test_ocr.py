@@ -115,13 +115,8 @@ def test_identity_is_read_from_the_title(name):
     assert report["agency"] == truth["agency"]
 
 
-PHOTOGRAPHED_GAP = pytest.mark.xfail(strict=True, reason="open gap: the photographed page (rotation + perspective + "
-                                     "uneven light) of pingtan_2025 is not read well enough yet")
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [n if n != "pingtan_2025" else pytest.param(n, marks=PHOTOGRAPHED_GAP)
-                                  for n in FIXTURES])
+@pytest.mark.parametrize("name", FIXTURES)
 def test_cells_read_with_confidence_are_exact(name):
     """Numbers are never guessed: every cell at or above the threshold reads exactly."""
     wrong = [c for c in score(name)["cells"] if c["confidence"] >= THRESHOLD and not c["exact"]]
@@ -137,7 +132,6 @@ def test_cells_exact_on_the_photocopied_scans():
 
 
 @pytest.mark.slow
-@PHOTOGRAPHED_GAP
 def test_cells_exact_across_fixtures():
     cells = [c for name in FIXTURES for c in score(name)["cells"]]
     exact = sum(c["exact"] for c in cells)
