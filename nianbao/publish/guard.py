@@ -4,10 +4,11 @@ Datasette 0.65 has one `sql_time_limit_ms` and one pool of `num_sql_threads` for
 slow ad-hoc queries used to hold every thread while a 1-row table page waited behind them (issue 15).
 This wrapper tells requests apart before Datasette sees them:
 
-- ad-hoc SQL — `/<db>?sql=` (any format: .json, .csv, .blob) and table pages with `?_where=` — runs
+- ad-hoc SQL — `/<db>?sql=` (any format: .json, .csv, .blob), table pages with `?_where=` or
+  `?_searchmode=raw` — runs
   under `adhoc_time_limit_ms`, applied through Datasette's own `_timelimit` parameter (which can only
   lower `sql_time_limit_ms`, the canned queries' limit; a visitor's larger `_timelimit` is clamped;
-  `_where` pages also skip their count, which `_timelimit` does not reach), and at most
+  such table pages also skip their count, which `_timelimit` does not reach), and at most
   `adhoc_concurrency` of them run at once, so the other SQL threads always remain for table, row and
   canned-query pages. A slot is given back when the response starts (the SQL is done by then). Up to
   `adhoc_queue` more wait (for `adhoc_wait_s` at most); beyond that a visitor gets 503 + Retry-After.
@@ -64,8 +65,12 @@ def route_path(path: str, base_url: str = "/") -> str:
 
 
 def classify(path: str, args: list[tuple[str, str]]) -> Kind:
+    """Ad-hoc: SQL a visitor wrote — `?sql=` on a database page; `?_where=` (an SQL expression) or
+    `?_searchmode=raw` (an FTS5 expression: OR, NEAR, prefixes) on a table page."""
     keys = {k for k, v in args if v != ""}
-    adhoc = bool((DATABASE_PAGE.match(path) and "sql" in keys) or (TABLE_PAGE.match(path) and "_where" in keys))
+    raw_search = ("_searchmode", "raw") in args
+    adhoc = bool((DATABASE_PAGE.match(path) and "sql" in keys)
+                 or (TABLE_PAGE.match(path) and ("_where" in keys or raw_search)))
     return Kind(adhoc=adhoc, stream="_stream" in keys, capped=not UNCAPPED.match(path))
 
 
