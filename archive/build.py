@@ -16,6 +16,7 @@ import logging
 import mimetypes
 import operator
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,13 +34,17 @@ from archive.identity import hints_for, normalize_agency, registry_index
 from archive.ids import document_key, payload_digest, stable_id
 from archive.lookups import write_lookups
 from archive.rules import carry_chain_function
-from archive.schema import FTS, TABLES, create_indexes, create_tables
+from archive.schema import BUILD_COLUMNS, FTS, TABLES, add_build_columns, create_indexes, create_tables
 from archive.sources import load_sources
+from parsers.values import BOUNDS, COUNT_BOUND, measure_kind
 
 log = logging.getLogger(__name__)
 
 USABLE = ("parsed", "partial")
 REPORT_ROLES = ("report", "attachment")
+BUILD_ERROR = "build_error"  # status of a document whose rows could not be built (error in its warnings)
+# WARC files a crawler is still writing (docs/architecture.md): never read by a build
+OPEN_SUFFIXES = (".open", ".partial")
 # what `--from-files` picks up in a folder (a file named on the command line is read whatever its name;
 # the parser decides the format by its bytes)
 FILE_SUFFIXES = (".html", ".htm", ".shtml", ".xhtml", ".txt", ".pdf", ".docx", ".doc", ".wps", ".rtf", ".ofd",
@@ -134,6 +139,11 @@ def _pk_order(row: tuple) -> tuple:
     return row[0], row[1] or "", row[2] or ""
 
 
+def _pk_order_safe(row: tuple) -> tuple:
+    """_pk_order for any key values (a key that is not text sorts by its text; the insert decides)."""
+    return tuple("" if x is None else x if isinstance(x, str) else repr(x) for x in row[:3])
+
+
 _RULE_KEYS = frozenset({"rule", "scope", "ok", "expected", "actual", "blank_as_zero"})
 
 
@@ -143,6 +153,39 @@ def _num(v: Any) -> float | int | None:
     if isinstance(v, (int, float)):
         return v
     return None
+
+
+_INT64 = 2**63 - 1  # what SQLite stores as an integer
+# Errors of one document's rows (a value SQLite cannot bind, a key of the wrong type): that document
+# becomes a build_error, the build goes on. Not sqlite3.OperationalError: a full disk stops the build.
+_ROW_ERRORS = (OverflowError, TypeError, ValueError, sqlite3.InterfaceError, sqlite3.ProgrammingError,
+               sqlite3.IntegrityError, sqlite3.DataError)
+
+
+def _measure_bound(measure: Any) -> int:
+    return BOUNDS[measure_kind(measure)] if isinstance(measure, str) else COUNT_BOUND
+
+
+def _number_text(value: Any) -> str:
+    """A number as text, whatever its size (str() refuses integers of more than 4300 digits)."""
+    try:
+        return str(value)
+    except ValueError:
+        return f"<integer of {value.bit_length()} bits>"
+
+
+def _text(value: Any) -> str | None:
+    """A field stored as text (another parser's number or list becomes its text)."""
+    return value if value is None or value.__class__ is str else str(value)
+
+
+def _rule_number(value: Any) -> Any:
+    """A rule's expected/actual as stored: a number SQLite holds exactly, else None (its text goes
+    to the note: the columns' numeric affinity would turn an integer past 2^63 into a rounded real)."""
+    n = _num(value)
+    if n.__class__ is int and not -_INT64 <= n <= _INT64:
+        return None
+    return n
 
 
 def _chain_report(v: Version) -> dict:
@@ -220,8 +263,10 @@ class ArchiveBuilder:
         self.section_rows: list[dict] = []
         self.section_id = 0
         self.n_buffered = 0
-        self.stats = {"records": 0, "parsed": 0, "parse_seconds": 0.0, "cells": 0, "rule_failures": 0}
+        self.stats = {"records": 0, "parsed": 0, "parse_seconds": 0.0, "cells": 0, "rule_failures": 0,
+                      "build_errors": 0, "damaged_records": 0}
         self.order = 0
+        self.failed: set[str] = set()  # versions turned build_error while their rows sat in the buffers
 
     # -- input ------------------------------------------------------------------------------------
     def add_capture(self, capture: dict, body: bytes | None, parseable: bool,
@@ -250,8 +295,79 @@ class ArchiveBuilder:
             report = {"status": capture["junk"], "warnings": [f"junk page: {capture['junk']}"]}
         if require_report and report.get("status") == "not_a_report":
             return
-        version = self._new_version(capture, report)
+        mark = self._mark()
+        try:
+            version = self._new_version(capture, report)
+        except Exception as exc:  # one document never stops the build: it is kept as a build_error
+            log.warning("build error on %s: %s: %s", capture.get("url"), type(exc).__name__, exc)
+            self._rollback(mark)
+            version = self._error_version(capture, exc)
         capture["version_id"] = version.id
+        if self.n_buffered >= self.batch_size:
+            self.flush()
+
+    def add_damaged(self, capture: dict) -> None:
+        """A WARC record (or stretch of a file) that could not be read: kept as a capture with its error."""
+        self.order += 1
+        capture.setdefault("version_id", None)
+        self.captures.append(capture)
+        self.stats["damaged_records"] += 1
+
+    # -- one document's failure: its rows out, a build_error version in ------------------------------
+    def _mark(self) -> tuple:
+        return ({t: len(rows) for t, rows in self.buffers.items()}, len(self.section_rows), self.section_id,
+                self.n_buffered, len(self.versions), self.stats["cells"], self.stats["rule_failures"])
+
+    def _rollback(self, mark: tuple) -> None:
+        """Drop what a failed document buffered (nothing of it was written: flushes wait for it)."""
+        lengths, n_sections, section_id, n_buffered, n_versions, cells, failures = mark
+        for table, rows in self.buffers.items():
+            del rows[lengths[table]:]
+        del self.section_rows[n_sections:]
+        self.section_id, self.n_buffered = section_id, n_buffered
+        self.stats["cells"], self.stats["rule_failures"] = cells, failures
+        for vid in list(self.versions)[n_versions:]:
+            v = self.versions.pop(vid)
+            if self.by_digest.get(v.digest) == vid:
+                del self.by_digest[v.digest]
+
+    @staticmethod
+    def _error_text(exc: BaseException) -> str:
+        return f"build error: {type(exc).__name__}: {exc}"[:1000]
+
+    def _error_version(self, capture: dict, exc: BaseException) -> Version:
+        """A URL-keyed version of status build_error, no cells, the error in its warnings."""
+        key = document_key(None, None, capture["url"])
+        doc_id = stable_id(key)
+        vid = stable_id(doc_id, capture["payload_digest"])
+        v = Version(
+            id=vid, document_id=doc_id, document_key=key, agency=None, year=None, edition=None,
+            status=BUILD_ERROR, title=None, published=None, url=capture["url"], source=capture.get("source"),
+            digest=capture["payload_digest"], first_seen=capture.get("fetched"), last_seen=capture.get("fetched"),
+            parser_version=self.parser_version, capture_id=capture["id"], order=self.order,
+            warnings=[self._error_text(exc)], urls={capture["url"]},
+        )
+        self.versions[vid] = v
+        self.by_digest[capture["payload_digest"]] = vid
+        self.stats["build_errors"] += 1
+        return v
+
+    def _fail_version(self, vid: str, exc: BaseException) -> None:
+        """A version whose rows the database refused: delete what was written, mark it build_error."""
+        v = self.versions.get(vid)
+        log.warning("build error on %s: %s: %s", v.url if v else vid, type(exc).__name__, exc)
+        for table in self._PART_TABLES:
+            self.db.conn.execute(f"delete from [{table}] where version_id = ?", [vid])
+        self.failed.add(vid)
+        if v is None or v.status == BUILD_ERROR:
+            return
+        self.db.conn.execute("delete from sections where id between ? and ?", v.sections)
+        self.stats["cells"] -= v.n_cells
+        self.stats["rule_failures"] -= v.n_rule_failures
+        self.stats["build_errors"] += 1
+        v.status, v.n_cells, v.n_rule_failures, v.chain, v.sections = BUILD_ERROR, 0, 0, None, (0, -1)
+        v.agency = v.year = v.title = v.published = v.edition = None
+        v.warnings.append(self._error_text(exc))
 
     def add_revisit(self, capture: dict) -> None:
         """An unchanged page: the version with that payload was still there at this time."""
@@ -306,7 +422,8 @@ class ArchiveBuilder:
         raw_agency = report.get("agency") or None
         region = (self.registry_by_name.get(capture.get("source") or "") or {}).get("region")
         agency = normalize_agency(raw_agency, region)
-        year = report.get("year") if isinstance(report.get("year"), int) else None
+        year = report.get("year")
+        year = year if year.__class__ is int and 1000 <= year <= 9999 else None
         status = str(report.get("status") or "unreadable")
         named = (agency, year)
         if status not in pairing.REPORTISH:
@@ -319,13 +436,14 @@ class ArchiveBuilder:
         vid = stable_id(doc_id, capture["payload_digest"])
         v = Version(
             id=vid, document_id=doc_id, document_key=key, agency=agency, year=year,
-            edition=report.get("edition"), status=status,
-            title=report.get("title"), published=report.get("published"), url=capture["url"],
+            edition=_text(report.get("edition")), status=status,
+            title=_text(report.get("title")), published=_text(report.get("published")), url=capture["url"],
             source=capture.get("source"), digest=capture["payload_digest"],
             first_seen=capture.get("fetched"), last_seen=capture.get("fetched"),
             parser_version=str(report.get("parser_version") or self.parser_version),
             capture_id=capture["id"], order=self.order,
-            warnings=list(report.get("warnings") or []), urls={capture["url"]},
+            warnings=[w if isinstance(w, str) else repr(w) for w in report.get("warnings") or []],
+            urls={capture["url"]},
         )
         if status not in pairing.REPORTISH and any(named):
             v.warnings.append(f"{status}: agency/year read as {named[0]}/{named[1]} not filed")
@@ -348,16 +466,27 @@ class ArchiveBuilder:
                           ("appeals", "procedure", "outcome")):
             rows = self.buffers[_TABLE_OF[key]]
             append = rows.append
+            limit = COUNT_BOUND  # parsers/values.py BOUNDS; table 2's money measures have their own
+            active = key == "active"
             for c in report.get(key) or ():
                 p = c.get("position") or empty
                 value = c.get("value")
                 if value.__class__ not in _NUMBER_TYPES:
                     value = _num(value)
-                append((vid, c.get(a), c.get(b), value, c.get("raw"), c.get("reading"),
+                raw = c.get("raw")
+                if value is not None:
+                    if active:
+                        limit = _measure_bound(c.get(b))
+                    if not -limit <= value <= limit:  # beyond the bound, inf or nan: raw text kept, value null
+                        raw = self._unbounded(v, key, c.get(a), c.get(b), value, raw, limit)
+                        value = None
+                if raw is not None and raw.__class__ is not str:
+                    raw = str(raw)
+                append((vid, c.get(a), c.get(b), value, raw, c.get("reading"),
                         p.get("table"), p.get("row"), p.get("col")))
                 n += 1
             if key == "requests":  # kept small (tuples) until finish() runs the carry chains
-                chain = [(c.get("row"), c.get("column"), c.get("value"), c.get("raw"),
+                chain = [(c.get("row"), c.get("column"), self._bounded(c.get("value")), c.get("raw"),
                           c.get("position") is not None)
                          for c in report.get(key) or () if c.get("row") in _CHAIN_ROWS]
         if chain:
@@ -366,20 +495,36 @@ class ArchiveBuilder:
         for seq, s in enumerate(report.get("sections") or []):
             self.section_id += 1
             number = s.get("number")
+            heading, text = s.get("heading"), s.get("text")
             self.section_rows.append((self.section_id, vid, seq, number if isinstance(number, int) else None,
-                                      s.get("heading"), s.get("text"), v.agency, v.year, v.title))
+                                      heading if heading is None or isinstance(heading, str) else str(heading),
+                                      text if text is None or isinstance(text, str) else str(text),
+                                      v.agency, v.year, v.title))
         for check in report.get("checks") or []:
             self._buffer_rule(vid, check)
         v.n_cells = n
         self.stats["cells"] += n
         self.n_buffered += n
-        if self.n_buffered >= self.batch_size:
-            self.flush()
+
+    @staticmethod
+    def _bounded(value: Any) -> Any:
+        """A carry-chain cell's value as stored (beyond the count bound: None, like its cell)."""
+        value = _num(value) if value.__class__ not in _NUMBER_TYPES else value
+        return value if value is None or -COUNT_BOUND <= value <= COUNT_BOUND else None
+
+    @staticmethod
+    def _unbounded(v: Version, key: str, a: Any, b: Any, value: Any, raw: Any, limit: int) -> Any:
+        """Warn of a value beyond its bound (another parser's; ours stops them in read_value)."""
+        text = _number_text(value)
+        v.warnings.append(f"{a}/{b}: value {text[:40]!r} beyond the plausible bound for {key} cells "
+                          f"(±{limit:.0e}) or not storable: kept as raw text, value null")
+        return text if raw is None else raw
 
     def _buffer_rule(self, vid: str, check: dict, other_version_id: str | None = None) -> None:
         expected, actual, blank = check.get("expected"), check.get("actual"), check.get("blank_as_zero")
         if (check.keys() <= _RULE_KEYS and not blank and expected.__class__ is int
-                and actual.__class__ is int):  # the common case, kept cheap (~50 rules per report)
+                and actual.__class__ is int and -_INT64 <= expected <= _INT64
+                and -_INT64 <= actual <= _INT64):  # the common case, kept cheap (~50 rules per report)
             ok = 1 if check.get("ok") else 0
             scope = check.get("scope")
             self.buffers["rule_results"].append((
@@ -390,10 +535,10 @@ class ArchiveBuilder:
                 self.stats["rule_failures"] += 1
             return
         extra = {k: val for k, val in check.items() if k not in _RULE_KEYS}
-        expected, actual = _num(check.get("expected")), _num(check.get("actual"))
+        expected, actual = _rule_number(check.get("expected")), _rule_number(check.get("actual"))
         for name, val in (("expected", check.get("expected")), ("actual", check.get("actual"))):
-            if val is not None and _num(val) is None:
-                extra[name] = val
+            if val is not None and _rule_number(val) is None:
+                extra[name] = _number_text(val) if val.__class__ is int else val
         blank = check.get("blank_as_zero")
         if isinstance(blank, (list, tuple)):  # the parser names the blank cells it read as 0
             if blank:
@@ -419,7 +564,7 @@ class ArchiveBuilder:
     _VERSION_COLUMNS = tuple(TABLES["document_versions"]["columns"])
     _DOCUMENT_COLUMNS = tuple(TABLES["documents"]["columns"])
     _VERSION_DOCUMENT_COLUMNS = tuple(TABLES["version_documents"]["columns"])
-    _CAPTURE_COLUMNS = tuple(TABLES["captures"]["columns"])
+    _CAPTURE_COLUMNS = tuple(TABLES["captures"]["columns"]) + tuple(BUILD_COLUMNS["captures"])
     _SECTION_COLUMNS = ("id", "version_id", "seq", "number", "heading", "text", "agency", "year", "title")
 
     def _insert_many(self, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
@@ -435,23 +580,59 @@ class ArchiveBuilder:
     def flush(self) -> None:
         """Write buffered rows in one batch per table (the last of duplicate keys wins)."""
         for table, rows in self.buffers.items():
+            if self.failed:
+                rows[:] = [r for r in rows if r[0] not in self.failed]
             if not rows:
                 continue
             cols = self._RULE_COLUMNS if table == "rule_results" else self._CELL_COLUMNS[table] + self._CELL_TAIL
             try:  # primary-key order: the pk index is appended to, not split
                 ordered = sorted(rows, key=_PK_FIELDS)  # C-level key, ~3x faster than _pk_order
             except TypeError:  # a null key part (None < str fails); `rows` is untouched, still stable
-                ordered = sorted(rows, key=_pk_order)
-            self._insert_many(table, cols, ordered)
+                ordered = sorted(rows, key=_pk_order_safe)
+            self._write(table, cols, ordered, 0)
             rows.clear()
+        if self.failed:
+            self.section_rows[:] = [r for r in self.section_rows if r[1] not in self.failed]
         if self.section_rows:
-            self._insert_many("sections", self._SECTION_COLUMNS, self.section_rows)
+            self._write("sections", self._SECTION_COLUMNS, self.section_rows, 1)
+            if self.failed:
+                self.section_rows[:] = [r for r in self.section_rows if r[1] not in self.failed]
             fts_cols = FTS["sections"]
             idx = [self._SECTION_COLUMNS.index(c) for c in fts_cols]
             search.index_rows(self.db, "sections", fts_cols,
                               [(r[0], *(r[i] for i in idx)) for r in self.section_rows])
             self.section_rows.clear()
         self.n_buffered = 0
+
+    def _write(self, table: str, columns: tuple[str, ...], rows: list[tuple], vid_at: int) -> None:
+        """_insert_many, and when the database refuses a row (a value it cannot bind), again one
+        version at a time: a version whose cells or sections fail becomes a build_error (its rows
+        deleted), a rule row that fails is dropped with a warning on its version; the others are kept."""
+        try:
+            self._insert_many(table, columns, rows)
+            return
+        except _ROW_ERRORS as exc:
+            log.warning("batch of %s refused (%s): retrying one version at a time", table, exc)
+        groups: dict[Any, list[tuple]] = {}
+        for r in rows:
+            groups.setdefault(r[vid_at], []).append(r)
+        for vid, group in groups.items():
+            if vid in self.failed:
+                continue
+            try:
+                self._insert_many(table, columns, group)
+            except _ROW_ERRORS as exc:
+                if table != "rule_results":
+                    self._fail_version(vid, exc)
+                    continue
+                for r in group:  # a finding the database refused is dropped, said on its version
+                    try:
+                        self._insert_many(table, columns, [r])
+                    except _ROW_ERRORS as row_exc:
+                        v = self.versions.get(vid)
+                        if v is not None:
+                            v.warnings.append(f"rule {r[1]!r} {r[2]!r} not stored: {type(row_exc).__name__}: "
+                                              f"{row_exc}"[:500])
 
     # -- the end: versions, documents, agencies, chains, withdrawals ---------------------------------
     def finish(self) -> dict:
@@ -669,8 +850,11 @@ class ArchiveBuilder:
             vs.sort(key=lambda v: (v.first_seen or "", v.order))
             for i, v in enumerate(vs, 1):
                 v.version = i
+            # the latest usable version (tables read), else the latest report, else the latest
+            # document: junk (a not-found or challenge page) never hides a report the URL served
             usable = [v for v in vs if v.status in USABLE]
-            latest = (usable or vs)[-1]
+            reports = usable or [v for v in vs if v.status in pairing.REPORTISH]
+            latest = (reports or vs)[-1]
             latest.is_latest = 1
             if latest.agency and latest.year:
                 latest_by_agency_year[(latest.agency, latest.year)] = latest
@@ -834,53 +1018,125 @@ def iter_file_inputs(paths: Iterable[Path]) -> Iterator[tuple[dict, bytes]]:
 
 
 def iter_warc(path: Path) -> Iterator[tuple[str, dict, bytes | None]]:
-    """(kind, capture-or-meta, body) for each record of one WARC file, with offsets for provenance."""
+    """(kind, capture-or-meta, body) for each record of one WARC file, with offsets for provenance.
+
+    Nothing in a file stops the build: a record whose payload cannot be read, or is cut short (its
+    digest could not be verified: a crawl killed mid-write), is a capture with `error` and no body;
+    a stretch warcio cannot parse at all is one `damaged` capture (offset where it starts), and
+    reading resumes at the next record that parses (the next gzip member of a .warc.gz)."""
     from warcio.archiveiterator import ArchiveIterator
 
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b" or path.name.endswith(".gz")
+        pos: int | None = 0
+        damaged: int | None = None  # start of the unreadable stretch being skipped
+        while pos is not None:
+            fh.seek(pos)
+            records = ArchiveIterator(fh, check_digests=True)
+            try:
+                for record in records:
+                    damaged = None
+                    item = _read_record(path, record, records)
+                    if item is not None:
+                        yield item
+                break
+            except Exception as exc:  # warcio could not parse the next record: skip to one it can
+                at = records.offset if records.offset > pos else pos
+                if damaged is None:
+                    damaged = at
+                    log.warning("damaged WARC %s at offset %s: %s", path.name, at, str(exc)[:200])
+                    yield "damaged", _damaged_capture(path, at, exc), None
+                pos = _next_record_start(fh, at + 1, gz)
+            finally:
+                records.close()
+
+
+def _damaged_capture(path: Path, offset: int, exc: BaseException) -> dict:
+    return {
+        "id": stable_id(path.name, offset, "damaged"), "url": None, "fetched": None, "record_type": "damaged",
+        "role": None, "source": None, "parent_url": None, "http_status": None, "content_type": None,
+        "payload_digest": None, "refers_to": None, "junk": None, "warc_file": path.name, "warc_offset": offset,
+        "warc_length": None, "record_id": None,
+        "error": f"unreadable WARC data from offset {offset}: {type(exc).__name__}: {str(exc)[:200]!r}",
+    }
+
+
+def _next_record_start(fh: Any, start: int, gz: bool, chunk: int = 1 << 20) -> int | None:
+    """Offset of the next place a record may start (a gzip member header, or a `WARC/` version line)."""
+    mark = b"\x1f\x8b\x08" if gz else b"WARC/1."
+    fh.seek(start)
+    base, tail = start, b""
+    while True:
+        block = fh.read(chunk)
+        if not block:
+            return None
+        data = tail + block
+        at = data.find(mark)
+        if at >= 0:
+            return base - len(tail) + at
+        tail = data[-(len(mark) - 1):]
+        base += len(block)
+
+
+def _read_record(path: Path, record: Any, records: Any) -> tuple[str, dict, bytes | None] | None:
+    """One record as (kind, capture-or-meta, body), or None for record types the archive ignores."""
     from archive.records import http_status_and_type
 
-    with open(path, "rb") as fh:
-        records = ArchiveIterator(fh)
-        for record in records:
-            rtype = record.rec_type
-            h = record.rec_headers
-            if rtype not in ("response", "revisit", "metadata"):
-                continue
-            kind = h.get_header("WARC-Nianbao-Kind")
+    rtype = record.rec_type
+    h = record.rec_headers
+    if rtype not in ("response", "revisit", "metadata"):
+        return None
+    kind = h.get_header("WARC-Nianbao-Kind")
+    error = None
+    try:
+        body = record.content_stream().read() if rtype != "revisit" else None
+    except Exception as exc:  # a damaged record: kept as a capture with the error
+        body, error = None, f"unreadable record: {type(exc).__name__}: {exc}"[:1000]
+    if body is not None:
+        checker = getattr(record, "digest_checker", None)
+        passed = getattr(checker, "passed", True)
+        if passed is None:  # the decoded payload may end before the record does: read the rest
             try:
-                body = record.content_stream().read() if rtype != "revisit" else None
-                error = None
-            except Exception as exc:  # a damaged record: keep it as a capture with the error
-                body, error = None, f"unreadable record: {exc}"
-            offset, length = records.get_record_offset(), records.get_record_length()
-            record_id = h.get_header("WARC-Record-ID")
-            if rtype == "metadata":
-                if kind == "crawl-summary" and body is not None:
-                    try:
-                        summary = json.loads(body.decode("utf-8"))
-                    except ValueError:
-                        continue
-                    yield "summary", {"summary": summary, "source": h.get_header("WARC-Nianbao-Source"),
-                                      "warc_file": path.name, "warc_offset": offset,
-                                      "warc_length": length, "record_id": record_id}, None
-                continue
-            status, ctype = http_status_and_type(record)
-            digest = h.get_header("WARC-Payload-Digest")
-            if rtype == "response" and body is not None and not digest:
-                digest = payload_digest(body)
-            capture = {
-                "id": stable_id(path.name, offset), "url": h.get_header("WARC-Target-URI"),
-                "fetched": h.get_header("WARC-Date"), "record_type": rtype,
-                "role": h.get_header("WARC-Nianbao-Role"), "source": h.get_header("WARC-Nianbao-Source"),
-                "parent_url": h.get_header("WARC-Nianbao-Parent"), "http_status": status,
-                "content_type": ctype, "payload_digest": digest,
-                "refers_to": h.get_header("WARC-Refers-To"), "junk": h.get_header("WARC-Nianbao-Junk"),
-                "warc_file": path.name, "warc_offset": offset, "warc_length": length,
-                "record_id": record_id,
-            }
-            if error:
-                capture["junk"] = None
-            yield rtype, capture, body
+                while record.raw_stream.read(1 << 16):
+                    pass
+            except Exception:
+                pass
+            passed = checker.passed
+        if passed is False:
+            body, error = None, "digest mismatch: " + "; ".join(map(str, checker.problems))[:900]
+        elif passed is None and (h.get_header("WARC-Block-Digest") or h.get_header("WARC-Payload-Digest")):
+            body, error = None, f"truncated record: its digest could not be verified ({len(body)} bytes read)"
+    offset, length = records.get_record_offset(), records.get_record_length()
+    record_id = h.get_header("WARC-Record-ID")
+    if rtype == "metadata":
+        if kind == "crawl-summary" and body is not None:
+            try:
+                summary = json.loads(body.decode("utf-8"))
+            except ValueError:
+                return None
+            if not isinstance(summary, dict):
+                return None
+            return "summary", {"summary": summary, "source": h.get_header("WARC-Nianbao-Source"),
+                               "warc_file": path.name, "warc_offset": offset,
+                               "warc_length": length, "record_id": record_id}, None
+        return None
+    status, ctype = http_status_and_type(record)
+    digest = h.get_header("WARC-Payload-Digest")
+    if rtype == "response" and body is not None and not digest:
+        digest = payload_digest(body)
+    capture = {
+        "id": stable_id(path.name, offset), "url": h.get_header("WARC-Target-URI"),
+        "fetched": h.get_header("WARC-Date"), "record_type": rtype,
+        "role": h.get_header("WARC-Nianbao-Role"), "source": h.get_header("WARC-Nianbao-Source"),
+        "parent_url": h.get_header("WARC-Nianbao-Parent"), "http_status": status,
+        "content_type": ctype, "payload_digest": digest,
+        "refers_to": h.get_header("WARC-Refers-To"), "junk": h.get_header("WARC-Nianbao-Junk"),
+        "warc_file": path.name, "warc_offset": offset, "warc_length": length,
+        "record_id": record_id, "error": error,
+    }
+    if error:
+        capture["junk"] = None
+    return rtype, capture, body
 
 
 def _jobs(records: Iterable[tuple[str, dict, bytes | None]]) -> Iterator[tuple]:
@@ -935,6 +1191,8 @@ def feed_records(builder: ArchiveBuilder, records: Iterable[tuple[str, dict, byt
                 gc.freeze()
             if kind == "summary":
                 builder.add_summary(item["summary"], {k: v for k, v in item.items() if k != "summary"})
+            elif kind == "damaged":
+                builder.add_damaged(item)
             elif kind == "revisit":
                 builder.add_revisit(item)
             else:
@@ -1018,6 +1276,7 @@ def prepare_database(db: sqlite_utils.Database) -> None:
     db.conn.execute("pragma cache_size = -4000000")
     db.conn.execute("pragma temp_store = memory")
     create_tables(db, indexes=False)
+    add_build_columns(db)
     for table, columns in FTS.items():
         search.enable_fts(db, table, columns)
     write_lookups(db)
@@ -1035,20 +1294,61 @@ def build_archive(out: Path, *, warcs: list[Path] | None = None, files: list[Pat
         parse, default_version = default_parser()
         parser_version = parser_version or default_version
     parser_version = parser_version or "unknown"
-    started_wall, started = time.time(), time.perf_counter()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".building")
-    for stale in (tmp, Path(str(tmp) + "-journal")):
-        if stale.exists():
+    tmp = partial_path(out)
+    remove_partial(out)
+    db = None
+    try:
+        db = sqlite_utils.Database(tmp)
+        return _build_into(db, tmp, out, warcs=warcs, files=files, parse=parse, parser_version=parser_version,
+                           registry_path=registry_path, batch_size=batch_size, jobs=jobs)
+    except BaseException:
+        # a failed build (disk full, interrupted, a bug) leaves no partial file to fill the disk
+        if db is not None:
+            try:
+                db.close()
+            except Exception:
+                pass
+        remove_partial(out)
+        raise
+
+
+def partial_path(out: Path) -> Path:
+    """The file a build writes before it is renamed over `out`."""
+    out = Path(out)
+    return out.with_name(out.name + ".building")
+
+
+def remove_partial(out: Path) -> list[Path]:
+    """Remove a build's partial file (and SQLite's side files); returns what was removed."""
+    tmp = partial_path(out)
+    removed = []
+    for stale in (tmp, Path(str(tmp) + "-journal"), Path(str(tmp) + "-wal"), Path(str(tmp) + "-shm")):
+        try:
             stale.unlink()
+            removed.append(stale)
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def closed_warcs(paths: Iterable[Path]) -> list[Path]:
+    """WARC files a crawler has finished: names ending in .open or .partial are still being written
+    (docs/architecture.md) and never read."""
+    return [Path(p) for p in paths if not Path(p).name.endswith(OPEN_SUFFIXES)]
+
+
+def _build_into(db: sqlite_utils.Database, tmp: Path, out: Path, *, warcs: list[Path] | None,
+                files: list[Path] | None, parse: Parser, parser_version: str, registry_path: Path | None,
+                batch_size: int, jobs: int) -> dict:
+    started_wall, started = time.time(), time.perf_counter()
     old_runs = _previous_build_runs(out)
     carried = _previous_tables(out)
-    db = sqlite_utils.Database(tmp)
     prepare_database(db)
     registry = load_sources(registry_path)
     builder = ArchiveBuilder(db, parse, parser_version, batch_size=batch_size, registry=registry)
-    warc_files = sorted(warcs or [], key=lambda p: Path(p).name)
+    warc_files = sorted(closed_warcs(warcs or []), key=lambda p: Path(p).name)
     thresholds = gc.get_threshold()
     gc.set_threshold(20000, 20, 20)  # ~30x fewer young collections; the parser makes few cycles
     try:

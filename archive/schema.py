@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from archive.pairing import REPORTISH
 from archive.totals import REPORT_COLUMNS
 
 SCHEMA_VERSION = 1
@@ -86,7 +87,7 @@ TABLES: dict[str, dict] = {
             ("capture_id", "captures", "id"),
             ("agency", "agencies", "name"),
         ],
-        "indexes": [["document_id", "version"], ["agency", "year"], ["status"], ["payload_digest"],
+        "indexes": [["document_id", "version"], ["agency", "year"], ["status"], ["payload_digest"], ["url"],
                     ("idx_publish_versions_year", ["year"]),
                     ("idx_publish_versions_latest_year", ["is_latest", "year", "agency"]),
                     # A year (and edition) filtered page counts and facets from this index alone.
@@ -249,6 +250,13 @@ TABLES: dict[str, dict] = {
     },
 }
 
+# Columns the build adds after a table's declared ones (`add_build_columns`), kept out of TABLES so
+# writers that insert the declared columns by position (nianbao/publish/synthetic.py) keep working.
+# captures.error: why a WARC record could not be read (damaged, truncated, digest mismatch), else null.
+BUILD_COLUMNS: dict[str, dict[str, type]] = {
+    "captures": {"error": str},
+}
+
 # Created in this order so foreign keys point at existing tables.
 TABLE_ORDER = [
     "sources", "agencies", "runs", "crawl_summaries",
@@ -266,11 +274,27 @@ FTS: dict[str, list[str]] = {
 }
 
 _JAN31_LEVELS = "('department', 'township', 'ministry')"
+# Statuses of a report (its tables read, or a report without them); every other status (junk pages,
+# not_a_report, unreadable, image_only, unsupported_format, build_error) is an other document.
+_REPORTISH = "(" + ", ".join(f"'{s}'" for s in REPORTISH) + ")"
 
 VIEWS: dict[str, str] = {
     # One row per report (latest version) with the headline numbers (total column of table 3 and
-    # table 4's totals), as the build summed them into report_totals (archive/totals.py).
+    # table 4's totals), as the build summed them into report_totals (archive/totals.py). Only
+    # reports: a page that is not one is in other_documents.
     "reports": "select " + ", ".join(REPORT_COLUMNS) + " from report_totals",
+    # Every captured document that is not a report (latest version of each): junk pages (challenge,
+    # not found, login wall), not_a_report, unreadable, image_only, unsupported_format, build_error.
+    # `report_version_id`: the latest version of a report the same URL served at another time (a
+    # not-found page on night 1, the report on night 2), so the junk is never taken for a gap.
+    "other_documents": f"""
+select v.id as version_id, v.document_id, v.status, v.url, v.source, v.title, v.first_seen, v.last_seen,
+  v.version, v.n_cells, v.warnings, v.capture_id,
+  (select d.latest_version_id from document_versions r join documents d on d.id = r.document_id
+   where r.url = v.url and r.status in {_REPORTISH} order by r.last_seen desc limit 1) as report_version_id
+from document_versions v
+where v.is_latest = 1 and v.status not in {_REPORTISH}
+""",
     # Every cell with the capture it came from: URL, time, digest, WARC file and offset. A version's
     # cells all come from one document (document_versions.capture_id; for a page merged with its
     # attachment, the one whose tables were kept: version_documents.numbers = 1).
@@ -334,7 +358,7 @@ left join document_versions v on v.id = r.version_id
 where r.ok = 0
 """,
     # Per-source health from the crawl summaries in the WARCs (latest crawl first).
-    "source_health": """
+    "source_health": f"""
 select s.name as source, s.agency, s.enabled, s.frozen,
   (select count(*) from crawl_summaries c where c.source = s.name) as n_crawls,
   (select max(finished) from crawl_summaries c where c.source = s.name) as last_crawl,
@@ -342,7 +366,8 @@ select s.name as source, s.agency, s.enabled, s.frozen,
   (select c.n_errors from crawl_summaries c where c.source = s.name order by finished desc limit 1) as last_errors,
   (select c.n_report_urls from crawl_summaries c where c.source = s.name order by finished desc limit 1) as last_report_urls,
   (select count(*) from captures k where k.source = s.name and k.junk is not null) as n_junk_pages,
-  (select count(*) from document_versions v where v.source = s.name and v.is_latest = 1) as n_reports,
+  (select count(*) from document_versions v where v.source = s.name and v.is_latest = 1
+     and v.status in {_REPORTISH}) as n_reports,
   (select count(*) from document_versions v where v.source = s.name and v.withdrawn_at is not null) as n_withdrawn
 from sources s
 """,
@@ -366,6 +391,15 @@ def create_tables(db: sqlite_utils.Database, indexes: bool = True,
     if indexes:
         create_indexes(db, names)
     create_views(db)
+
+
+def add_build_columns(db: sqlite_utils.Database) -> None:
+    """Add BUILD_COLUMNS to tables that lack them (the build's database; a no-op when present)."""
+    for table, columns in BUILD_COLUMNS.items():
+        have = set(db[table].columns_dict)
+        for name, kind in columns.items():
+            if name not in have:
+                db[table].add_column(name, kind)
 
 
 def create_indexes(db: sqlite_utils.Database, names: list[str] | None = None) -> None:

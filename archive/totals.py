@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from archive.pairing import REPORTISH  # only reports: junk, not_a_report, unreadable… are other_documents
+
 TABLE = "report_totals"
 
 # Headline numbers: (column, SQL aggregate over the 总计-column cells `r` of one version).
@@ -63,7 +65,7 @@ left join (
   from appeals where outcome = 'total'
   group by version_id
 ) ap on ap.version_id = v.id
-where v.is_latest = 1
+where v.is_latest = 1 and v.status in {REPORTISH!r}
 order by v.id
 """
 

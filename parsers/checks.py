@@ -3,6 +3,10 @@
 Each result carries expected and actual; a rule over blank cells reads them as 0 and lists them
 in `blank_as_zero`. Cells the parser could not find (position None) make the rule skip, because a
 missing reading is not a finding. Nothing here changes a number.
+
+The arithmetic cannot overflow or raise: values are bounded where they are read (parsers/values.py
+`BOUNDS`: a cell beyond them has value None and its raw text, so its rules skip like any unreadable
+cell), Python's integers do not wrap, and a value that is not a number skips its rule too.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any, Iterable, Sequence
 from parsers.keys import appeal_procedures, applicant_columns, request_columns, result_rows
 
 Number = int | float
+_NUMBERS = (int, float)
 
 
 def _index(cells: list[dict[str, Any]], a: str, b: str) -> dict[tuple[str, str], dict[str, Any]]:
@@ -29,9 +34,11 @@ def _sum(cells: Iterable[dict[str, Any] | None], names: Sequence[str]) -> tuple[
         value = cell.get("value")
         if value is None:
             if (cell.get("raw") or "").strip():
-                return None, []  # printed but unreadable: not a finding of this rule
+                return None, []  # printed but unreadable (or beyond the bounds): not a finding of this rule
             blanks.append(name)
             continue
+        if value.__class__ not in _NUMBERS:
+            return None, []  # not a number (another reader's cell): nothing to add up
         total += value
     return total, blanks
 

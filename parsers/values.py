@@ -3,6 +3,12 @@
 Blank is not zero: an empty cell reads as None. Zero marks ("—", "-", "/", "无") read as 0 and
 say so; units (件, 元, 万元) and thousands separators are read and said. A published number is
 never corrected: a negative count stays negative (with a warning).
+
+A number beyond what a report can plausibly print (`BOUNDS`, per value kind) is not a reading: its
+value is None, its raw text is kept, and a warning says so. The bounds sit far above any real report
+and well inside what SQLite stores exactly (integers below 2^63, floats exact below 2^53), so one
+absurd cell (a 20-digit count, an OCR run of digits) can neither stop the archive's build nor
+overflow a rule's sum or a total over every report.
 """
 
 from __future__ import annotations
@@ -22,6 +28,20 @@ KIND_COUNT = "count"
 KIND_SIGNED = "signed"
 KIND_MONEY_10K = "money_10k"  # value in 万元
 KIND_MONEY_YUAN = "money_yuan"  # value in 元
+
+# The one place the plausible bounds are defined (docs/schema.md "Value bounds" lists them): |value|
+# at most this, else the cell keeps its raw text with value None. Counts: a billion requests, items or
+# decisions in one report's cell is beyond any body (the whole country handles ~10^6 requests a year).
+# Money: 10^13 yuan (ten trillion) in one cell, 10^9 in a 万元 column; below 2^53, so floats stay exact
+# to the fen. Sums of the 30-odd cells of a rule, or of one cell over 10^5 reports, stay below 2^63.
+COUNT_BOUND = 10**9
+MONEY_BOUND_YUAN = 10**13
+BOUNDS: dict[str, int] = {
+    KIND_COUNT: COUNT_BOUND,
+    KIND_SIGNED: COUNT_BOUND,
+    KIND_MONEY_YUAN: MONEY_BOUND_YUAN,
+    KIND_MONEY_10K: MONEY_BOUND_YUAN // 10000,
+}
 
 
 class Reading(NamedTuple):
@@ -96,12 +116,16 @@ def read_value(text: str, kind: str = KIND_COUNT, header_unit: str | None = None
             notes.append("unit 元 converted to 万元")
         elif unit:
             notes.append(f"unit {unit}")
+        if abs(amount) > BOUNDS[kind]:
+            return Reading(None, None, _beyond(text, kind))
         return Reading(float(amount), "; ".join(notes) or None)
 
     if unit:
         if unit in ("元", "万元"):
             return Reading(None, None, f"money unit in a count cell {clean_raw(text)!r}")
         notes.append(f"unit {unit}")
+    if abs(amount) > BOUNDS.get(kind, COUNT_BOUND):
+        return Reading(None, None, _beyond(text, kind))
     if amount != amount.to_integral_value():
         return Reading(None, None, f"count is not a whole number {clean_raw(text)!r}")
     if fraction:
@@ -111,6 +135,20 @@ def read_value(text: str, kind: str = KIND_COUNT, header_unit: str | None = None
     if value < 0 and kind == KIND_COUNT:
         warning = f"negative count {clean_raw(text)!r} kept as published"
     return Reading(value, "; ".join(notes) or None, warning)
+
+
+def _beyond(text: str, kind: str) -> str:
+    return (f"value {clean_raw(text)[:40]!r} beyond the plausible bound for a {kind} cell "
+            f"(±{BOUNDS.get(kind, COUNT_BOUND):.0e}): kept as raw text, value null")
+
+
+def within_bounds(value: object, kind: str = KIND_COUNT) -> bool:
+    """Whether a number is a value the archive stores (None and non-numbers: True, nothing to bound).
+
+    For readers of values that did not come through `read_value` (another parser, stored cells)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return -BOUNDS.get(kind, COUNT_BOUND) <= value <= BOUNDS.get(kind, COUNT_BOUND)
+    return True
 
 
 def measure_kind(measure: str) -> str:

@@ -1,17 +1,25 @@
-"""`nianbao build`: derive the archive database from the WARCs (or from report files), offline."""
+"""`nianbao build`: derive the archive database from the WARCs (or from report files), offline.
+
+A build takes the data lock (the one a crawl holds: it never reads a WARC being written; WARC files
+named *.open or *.partial are skipped too) and checks the free space first. Exit status: 0 built,
+1 failed (one line says why; the partial database is removed and nianbao.db left as it was),
+2 bad arguments, 73 not enough free space (nothing written), 75 a crawl or another build holds the
+lock (--wait to wait for it instead).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
-from nianbao.config import DataDir, add_data_dir_argument
+from nianbao.config import EXIT_NO_SPACE, DataDir, add_data_dir_argument, free_space_problem, write_problem
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("build", help="rebuild the SQLite archive from the WARCs (or report files)",
-                              description=__doc__)
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_dir_argument(p)
     p.add_argument("--from-files", nargs="+", metavar="DIR", type=Path,
                    help="build from report files (folders or files) instead of <data>/warcs")
@@ -20,17 +28,21 @@ def register(subparsers) -> None:
     p.add_argument("--registry", type=Path, help="source registry (default crawler/sources.yaml)")
     p.add_argument("--jobs", type=int, default=1,
                    help="parse in this many worker processes (same result; default 1)")
+    p.add_argument("--wait", nargs="?", type=float, const=float("inf"), default=None, metavar="SECONDS",
+                   help="wait for a running crawl or build to finish (for ever, or at most SECONDS) "
+                        "instead of exiting 75")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from archive.build import build_archive
+    from archive.build import build_archive, partial_path
+    from nianbao.cli import describe_error
     from nianbao.runlock import RunLocked, run_lock
 
     data = DataDir.resolve(args.data_dir)
     warcs: list[Path] = []
     if not args.from_files or args.with_warcs:
-        warcs = sorted(data.warcs.glob("*.warc.gz")) + sorted(data.warcs.glob("*.warc"))
+        warcs = data.warc_files()
     files = list(args.from_files or [])
     missing = [str(f) for f in files if not f.exists()]
     if missing:
@@ -41,15 +53,33 @@ def run(args: argparse.Namespace) -> int:
               "(run `nianbao crawl`, or pass --from-files DIR)", file=sys.stderr)
         return 1
     out = args.db or data.database
+    started = False
     try:
-        with run_lock(out.parent / ".build.lock"):
+        with ExitStack() as locks:
+            if warcs:  # the WARCs are not being written while they are read
+                locks.enter_context(run_lock(data.lock, wait=args.wait))
+            locks.enter_context(run_lock(out.parent / ".build.lock", wait=args.wait))
+            problem = write_problem(out.parent)
+            if problem:
+                print(f"nianbao build: {problem}", file=sys.stderr)
+                return 1
+            problem = free_space_problem(out.parent, out, "a build")
+            if problem:
+                print(f"nianbao build: {problem}", file=sys.stderr)
+                return EXIT_NO_SPACE
+            started = True
             run_row = build_archive(out, warcs=warcs, files=files, registry_path=args.registry,
                                     jobs=max(1, args.jobs))
     except RunLocked as exc:
-        print(f"nianbao build: {exc}", file=sys.stderr)
+        print(f"nianbao build: {exc} (a crawl or build is running; --wait to wait for it)", file=sys.stderr)
         return 75
-    except RuntimeError as exc:
-        print(f"nianbao build: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"nianbao build: interrupted; {partial_path(out).name} removed, {out.name} left as it was",
+              file=sys.stderr)
+        return 130
+    except Exception as exc:
+        after = f"; {partial_path(out).name} removed, {out.name} left as it was" if started else ""
+        print(f"nianbao build: failed: {describe_error(exc)}{after}", file=sys.stderr)
         return 1
     print(f"built {out}: {run_row['n_documents']} documents, {run_row['n_versions']} versions, "
           f"{run_row['n_cells']} cells, {run_row['n_rule_failures']} rule failures "

@@ -1,8 +1,10 @@
 """`nianbao crawl`: fetch report columns into WARC files (incremental, polite, resumable).
 
 Runs the Scrapy crawl (`python -m crawler.run`) in a child process, because the Twisted reactor
-cannot restart inside one process (so `nianbao demo` can crawl twice). Exit status: 0 every
-source complete, 1 some source incomplete, 2 bad arguments or registry, 75 another crawl running.
+cannot restart inside one process (so `nianbao demo` can crawl twice). It holds the data lock a build
+takes too (a build never reads a WARC being written) and checks the free space first. Exit status:
+0 every source complete, 1 some source incomplete, 2 bad arguments or registry, 73 not enough free
+space (nothing fetched), 75 another crawl or a build running.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import argparse
 import subprocess
 import sys
 
-from nianbao.config import DataDir
+from nianbao.config import EXIT_NO_SPACE, DataDir, free_space_problem
 
 
 def register(subparsers) -> None:
@@ -27,11 +29,20 @@ def run(args: argparse.Namespace) -> int:
     from crawler.run import to_argv
     from nianbao.runlock import RunLocked, run_lock
 
+    from archive.build import remove_partial
+
     data = DataDir.resolve(args.data_dir).ensure()
     args.data_dir = str(data.root)
     try:
-        with run_lock(data.root / ".crawl.lock"):
+        with run_lock(data.lock):
+            # no build runs while the lock is held: a partial database is a killed build's, free its space
+            for stale in remove_partial(data.database):
+                print(f"nianbao crawl: removed {stale.name}, left by an interrupted build", file=sys.stderr)
+            problem = free_space_problem(data.root, data.database, "a crawl and the build after it")
+            if problem:
+                print(f"nianbao crawl: {problem}", file=sys.stderr)
+                return EXIT_NO_SPACE
             return subprocess.call([sys.executable, "-m", "crawler.run", *to_argv(args)])
     except RunLocked as exc:
-        print(f"nianbao crawl: {exc}", file=sys.stderr)
+        print(f"nianbao crawl: {exc} (a crawl or build is running)", file=sys.stderr)
         return 75
