@@ -435,6 +435,14 @@ def _spills(regions: list[tuple[float, float, float, float]], outside: list[dict
     return out
 
 
+_CONTINUED_RE = re.compile(r"续表|[（(]\s*续\s*[)）]|接上[页表]|转下页|下转|承上页|续上页")
+
+
+def _is_continued_mark(text: str) -> bool:
+    """A short line saying a table goes on ("续表3", "（续）", "接上页", "转下页")."""
+    return len(text) <= 24 and _CONTINUED_RE.search(text) is not None
+
+
 def _is_edge_text(line: Line, height: float) -> bool:
     return line.top < height * EDGE_ZONE or line.bottom > height * (1 - EDGE_ZONE)
 
@@ -491,19 +499,27 @@ def read_pdf(data: bytes) -> Layout:
             pages.append((float(page.height), blocks))
     _drop_running_text(pages)
     _title_block(pages, layout)
-    previous: PTable | None = None
+    previous: PTable | None = None  # a table that ended the last page (only furniture after it)
     for _height, blocks in pages:
-        for index, (_, kind, item) in enumerate(blocks):
-            if kind == "table" and index == 0 and previous is not None and layout.blocks \
-                    and layout.blocks[-1][1] is previous and _same_frame(previous, item):
-                previous = stitch(previous, item)
-                layout.blocks[-1] = ("table", previous)
-                continue
+        # "续表" / "（续）" / "接上页" above a table's next part, "转下页" below its part: no content
+        head = 0
+        while head < len(blocks) and blocks[head][1] == "line" and _is_continued_mark(blocks[head][2].text):
+            head += 1
+        if previous is not None and head < len(blocks) and blocks[head][1] == "table" \
+                and layout.blocks and layout.blocks[-1][1] is previous and _same_frame(previous, blocks[head][2]):
+            previous = stitch(previous, blocks[head][2])
+            layout.blocks[-1] = ("table", previous)
+            blocks = blocks[head + 1:]
+        elif blocks:
+            previous = None
+        tail = len(blocks)
+        while tail and blocks[tail - 1][1] == "line" and _is_continued_mark(blocks[tail - 1][2].text):
+            tail -= 1
+        for _, kind, item in blocks[:tail]:
             layout.blocks.append((kind, item))
             previous = item if kind == "table" else None
-        # a table ending a page may continue on the next; anything else after it ends that chance
-        if not blocks or blocks[-1][1] != "table":
-            previous = None
+        if tail < len(blocks) and previous is None:
+            layout.blocks.extend(("line", b[2]) for b in blocks[tail:])
     return layout
 
 
