@@ -167,3 +167,30 @@ def test_group_label_in_the_first_row_label_cell():
     assert request_row_key("（六）其他处理 3.其他") == "other_other"
     assert request_row_key("（六）其他处理") == "other"
     assert request_row_key("三、本年度办理结果") is None and request_row_key("（四）无法提供") is None
+
+
+def test_a_2019_report_printing_the_three_2021_other_rows_keeps_them():
+    from parsers.render import _Style, _table3, render_report
+
+    truth = _report(7, edition="2019")
+    page = render_report(truth, style="plain")
+    sub = dict(truth, requests=[dict(c, row=r) for c in truth["requests"] if c["row"] == "other"
+                                for r in ("other_no_correction",)]
+               + [dict(c, row=r, value=0, raw="0") for c in truth["requests"] if c["row"] == "other"
+                  for r in ("other_fee_unpaid", "other_other")]
+               + [c for c in truth["requests"] if c["row"] != "other"])
+    starts = [m.start() for m in re.finditer(r"<table\b", page)]
+    end = page.index("</table>", starts[1]) + len("</table>")
+    page = page[:starts[1]] + _table3(sub, "2021", _Style("plain")) + page[end:]
+    report = parse_report(page.encode("utf-8"))
+    assert report["edition"] == "2019"
+    cells = {(c["row"], c["column"]): c for c in report["requests"]}
+    assert all(cells[("other", col)]["position"] is None for col in ("natural_person", "total"))
+    for c in truth["requests"]:
+        if c["row"] == "other":
+            assert cells[("other_no_correction", c["column"])]["raw"] == c["raw"]
+            assert cells[("other_other", c["column"])]["raw"] == "0"
+        else:
+            assert cells[(c["row"], c["column"])]["raw"] == c["raw"]
+    assert any("of the other edition: kept as printed" in w for w in report["warnings"])
+    assert all(c["ok"] for c in report["checks"])
