@@ -139,6 +139,10 @@ def _number_reading(engine: Engine, crop: np.ndarray, mask: np.ndarray, dpi: int
             confidence, text = readings[1][0], vote
         raw = " | ".join([r[2] for r in readings] + [third.text])
         return CellReading(text, raw, min(confidence, 0.5), "number")
+    if len(readings) == 1:   # one model read nothing: ask the third reader for a second opinion
+        third = engine.read(_upscaled(np.pad(otsu, 10, constant_values=255)), "digits", dpi)
+        if _TRAILING_RE.sub("", third.text.replace(" ", "")) == text and third.confidence > 0:
+            readings.append((third.confidence, text, third.text))
     if len(readings) == 2:   # two models agree: wrong only if both are (noisy-OR of their confidences)
         confidence = 1 - (1 - readings[0][0]) * (1 - readings[1][0])
     return CellReading(text, raw, round(confidence, 3), "number")
