@@ -60,7 +60,8 @@ def test_fixture_pages_are_what_the_generator_writes():
     """The committed pages are the generator's (a regenerated page would change the golden)."""
     for case in MAKE.CASES:
         original = MAKE.truth(case.seed, case.year, case.agency, case.edition)
-        assert (IDENTITY / f"{case.name}.html").read_bytes() == case.build(original).encode(case.encoding), case.name
+        assert (IDENTITY / f"{case.name}.html").read_bytes() == case.build(original).encode(case.encoding), \
+            f"{case.name}: page differs from its generator (render.py changed?): rerun make_identity.py and review"
 
 
 def test_one_case_per_brief_class():
