@@ -22,6 +22,7 @@ from parsers.ocr.engine import Engine
 from parsers.ocr.labels import snap
 
 _NUMBER_RE = re.compile(r"^-?\d+(?:\.\d+)?$")
+SINGLE_READING_CAP = 0.75   # below parsers.ocr.scan.THRESHOLD: what one model alone read is flagged
 _MONEY_RE = re.compile(r"^-?\d+(?:\.\d+)?万?元$")
 _TRAILING_RE = re.compile(r"[.,，。、·]+$")   # a speck after the last digit is not part of the number
 
@@ -145,6 +146,8 @@ def _number_reading(engine: Engine, crop: np.ndarray, mask: np.ndarray, dpi: int
             readings.append((third.confidence, text, third.text))
     if len(readings) == 2:   # two models agree: wrong only if both are (noisy-OR of their confidences)
         confidence = 1 - (1 - readings[0][0]) * (1 - readings[1][0])
+    else:                    # only one model could read it: never above the flagging threshold
+        confidence = min(confidence, SINGLE_READING_CAP)
     return CellReading(text, raw, round(confidence, 3), "number")
 
 
