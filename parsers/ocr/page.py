@@ -56,7 +56,16 @@ class PageResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+WORKING_DPI = 200   # pages below it are upscaled first: chi_sim misreads 10-12pt labels at 150 dpi
+
+
 def read_page(engine: Engine, image: Image.Image, page: int, dpi: int, threshold: float) -> PageResult:
+    """Tables, cells and text lines of one page; boxes in the pixels of `image` (at `dpi`)."""
+    if dpi < WORKING_DPI:
+        factor = WORKING_DPI / dpi
+        big = image.convert("L").resize((round(image.width * factor), round(image.height * factor)), Image.BICUBIC)
+        result = read_page(engine, big, page, WORKING_DPI, threshold)
+        return _rescaled(result, 1 / factor, dpi, (image.width, image.height))
     started = time.process_time()
     gray = np.asarray(image.convert("L"))
     angle = layout.deskew_angle(layout.binarise(gray, dpi), dpi)
@@ -81,6 +90,25 @@ def read_page(engine: Engine, image: Image.Image, page: int, dpi: int, threshold
     return result
 
 
+def _scale_box(box: tuple[int, int, int, int], f: float) -> tuple[int, int, int, int]:
+    return (int(box[0] * f), int(box[1] * f), int(round(box[2] * f)), int(round(box[3] * f)))
+
+
+def _rescaled(result: PageResult, f: float, dpi: int, size: tuple[int, int]) -> PageResult:
+    """A page read upscaled, with its boxes back in the original image's pixels."""
+    result.dpi, result.size = dpi, size
+    for table in result.tables:
+        table.box = _scale_box(table.box, f)
+        for cell in table.cells:
+            cell.box = _scale_box(cell.box, f)
+    for cells in result.cells:
+        for cell in cells:
+            cell.box = _scale_box(cell.box, f)
+    for line in result.lines:
+        line.box = _scale_box(line.box, f)
+    return result
+
+
 def _text_lines(engine: Engine, gray: np.ndarray, ink: np.ndarray, tables: list[layout.Table], page: int,
                 dpi: int) -> list[TextLine]:
     """chi_sim over the page with its tables painted out: title, headings, paragraphs."""
@@ -101,7 +129,13 @@ def _text_lines(engine: Engine, gray: np.ndarray, ink: np.ndarray, tables: list[
             # most confident kept (bold 17pt 县 came back as 有具, 白 as 自, at full size); the
             # title carries the report's identity
             pad = max(4, int(dpi * 0.03), (y1 - y0) // 3)   # the layout's line box can clip a large glyph
-            crop = masked[max(0, y0 - pad):y1 + pad, max(0, x0 - pad):x1 + pad]
+            top, left = max(0, y0 - pad), max(0, x0 - pad)
+            crop = masked[top:y1 + pad, left:x1 + pad]
+            # rows with real ink only (a line box swollen by specks holds the line and paper)
+            dense = np.nonzero(ink[top:y1 + pad, left:x1 + pad].sum(axis=1) > 255 * 0.01 * crop.shape[1])[0]
+            if len(dense):
+                margin = max(3, int(dpi * 0.02))
+                crop = crop[max(0, dense[0] - margin):dense[-1] + margin + 1]
             image = Image.fromarray(np.pad(crop, 10, constant_values=paper))
             best = max((engine.read(image.resize((int(image.width * f), int(image.height * f)), Image.LANCZOS),
                                     "line", dpi) for f in (0.6, 0.75, 1.0)), key=lambda r: r.confidence)

@@ -196,7 +196,8 @@ def _title_lines(pages: list[PageResult]) -> set[tuple[int, int]]:
         median = heights[len(heights) // 2]
         lead = page.lines[:5]
         for i, line in enumerate(lead):
-            if "报告" in line.text.replace(" ", ""):
+            flat = line.text.replace(" ", "").lstrip("，,.。、")
+            if "报告" in flat and not flat.startswith(("本报告", "根据", "按照")) and "《" not in flat:
                 out = {(page.page, i)}
                 if i > 0 and lead[i - 1].box[3] - lead[i - 1].box[1] >= 1.15 * median and \
                         "日期" not in lead[i - 1].text and "报告" not in lead[i - 1].text:
