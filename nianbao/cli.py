@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import logging
 import os
 import sqlite3
 import sys
@@ -76,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    # a log line that cannot be written (a full disk) is dropped, not printed as a traceback
+    logging.raiseExceptions = False
     try:
         return int(args.func(args) or 0)
     except (OSError, sqlite3.Error) as exc:

@@ -348,7 +348,7 @@ def _check_and_count(data: DataDir, opts: NightlyOptions, run_id: str, today: da
         overdue=json.dumps(overdue, ensure_ascii=False),
         crawl_stats=json.dumps(stats, ensure_ascii=False, sort_keys=True),
     )
-    if failed or crawl_exit == 1:
+    if failed or row["crawl_exit"] == 1:
         return EXIT_SOURCES_FAILED
     if changes["new"] or changes["changed"] or changes["withdrawn"]:
         return EXIT_NEW

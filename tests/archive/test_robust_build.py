@@ -325,3 +325,21 @@ def test_junk_after_a_tables_less_report_keeps_the_report_latest(tmp_path):
     conn = sqlite3.connect(out)
     assert conn.execute("select status, version, n_versions from reports").fetchall() == [("no_tables", 1, 2)]
     assert conn.execute("select count(*) from other_documents").fetchone()[0] == 0
+
+
+def test_absurd_cells_through_the_cli(tmp_path):
+    """`nianbao build --from-files` with the absurd page: exit 0, one report per page."""
+    import subprocess
+    import sys
+
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "absurd.html").write_bytes(absurd_page())
+    (src / "normal.html").write_bytes(normal_page())
+    out = tmp_path / "out" / "nianbao.db"
+    proc = subprocess.run([sys.executable, "-m", "nianbao.cli", "build", "--from-files", str(src), "--db", str(out),
+                           "--data-dir", str(tmp_path / "data")], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"built {out}: 2 documents, 2 versions")
+    check_absurd(out)

@@ -10,6 +10,7 @@ output is read as JSON and as the table.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -211,3 +212,34 @@ def test_a_bad_registry_fails_the_run_with_exit_1_and_a_record(tmp_path):
     assert (row["id"], row["exit_code"], row["outcome"], row["crawl_exit"], row["built"]) == (
         "20260601T070000Z", 1, "run_failed", 2, 0)
     assert "expected a top-level 'sources:' list" in (tmp_path / "data" / "logs" / "nightly-20260601T070000Z.log").read_text(encoding="utf-8")
+
+
+def test_a_manual_build_or_crawl_holding_the_data_lock_gives_75(tmp_path):
+    """`nianbao build` or `crawl` holds the data lock: the nightly neither crawls nor builds (a build
+    during a first nightly's crawl once replaced the archive with one of 0 documents)."""
+    data = tmp_path / "data"
+    registry = tmp_path / "sources.yaml"
+    registry.write_text("sources: []\n", encoding="utf-8")
+    with run_lock(data / ".crawl.lock"):
+        proc = nightly(data, registry, "20260601T080000Z")
+    assert proc.returncode == 75, proc.stdout + proc.stderr
+    assert ".crawl.lock" in proc.stderr and "(exit 75)" in proc.stderr
+    assert not (data / "nianbao.db").exists() and not list((data / "warcs").glob("*"))
+
+
+def test_not_enough_free_space_fails_before_the_crawl_with_a_record(tmp_path):
+    data = tmp_path / "data"
+    registry = tmp_path / "sources.yaml"
+    registry.write_text("sources: []\n", encoding="utf-8")
+    data.mkdir()
+    (data / "nianbao.db.building").write_bytes(b"\0" * 4096)  # a killed build's partial file
+    proc = subprocess.run([sys.executable, "-m", "nianbao.cli", "nightly", "--data-dir", str(data), "--sources",
+                           str(registry), "--run-id", "20260601T090000Z", "--today", TODAY],
+                          capture_output=True, text=True, timeout=300, cwd=REPO,
+                          env={**os.environ, "NIANBAO_MIN_FREE_MB": str(10**9)})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "error: not enough free space for a crawl and a build: " in proc.stdout
+    row = json.loads((data / "logs" / "nightly_runs.jsonl").read_text(encoding="utf-8").splitlines()[-1])
+    assert (row["id"], row["outcome"], row["crawl_exit"], row["built"]) == ("20260601T090000Z", "run_failed", None, 0)
+    assert not (data / "nianbao.db.building").exists()  # removed under the lock: no build was running
+    assert not list((data / "warcs").glob("*"))
