@@ -206,8 +206,10 @@ def read_requests(refs: list[Ref], found: Found) -> None:
     colmaps: dict[int, dict[int, str]] = {}
     data: list[Ref] = []
     for table, r in refs:
-        if L.is_request_header(_texts(_row_cells(table, r))):
-            # the table's header, or one repeated over a continuation (which maps its own columns)
+        if (not data or not any(looks_like_value(c.text) for c in table.rows[r] if c.text)) \
+                and L.is_request_header(_texts(_row_cells(table, r))):
+            # the table's header, or one repeated over a continuation (which maps its own columns;
+            # a data row, with numbers, is never taken for one)
             first_header = not data
             for cell in table.rows[r]:
                 key = L.request_column_key(cell.text) if cell.text else None
