@@ -565,6 +565,13 @@ def _title_block(pages: list[tuple[float, list[tuple[float, str, Any]]]], layout
     if "报告" not in text[chosen] and chosen[2] < body * 1.3:
         return  # a section heading a little larger than the body is no title
     start, end, _ = chosen
+    # the body's name printed over the title in another large size ("某某区人民政府" / "2023年…报告"):
+    # the run right above joins it, unless it is a red-letter issuing line ("…文件") or a document number
+    before = next((run for run in runs if run[1] == start), None)
+    if before is not None and "报告" in text[chosen] and not text[before].endswith("文件") \
+            and "〔" not in text[before] and len(text[before]) <= 30:
+        start = before[0]
+        text[chosen] = text[before] + text[chosen]
     layout.blocks.extend(("line", b[2]) for b in blocks[:start])
     layout.blocks.append(("title", text[chosen]))
     del blocks[:end]
