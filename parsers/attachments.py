@@ -211,6 +211,10 @@ def docx_to_html(data: bytes) -> str | None:
         chosen = next((run for run in runs if "报告" in run[3]), max(runs, key=lambda r: r[2], default=None))
         if chosen is not None and ("报告" in chosen[3] or chosen[2] >= body * 1.3):
             start, title_end, _, title = chosen
+            before = next((run for run in runs if run[1] == start), None)  # the body's name above it
+            if before is not None and "报告" in title and not before[3].endswith("文件") and "〔" not in before[3] \
+                    and len(before[3]) <= 30:
+                start, title = before[0], before[3] + title
             parts += [f"<p>{html.escape(text)}</p>" for text, _ in lead[:start]]
             parts.append(f"<h1>{html.escape(title)}</h1>")
     for kind, text, _ in blocks[title_end:]:

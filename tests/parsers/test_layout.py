@@ -194,3 +194,23 @@ def test_a_2019_report_printing_the_three_2021_other_rows_keeps_them():
             assert cells[(c["row"], c["column"])]["raw"] == c["raw"]
     assert any("of the other edition: kept as printed" in w for w in report["warnings"])
     assert all(c["ok"] for c in report["checks"])
+
+
+def test_docx_title_block_below_a_red_letter_header_with_the_body_on_its_own_line():
+    import io
+
+    import docx
+    from docx.shared import Pt
+
+    from parsers.attachments import docx_to_html
+
+    document = docx.Document()
+    for text, size in (("某某市某某区人民政府办公室文件", 28), ("某府办〔2024〕1号", 12), ("某某区住房和城乡建设局", 18),
+                       ("2024年政府信息公开工作年度报告", 22), ("一、总体情况", 12)) + (("正文。", 12),) * 6:
+        document.add_paragraph().add_run(text).font.size = Pt(size)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    page = docx_to_html(buffer.getvalue())
+    assert re.findall(r"<(?:h1|p)>[^<]*</(?:h1|p)>", page)[:4] == [
+        "<p>某某市某某区人民政府办公室文件</p>", "<p>某府办〔2024〕1号</p>",
+        "<h1>某某区住房和城乡建设局2024年政府信息公开工作年度报告</h1>", "<p>一、总体情况</p>"]
