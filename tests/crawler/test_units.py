@@ -224,3 +224,13 @@ def test_reconcile_records_what_a_killed_crawl_wrote(tmp_path):
     assert st.get("http://a/empty.html") is None and st.get("http://a/waf.html") is None
     assert reconcile(st, warcs, "src") == 0  # each file is read once
     st.close()
+
+
+def test_no_real_page_is_suspect(shared_dir):
+    from crawler.junk import suspect_page
+
+    pages = sorted((shared_dir / "real").glob("*.html"))
+    assert len(pages) >= 10
+    for page in pages:
+        role = "list" if "list" in page.name else "report"
+        assert suspect_page(page.read_bytes(), "text/html", role) is None, page.name
