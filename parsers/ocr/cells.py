@@ -118,6 +118,7 @@ def _number_reading(engine: Engine, crop: np.ndarray, mask: np.ndarray, dpi: int
     numbers), so: both agree → 1 - (1-c1)(1-c2); only one reads a number → that one; they
     read different numbers → the one a third reading (eng, binarised) sides with, else the
     more confident one, at a confidence below any threshold (flagged either way)."""
+    crop = cv2.GaussianBlur(crop, (3, 3), 0)
     _, otsu = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     grey = _upscaled(np.pad(crop, 10, constant_values=int(crop.max())))
     binary = Image.fromarray(np.pad(otsu, 10, constant_values=255))
