@@ -336,6 +336,11 @@ class ColumnSpider(scrapy.Spider):
         if failure.check(IgnoreRequest) and "robots" in str(failure.value).lower():
             cls = "robots_forbidden"
         self.note_error(request.url, status, cls, request.meta.get("nianbao_role"), api="search_api" in request.meta)
+        if status is None and cls != "robots_forbidden" and request.meta.get("nianbao_role") in ("report", "attachment") \
+                and self.crawl_db is not None and self.crawl_db.get(request.url):
+            # a timeout or reset never reached the WARC middleware: mark the row so that the page is
+            # due again next crawl (a revalidation that failed is not a check that passed)
+            self.crawl_db.update(request.url, junk=cls)
         if request.meta.get("nianbao_role") == "list" and not request.meta.get("probe"):
             st["list_errors"] += 1
 

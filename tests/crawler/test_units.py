@@ -234,3 +234,30 @@ def test_no_real_page_is_suspect(shared_dir):
     for page in pages:
         role = "list" if "list" in page.name else "report"
         assert suspect_page(page.read_bytes(), "text/html", role) is None, page.name
+
+
+def test_a_failed_revalidation_leaves_the_page_due(tmp_path):
+    from scrapy.http import Request
+    from twisted.python.failure import Failure
+
+    from crawler.spiders.column import ColumnSpider
+
+    t0 = datetime(2026, 1, 1, 2, 0, tzinfo=timezone.utc)
+    spider = ColumnSpider(start_url="http://a.gov.cn/nb/")
+    spider.crawl_db = CrawlState(tmp_path / "s.db")
+    spider.run_id = "r"
+    url = "http://a.gov.cn/nb/t1.html"
+    spider.crawl_db.update(url, status=200, digest="sha1:X", record_date="2026-01-01T01:00:00Z",
+                           last_fetch=iso(t0))
+    assert not Policy().is_due(spider.crawl_db.get(url), t0 + timedelta(hours=1))  # just checked
+    try:
+        raise TimeoutError("took too long")
+    except TimeoutError:
+        failure = Failure()
+    failure.request = Request(url, meta={"nianbao_role": "report"})
+    spider.on_error(failure)
+    row = spider.crawl_db.get(url)
+    assert row["junk"] == "TimeoutError" and row["digest"] == "sha1:X"  # the stored copy is kept
+    assert Policy().is_due(row, t0 + timedelta(hours=1))
+    assert spider.state["errors"] == [{"url": url, "status": None, "class": "TimeoutError", "role": "report"}]
+    spider.crawl_db.close()
