@@ -17,6 +17,9 @@ from parsers.keys import template_keys
 from parsers.labels import norm
 
 _VALUE_RE = re.compile(r"^[\d.\-]*(?:元|万元)?$")
+_CJK_RE = re.compile(r"[\u4e00-\u9fff]")
+# OCR noise: marks no template label contains (a speck or a rule remnant read as ; ] | …)
+_NOISE_RE = re.compile(r"[\[\]{}|;_~`^!?<>\\]")
 
 
 def _strings(node: object) -> list[str]:
@@ -48,7 +51,7 @@ def known_labels() -> tuple[str, ...]:
         for text in _strings({k: v for k, v in keys[part].items() if k not in ("row_order", "result_rows",
                                                                                 "applicant_columns", "cells")}):
             for piece in text.split("·"):
-                if len(norm(piece)) > 1 and not re.fullmatch(r"[a-z_*]+", piece):
+                if len(norm(piece)) > 1 and _CJK_RE.search(piece):   # labels, not key names
                     found.add(norm(piece))
     for number, heading in keys["sections"].items():
         found.add(norm(f"{CN_NUMERALS[int(number)]}、{heading}"))
@@ -83,7 +86,7 @@ def allowed(label: str) -> int:
 def snap(text: str) -> tuple[str | None, float]:
     """(known label, similarity 0-1) for OCR'd text, or (None, 0) when none is close enough or two
     are equally close."""
-    s = norm(text)
+    s = _NOISE_RE.sub("", norm(text))
     if not s:
         return None, 0.0
     labels = known_labels()
