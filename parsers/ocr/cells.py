@@ -65,8 +65,12 @@ def ink_of(gray: np.ndarray, ink: np.ndarray, lines: np.ndarray, box: tuple[int,
     # specks further away are dust
     near = cv2.dilate(kept.astype(np.uint8), cv2.getStructuringElement(
         cv2.MORPH_RECT, (int(dpi * 0.06) | 1, int(dpi * 0.03) | 1))) > 0
-    text = (labels > 0) & near[...] & ~_edge_remnants(labels, stats, keep, mask.shape)
+    text = (labels > 0) & near & ~_edge_remnants(labels, stats, keep, mask.shape)
     ys, xs = np.nonzero(kept)
+    # ... but only between the first and last real glyph: a decimal point sits between digits,
+    # a speck just left of a "1" would make it a "4"
+    text[:, :xs.min()] = kept[:, :xs.min()]
+    text[:, xs.max() + 1:] = kept[:, xs.max() + 1:]
     margin = max(3, int(dpi * 0.03))
     top, bottom = max(0, ys.min() - margin), min(mask.shape[0], ys.max() + margin + 1)
     left, right = max(0, xs.min() - margin), min(mask.shape[1], xs.max() + margin + 1)
