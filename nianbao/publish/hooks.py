@@ -7,7 +7,12 @@
   from elsewhere, nosniff);
 - `/robots.txt`: index pages, not query endpoints;
 - `/-/limits.json`: the limits in force, and the ad-hoc queries and CSV streams running or waiting;
-- `render_cell`: every `capture_id` cell (tables, views, canned queries) links to its original;
+- `/-/report/<version_id>`: the report card (nianbao.publish.card, template nianbao_report.html);
+- `/-/search?q=…`: search of report text with highlighted excerpts (nianbao.publish.search);
+- `/-/fresh.json`: which file generation is served (nianbao.publish.fresh follows a rebuilt nianbao.db);
+- `render_cell`: every `capture_id` cell (tables, views, canned queries) links to its original; a
+  report's `version_id` (and the agency/title beside it, in reports, report_totals, rule_failures,
+  document_versions and canned queries) to its report card, a search hit's section to its anchor;
 - limits for a public server (issue 15): SQLite limits and a result budget on every connection
   (`prepare_connection`, nianbao.publish.limits), the request guard (`asgi_wrapper`,
   nianbao.publish.guard: read-only, ad-hoc SQL time limit and concurrency, response caps), and
@@ -15,13 +20,15 @@
 
 Configured under `plugins.nianbao` in datasette-metadata.json: `warc_dir` (usually
 `{"$env": "NIANBAO_WARCS"}`, which `nianbao serve` sets), `database` (default "nianbao") and
-`limits` (overrides of nianbao.publish.limits.Limits, e.g. `{"adhoc_time_limit_ms": 2000}`).
+`limits` (overrides of nianbao.publish.limits.Limits, e.g. `{"adhoc_time_limit_ms": 2000}`) and
+`reload_check_seconds` (how often the served file is checked for a rebuild, default 2; 0 = never).
 """
 
 from __future__ import annotations
 
 import html
 import os
+import re
 import weakref
 from dataclasses import asdict
 from pathlib import Path
@@ -32,6 +39,9 @@ from datasette.utils.asgi import BadRequest, NotFound, Response
 from markupsafe import Markup
 
 from nianbao.publish import errors
+from nianbao.publish.card import load_card
+from nianbao.publish.fresh import DEFAULT_CHECK_SECONDS, Freshness, inspect_for
+from nianbao.publish.search import search as search_sections
 from nianbao.publish.guard import Guard
 from nianbao.publish.limits import Limits, guard_connection
 
@@ -196,15 +206,31 @@ def startup(datasette):
         for db in list(datasette.databases.values()):
             if db.is_mutable or not (datasette.inspect_data or {}).get(db.name):
                 continue
-            views = set(await db.view_names())
             original = db.table_counts
 
-            async def table_counts(limit=10, _original=original, _views=views):
-                return {k: v for k, v in (await _original(limit)).items() if k not in _views}
+            async def table_counts(limit=10, _original=original, _db=db):
+                # views looked up each time: the file may have been replaced (nianbao.publish.fresh)
+                views = set(await _db.view_names())
+                return {k: v for k, v in (await _original(limit)).items() if k not in views}
 
             db.table_counts = table_counts
+        _follow_rebuilds(datasette)
 
     return inner
+
+
+def _follow_rebuilds(datasette) -> None:
+    """Serve a rebuilt nianbao.db (os.replace of a new file) without a restart: nianbao.publish.fresh."""
+    name = _config(datasette).get("database") or "nianbao"
+    db = datasette.databases.get(name)
+    if db is None or db.is_memory or not db.path or datasette in FRESH:
+        return
+    seconds = float(_config(datasette).get("reload_check_seconds", DEFAULT_CHECK_SECONDS))
+    inspect = inspect_for(name) if (datasette.inspect_data or {}).get(name) else None
+    fresh = Freshness(datasette, db, check_seconds=seconds, inspect=inspect)
+    fresh.install()
+    fresh.start()
+    FRESH[datasette] = fresh
 
 
 @hookimpl
@@ -226,10 +252,53 @@ def handle_exception(datasette, request, exception):
     return errors.handle_exception(datasette, request, exception)
 
 
+VERSION_ID = re.compile(r"^[0-9a-f]{16}$")
+
+
+async def report_card(datasette, request) -> Response:
+    """/-/report/<version_id>: one report version as printed, with its findings and originals."""
+    version_id = request.url_vars["version_id"]
+    if not VERSION_ID.match(version_id):
+        raise BadRequest("a report version id is 16 hexadecimal digits")
+    db = _database(datasette)
+    card = await db.execute_fn(lambda conn: load_card(conn, version_id))
+    if card is None:
+        raise NotFound(f"no report version {version_id}")
+    body = await datasette.render_template(
+        "nianbao_report.html", {"card": card, "database": db.name}, request=request)
+    return Response.html(body)
+
+
+async def search_page(datasette, request) -> Response:
+    """/-/search?q=…[&year=…][&before=…]: a short page of hits in report text, newest rows first."""
+    query = request.args.get("q") or ""
+    try:
+        before = int(request.args["before"]) if request.args.get("before") else None
+        year = int(request.args["year"]) if request.args.get("year") else None
+    except ValueError:
+        raise BadRequest("before and year are whole numbers")
+    db = _database(datasette)
+    results = await db.execute_fn(lambda conn: search_sections(conn, query, before=before, year=year))
+    body = await datasette.render_template(
+        "nianbao_search.html", {"results": results, "before": before, "database": db.name}, request=request)
+    return Response.html(body)
+
+
+FRESH: "weakref.WeakKeyDictionary[Any, Freshness]" = weakref.WeakKeyDictionary()
+
+
+async def fresh_json(datasette) -> Response:
+    fresh = FRESH.get(datasette)
+    return Response.json(fresh.status() if fresh else None, headers={"Cache-Control": "no-store"})
+
+
 @hookimpl
 def register_routes():
     return [
         (r"^/robots\.txt$", robots),
+        (r"^/-/report/(?P<version_id>[^/]+)$", report_card),
+        (r"^/-/search$", search_page),
+        (r"^/-/fresh\.json$", fresh_json),
         (r"^/-/limits\.json$", limits_json),
         (r"^/-/original/(?P<capture_id>[^/]+)/raw$", original_raw),
         (r"^/-/original/(?P<capture_id>[^/]+)$", original_page),
@@ -237,9 +306,53 @@ def register_routes():
     ]
 
 
+CARD_ID_COLUMNS = ("version_id", "report_version_id", "other_version_id")
+# Tables and views whose agency (or title) cell opens the row's report card.
+CARD_ROW_TABLES = ("reports", "report_totals", "rule_failures", None)
+
+
+def _cell_value(row, key: str):
+    """A row's value by column name (sqlite3.Row or Datasette's row), an expanded foreign key's value."""
+    try:
+        value = row[key]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return value.get("value") if isinstance(value, dict) else value
+
+
+def _card_link(datasette, version_id: str, text: str, anchor: str = "") -> Markup:
+    href = datasette.urls.path(f"/-/report/{version_id}") + anchor
+    return Markup(f'<a class="nianbao-card" href="{html.escape(href)}" title="报告卡 report card">'
+                  f'{html.escape(text)}</a>')
+
+
+def report_card_cell(row, value, column, table, datasette) -> Markup | None:
+    """Report card links: a version id anywhere; the agency of a report row (reports, report_totals,
+    rule_failures, canned queries with a version_id column); a version's title; a search hit's
+    section (to its anchor on the card)."""
+    label = value.get("label") if isinstance(value, dict) else None
+    raw = value.get("value") if isinstance(value, dict) else value
+    if column in CARD_ID_COLUMNS and isinstance(raw, str) and VERSION_ID.match(raw):
+        return _card_link(datasette, raw, f"{label or raw} ▤")
+    if table == "document_versions" and column == "title" and isinstance(raw, str):
+        vid = _cell_value(row, "id")
+        return _card_link(datasette, vid, raw) if isinstance(vid, str) and VERSION_ID.match(vid) else None
+    if column == "agency" and table in CARD_ROW_TABLES and raw:
+        vid = _cell_value(row, "version_id")
+        if isinstance(vid, str) and VERSION_ID.match(vid):
+            return _card_link(datasette, vid, str(label or raw))
+    if table == "section_search" and column == "section" and raw is not None:
+        vid, number = _cell_value(row, "version_id"), _cell_value(row, "number")
+        if isinstance(vid, str) and VERSION_ID.match(vid):
+            text = str(label or raw)
+            short = text[:120] + ("…" if len(text) > 120 else "")
+            return _card_link(datasette, vid, short or "¶", f"#s{number}" if number is not None else "")
+    return None
+
+
 @hookimpl
 def render_cell(row, value, column, table, database, datasette):
-    """Link capture ids to the archived original, wherever they appear."""
+    """Link capture ids to the archived original, and reports to their report card, wherever they appear."""
     if value is None or value == "":
         return None
     if is_capture_column(column, table):
@@ -248,4 +361,6 @@ def render_cell(row, value, column, table, database, datasette):
             f'<a class="nianbao-original" href="{html.escape(href)}" '
             f'title="存档原件 / archived original">{html.escape(str(value))} ⧉ 原件</a>'
         )
+    if database == (_config(datasette).get("database") or "nianbao"):
+        return report_card_cell(row, value, column, table, datasette)
     return None
