@@ -124,19 +124,14 @@ def test_cells_read_with_confidence_are_exact(name):
 
 
 @pytest.mark.slow
-def test_cells_exact_on_the_photocopied_scans():
-    cells = [c for name in FIXTURES if name != "pingtan_2025" for c in score(name)["cells"]]
-    exact = sum(c["exact"] for c in cells)
-    assert len(cells) == 598
-    assert exact / len(cells) >= 0.99, [c for c in cells if not c["exact"]]
-
-
-@pytest.mark.slow
 def test_cells_exact_across_fixtures():
     cells = [c for name in FIXTURES for c in score(name)["cells"]]
     exact = sum(c["exact"] for c in cells)
     assert len(cells) == 798
-    assert exact / len(cells) >= 0.99, [c for c in cells if not c["exact"]][:20]
+    assert exact / len(cells) >= 0.995, [c for c in cells if not c["exact"]][:20]   # measured 797/798
+    flagged = sum(c["flagged"] for c in cells)
+    assert flagged / len(cells) <= 0.08                                                # measured 5.5%
+    assert all(c["flagged"] for c in cells if not c["exact"] and c["got"] is not None)
 
 
 @pytest.mark.slow
