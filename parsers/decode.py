@@ -16,7 +16,10 @@ _XML_DECL_RE = re.compile(rb"""<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9_.:-]+)"
 _SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "gb_2312-80": "gb18030",
               "cp936": "gb18030", "ms936": "gb18030", "windows-936": "gb18030", "euc-cn": "gb18030",
               "iso-8859-1": "cp1252", "latin-1": "cp1252", "us-ascii": "utf-8", "ascii": "utf-8"}
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+# UTF-32 before UTF-16: the UTF-32-LE BOM starts with UTF-16-LE's (a UTF-16 page whose first
+# character is U+0000 looks the same: decided by which decodes, see _from_bom)
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF8, "utf-8"),
+         (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 _COMMON_HAN = "的一是在了和有中人政府公开信息年报告"
 
 
@@ -38,12 +41,45 @@ def _plausible_chinese(text: str) -> bool:
     return any(ch in sample for ch in _COMMON_HAN) or not any(ord(ch) > 0x7F for ch in sample)
 
 
+def _from_bom(data: bytes, warnings: list[str]) -> tuple[str, str] | None:
+    """A page that starts with a byte-order mark, decoded by it: strictly if it can be, else with
+    U+FFFD for the stray bytes (odd length, lone surrogates, a fragment in another charset) and a
+    warning. A UTF-8 BOM on a body that is not UTF-8 (an editor's BOM on a GBK page) is not trusted:
+    None, and the caller reads the body like any other page."""
+    for bom, name in _BOMS:
+        if not data.startswith(bom):
+            continue
+        body = data[len(bom):]
+        try:
+            text = body.decode(name)
+        except UnicodeDecodeError as error:
+            if name == "utf-8":
+                warnings.append(f"UTF-8 byte-order mark, but the body is not UTF-8 ({error.reason} at byte "
+                                f"{error.start + len(bom)}); read by its declaration or content instead")
+                return None
+            text = body.decode(name, errors="replace")
+            bad = text.count("\ufffd") - body.decode(name, errors="ignore").count("\ufffd")
+            if name == "utf-32-le" and data.startswith(codecs.BOM_UTF16_LE) and bad * 100 > len(text):
+                continue  # FF FE 00 00 that is not UTF-32: a UTF-16-LE page starting with U+0000
+            warnings.append(f"{name.upper()} page (byte-order mark) with {bad} undecodable byte sequence(s) "
+                            f"(first at byte {error.start + len(bom)}: {error.reason}); replaced by U+FFFD")
+            return text, name
+        strays = text.count("\ufffe") + text.count("\uffff")
+        if strays:  # a reversed BOM or misaligned bytes inside: noncharacters, dropped by the parser
+            warnings.append(f"{name.upper()} page (byte-order mark) with {strays} noncharacter(s) U+FFFE/U+FFFF "
+                            "(stray bytes?)")
+        return text, name
+    return None
+
+
 def decode_bytes(data: bytes) -> tuple[str, str, list[str]]:
     """(text, encoding used, warnings). Never raises."""
     warnings: list[str] = []
-    for bom, name in _BOMS:
-        if data.startswith(bom):
-            return data[len(bom):].decode(name, errors="replace"), name, warnings
+    found = _from_bom(data, warnings)
+    if found is not None:
+        return found[0], found[1], warnings
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]  # a UTF-8 BOM on a body in another charset (warned)
     declared = declared_charset(data)
     if declared:
         declared = _SUPERSETS.get(declared, declared)

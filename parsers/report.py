@@ -11,7 +11,7 @@ from typing import Any
 
 from lxml import etree
 
-from parsers import identity, metadata
+from parsers import identity, metadata, nesting
 from parsers.checks import run_checks
 from parsers.decode import decode_bytes
 from parsers.grid import build_table
@@ -28,10 +28,16 @@ PARSER_VERSION = "1.0.0"
 _HTML_SNIFF_RE = re.compile(r"<\s*(?:html|body|table|div|p|td|tr|span|h[1-6]|meta|head|br|font)\b", re.I)
 _XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 # C0 controls (lxml refuses them in text) and the private-use sentinels htmltext.py uses
-_UNSAFE_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ue000-\ue002]")
+# (and U+FFFE/U+FFFF, which libxml2 passes through but lxml refuses to set: a misaligned UTF-16 BOM)
+_UNSAFE_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ue000-\ue002\ufffe\uffff]")
 _OLD_STATS_RE = re.compile(r"政府信息公开情况统计表|指标名称|依申请公开信息总数|主动公开文件数")
-# plain etree (not lxml.html): its per-element class lookup cost more than the whole table reading
-_PARSER = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+# plain etree (not lxml.html): its per-element class lookup cost more than the whole table reading.
+# huge_tree: libxml2's default depth limit (256) silently dropped every table after a page's 256th
+# nested tag; huge_tree raises it to 2048 at no measured cost (bench/parse.py --baseline), and pages
+# deeper still are flattened and parsed again (parsers/nesting.py)
+_PARSER = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, huge_tree=True)
+_MAX_DEPTH = 2048  # libxml2's element depth limit under huge_tree (XML_PARSE_HUGE)
+_DEPTH_BUDGET = 1500  # what a flattened page may still use, with room for the parser's implied elements
 
 
 def _empty(source: str) -> dict[str, Any]:
@@ -96,7 +102,7 @@ def _from_html(text: str, warnings: list[str], utf8: bytes | None
     else:
         encoded = _XML_DECL_RE.sub("", text, count=1).encode("utf-8", "replace")
     try:
-        root = etree.fromstring(encoded, parser=_PARSER)
+        root = _parse_tree(encoded, warnings)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError) as error:
         warnings.append(f"HTML not parsable: {error}")
         return [], [], identity.PageEvidence()
@@ -111,6 +117,28 @@ def _from_html(text: str, warnings: list[str], utf8: bytes | None
     evidence = page_evidence(root, nav, titled)
     lines = html_lines(root, leaves, has_hidden=has_hidden_hint(text, utf8, lowered), nav=nav)
     return lines, tables, evidence
+
+
+def _stopped(parser: etree.HTMLParser) -> str | None:
+    """The fatal error that ended the last parse early (the tree then holds only what came before)."""
+    error = parser.error_log.last_error
+    return error.message if error is not None and error.level == etree.ErrorLevels.FATAL else None
+
+
+def _parse_tree(encoded: bytes, warnings: list[str]) -> etree._Element | None:
+    """The page's tree; a page nested deeper than libxml2 builds is flattened and parsed again, and
+    a parse that still stopped early says so (libxml2 keeps the partial tree without raising)."""
+    root = etree.fromstring(encoded, parser=_PARSER)
+    stopped = _stopped(_PARSER)
+    if stopped and "depth" in stopped.lower():
+        flat, dropped = nesting.flatten(encoded.decode("utf-8", "replace"), _DEPTH_BUDGET)
+        warnings.append(f"HTML nested deeper than {_MAX_DEPTH} elements: {dropped} wrapper tags dropped "
+                        "before parsing")
+        root = etree.fromstring(flat.encode("utf-8"), parser=_PARSER)
+        stopped = _stopped(_PARSER)
+    if stopped:
+        warnings.append(f"HTML parser stopped early, the rest of the page is not read: {stopped}")
+    return root
 
 
 def page_evidence(root: etree._Element, nav: list[etree._Element], titled: list[etree._Element]
