@@ -5,22 +5,28 @@ name in a thread-local, and keeps it for the life of the process. After a rebuil
 over nianbao.db, those connections still read the old, deleted file (the site goes stale, new tables
 404, and the old file's disk space is never freed).
 
-How: a watcher thread stats the served path every `reload_check_seconds` (2 s). When the file
-changes (device, inode, size or mtime), it first writes the new file's inspect data (the counts
-immutable serving relies on, nianbao.publish.inspect; views that take too long are left to
-Datasette) and then switches: the inspect data and the Database's cached hash/size/counts are
-replaced and a generation number goes up. The Database's `execute_fn` is wrapped so every SQL
-thread compares its connection's generation with the current one before each query and opens a
-fresh connection (through Datasette's own connect + prepare_connection) when it is behind. A query
-running on an old connection finishes on the old file; the next one runs on the new file, so no
-request fails during the swap. Old connections are closed by their own thread on its next query,
-or by the watcher at once when idle (each connection has a lock held while a query runs), so the
-deleted file is released.
+How (Datasette's own objects, no restart): the served path is stat'ed at most every
+`CHECK_EVERY_REQUEST_SECONDS` by requests and every `reload_check_seconds` (2 s) by a watcher thread.
+When the file changed (device, inode, size or mtime) a generation number goes up, the Database's
+cached hash/size/counts are reset and its stale inspect entry is dropped (Datasette then counts
+live), and the watcher writes the new file's inspect data (nianbao.publish.inspect, views within a
+time budget) and installs it when done.
+
+Connections: the Database's `execute_fn` is wrapped so each SQL thread keeps one connection per
+generation, opened through Datasette's own `connect` + `prepare_connection` hooks. A request is
+pinned to the generation current when it started (ASGI wrapper + a context variable), so all the
+queries of one page read one file: a page that began on the old file finishes on it, the next one
+reads the new file, and no request fails or mixes the two during the swap. (A thread that never
+opened a connection to the old file cannot open it any more: such a query reads the new file.)
+Connections of an old generation are closed once no request pinned to it is running and they are
+idle (each connection's lock is held while a query runs), by the watcher or by their thread, so the
+deleted file is let go within seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import sys
 import threading
@@ -31,7 +37,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 DEFAULT_CHECK_SECONDS = 2.0
+CHECK_EVERY_REQUEST_SECONDS = 0.5
 INSPECT_VIEW_BUDGET_SECONDS = 30.0  # views counted for at most this long in all; the rest Datasette counts
+
+_PINNED: contextvars.ContextVar[int | None] = contextvars.ContextVar("nianbao_generation", default=None)
 
 
 def signature(path: str | os.PathLike) -> tuple[int, int, int, int] | None:
@@ -43,7 +52,7 @@ def signature(path: str | os.PathLike) -> tuple[int, int, int, int] | None:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-@dataclass
+@dataclass(eq=False)
 class _Conn:
     conn: Any
     generation: int
@@ -64,19 +73,44 @@ class Freshness:
         self.signature = signature(self.path)
         self.swaps = 0
         self.last_swap: dict | None = None
+        self.inspected_generation = 0
         self._inspect = inspect
         self._log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self._local = threading.local()
         self._conns: list[_Conn] = []
         self._conns_lock = threading.Lock()
+        self._swap_lock = threading.Lock()
+        self._inflight: dict[int, int] = {}
+        self._last_check = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    # -- requests ------------------------------------------------------------------------------
+
+    async def serve(self, app, scope, receive, send):
+        """ASGI: check the file (throttled) and pin the request to the generation current now."""
+        if scope.get("type") != "http":
+            return await app(scope, receive, send)
+        now = time.monotonic()
+        if now - self._last_check >= CHECK_EVERY_REQUEST_SECONDS:
+            self._last_check = now
+            self.maybe_swap()
+        generation = self.generation
+        token = _PINNED.set(generation)
+        self._inflight[generation] = self._inflight.get(generation, 0) + 1
+        try:
+            return await app(scope, receive, send)
+        finally:
+            self._inflight[generation] -= 1
+            if not self._inflight[generation]:
+                del self._inflight[generation]
+            _PINNED.reset(token)
 
     # -- connections ---------------------------------------------------------------------------
 
     def install(self) -> None:
         """Wrap the Database's execute_fn (threaded mode only: without an executor Datasette keeps
-        one connection on the Database object, which `swap` resets)."""
+        one connection on the Database object, which a swap resets)."""
         original = self.db.execute_fn
         fresh = self
 
@@ -84,36 +118,45 @@ class Freshness:
             ds = fresh.datasette_ref()
             if ds is None or ds.executor is None:
                 return await original(fn)
-            return await asyncio.get_event_loop().run_in_executor(ds.executor, lambda: fresh.run(fn))
+            pinned = _PINNED.get()
+            return await asyncio.get_event_loop().run_in_executor(ds.executor, lambda: fresh.run(fn, pinned))
 
         self.db.execute_fn = execute_fn
 
-    def _connection(self) -> _Conn:
-        mine: _Conn | None = getattr(self._local, "conn", None)
-        if mine is not None and mine.generation == self.generation and not mine.closed:
-            return mine
-        if mine is not None:
-            self._close(mine, wait=True)
+    def _connection(self, pinned: int | None) -> _Conn:
+        mine: dict[int, _Conn] = self._local.__dict__.setdefault("conns", {})
+        for generation in [g for g, c in mine.items() if c.closed]:
+            del mine[generation]
+        want = self.generation if pinned is None else pinned
+        if want in mine:
+            return mine[want]
+        self.maybe_swap()  # only the file at the path now can be opened: make sure it is the current one
+        current = self.generation
+        if current in mine:
+            return mine[current]
         ds = self.datasette_ref()
-        generation = self.generation
         conn = self.db.connect()
         ds._prepare_connection(conn, self.db.name)
-        mine = _Conn(conn, generation)
-        self._local.conn = mine
+        c = _Conn(conn, current)
+        mine[current] = c
         with self._conns_lock:
-            self._conns.append(mine)
-        return mine
+            self._conns.append(c)
+        for generation in [g for g in mine if g != current]:
+            self._close_if_unused(mine[generation], wait=True)
+        return c
 
-    def run(self, fn):
-        """Run `fn(conn)` in this SQL thread on a connection to the file now at the path."""
+    def run(self, fn, pinned: int | None = None):
+        """Run `fn(conn)` in this SQL thread on a connection of the request's generation."""
         while True:
-            mine = self._connection()
-            with mine.lock:
-                if mine.closed:  # the watcher closed it between the check and the lock: open anew
+            c = self._connection(pinned)
+            with c.lock:
+                if c.closed:  # closed by the watcher between the lookup and the lock: open anew
                     continue
-                return fn(mine.conn)
+                return fn(c.conn)
 
-    def _close(self, c: _Conn, wait: bool) -> bool:
+    def _close_if_unused(self, c: _Conn, wait: bool) -> bool:
+        if c.generation == self.generation or self._inflight.get(c.generation):
+            return False
         if not c.lock.acquire(blocking=wait):
             return False
         try:
@@ -135,49 +178,66 @@ class Freshness:
         return True
 
     def close_stale(self) -> int:
-        """Close connections of older generations that are idle now; returns how many are left."""
+        """Close idle connections of older generations no running request needs; returns how many stay."""
         with self._conns_lock:
             stale = [c for c in self._conns if c.generation != self.generation]
-        left = 0
-        for c in stale:
-            if not self._close(c, wait=False):
-                left += 1
-        return left
+        return sum(1 for c in stale if not self._close_if_unused(c, wait=False))
 
-    # -- watching ------------------------------------------------------------------------------
+    # -- swapping ------------------------------------------------------------------------------
 
-    def check(self) -> bool:
-        """Swap when the file at the path changed since it was last served; True when swapped."""
+    def maybe_swap(self) -> bool:
+        """Move to a new generation when the file at the path changed; True when it did."""
         now = signature(self.path)
         if now is None or now == self.signature:
-            self.close_stale()
             return False
-        started = time.monotonic()
-        inspect = None
-        if self._inspect is not None:
-            try:
-                inspect = self._inspect(self.path)
-            except Exception as exc:  # noqa: BLE001 - serve the new file without precomputed counts
-                self._log(f"nianbao: inspect of the new {self.path.name} failed ({exc}); serving it without")
-        if signature(self.path) != now:  # replaced again meanwhile: next round
-            return False
-        self.swap(now, inspect)
-        self._log(f"nianbao: serving the new {self.path.name} (inode {now[1]}, {now[2]:,} bytes), "
-                  f"inspected in {time.monotonic() - started:.1f} s")
+        with self._swap_lock:
+            if now == self.signature:
+                return False
+            ds = self.datasette_ref()
+            if ds is not None and ds.inspect_data:
+                ds.inspect_data.pop(self.db.name, None)  # the old counts are wrong now: Datasette counts
+            self.db.cached_hash = f"pending-{now[1]}-{now[3]}"  # never hash 5 GB on the event loop
+            self.db.cached_size = now[2]
+            self.db._cached_table_counts = None
+            self.db._read_connection = None  # non-threaded mode
+            self.signature = now
+            self.generation += 1
+            self.swaps += 1
+            self.last_swap = {"at": time.time(), "inode": now[1], "size": now[2], "inspected": False}
+        self._log(f"nianbao: serving the new {self.path.name} (inode {now[1]}, {now[2]:,} bytes)")
         return True
 
-    def swap(self, new_signature, inspect: dict | None) -> None:
+    def install_inspect(self, generation: int, data: dict) -> bool:
+        """The new file's inspect data, if it is still the file served."""
         ds = self.datasette_ref()
-        if ds is not None and inspect is not None and ds.inspect_data is not None:
-            ds.inspect_data[self.db.name] = inspect
+        if ds is None or generation != self.generation:
+            return False
+        if ds.inspect_data is None:
+            ds.inspect_data = {}
+        ds.inspect_data[self.db.name] = data
         self.db.cached_hash = None
         self.db.cached_size = None
         self.db._cached_table_counts = None
-        self.db._read_connection = None  # non-threaded mode
-        self.signature = new_signature
-        self.generation += 1
-        self.swaps += 1
-        self.last_swap = {"at": time.time(), "inode": new_signature[1], "size": new_signature[2]}
+        self.inspected_generation = generation
+        if self.last_swap is not None:
+            self.last_swap["inspected"] = True
+        return True
+
+    def check(self) -> None:
+        """One round of the watcher: swap if needed, inspect the new file, let old files go."""
+        self.maybe_swap()
+        generation = self.generation
+        if self._inspect is not None and generation != self.inspected_generation:
+            started = time.monotonic()
+            try:
+                data = self._inspect(self.path)
+            except Exception as exc:  # noqa: BLE001 - Datasette counts live meanwhile
+                self._log(f"nianbao: inspect of the new {self.path.name} failed: {exc}")
+                self.inspected_generation = generation
+            else:
+                if self.install_inspect(generation, data):
+                    self._log(f"nianbao: counts of the new {self.path.name} ready in "
+                              f"{time.monotonic() - started:.1f} s")
         self.close_stale()
 
     def start(self) -> None:
@@ -204,7 +264,8 @@ class Freshness:
             for c in self._conns:
                 by_generation[c.generation] = by_generation.get(c.generation, 0) + 1
         return {"path": str(self.path), "generation": self.generation, "swaps": self.swaps,
-                "last_swap": self.last_swap, "check_seconds": self.check_seconds,
+                "inspected_generation": self.inspected_generation, "last_swap": self.last_swap,
+                "check_seconds": self.check_seconds,
                 "connections": {str(k): v for k, v in sorted(by_generation.items())}}
 
 

@@ -236,10 +236,18 @@ def _follow_rebuilds(datasette) -> None:
 @hookimpl
 def asgi_wrapper(datasette):
     """The request guard (nianbao.publish.guard): read-only (405), ad-hoc SQL limits, response caps.
-    Streamed responses (CSV `_stream=on`) end at Datasette's `max_csv_mb`, counted in bytes."""
+    Streamed responses (CSV `_stream=on`) end at Datasette's `max_csv_mb`, counted in bytes. Inside
+    it, each request is pinned to one generation of the served file (nianbao.publish.fresh)."""
 
     def wrap(app):
-        wrapped = Guard(app, limits(datasette), stream_max_bytes=int(datasette.setting("max_csv_mb")) * 1024 * 1024,
+        async def pinned(scope, receive, send):
+            # nianbao.publish.fresh: every query of one request reads one file across a rebuild
+            fresh = FRESH.get(datasette)
+            if fresh is None:
+                return await app(scope, receive, send)
+            return await fresh.serve(app, scope, receive, send)
+
+        wrapped = Guard(pinned, limits(datasette), stream_max_bytes=int(datasette.setting("max_csv_mb")) * 1024 * 1024,
                         base_url=datasette.setting("base_url") or "/")
         GUARDS[datasette] = wrapped
         return wrapped
