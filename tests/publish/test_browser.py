@@ -158,3 +158,50 @@ def test_05_original_opens_and_its_script_does_not_run(page, server):
     assert not [u for u in page.requests if "pwned" in u]
     assert any("Blocked script execution" in m or "sandbox" in m for m in page.console), page.console
     shot(page, "07-archived-original-raw")
+
+
+def fits_1280(pg, selector: str) -> list[dict]:
+    """The page does not scroll sideways at 1280 px and every element of `selector` is inside the
+    viewport's width (and, for the headline, its first screen). Returns the boxes."""
+    assert pg.evaluate("document.documentElement.scrollWidth") <= 1280
+    boxes = [el.bounding_box() for el in pg.locator(selector).all()]
+    assert boxes and all(b and b["x"] >= 0 and b["x"] + b["width"] <= 1280 for b in boxes), boxes
+    return boxes
+
+
+def test_06_report_card_from_reports_with_headline_on_first_screen(page, server):
+    (vid, received, denied) = truth(server, "select version_id, received, denied from reports "
+                                            "where agency = ? and year = 2022", [AGENCIES["A"]])[0]
+    page.goto(server.base + "/nianbao/reports?_size=50")
+    page.locator(f'td.col-agency a.nianbao-card[href="/-/report/{vid}"]').click()
+    page.wait_for_url(re.compile(f"/-/report/{vid}$"))
+    tiles = page.locator(".nb-headline .tile")
+    assert tiles.count() == 9
+    assert page.locator('.nb-headline .tile[data-key="received"] .v').inner_text().replace(",", "") == str(received)
+    assert page.locator('.nb-headline .tile[data-key="denied"] .v').inner_text().replace(",", "") == str(denied)
+    boxes = fits_1280(page, ".nb-headline .tile")
+    assert all(b["y"] + b["height"] <= 900 for b in boxes), "headline numbers below the first screen"
+    # the failing cells are marked where the table is printed, and the table fits the width too
+    assert page.locator("table.nb-table3 td.fail").count() >= 7
+    fits_1280(page, "table.nb-table3, table.nb-table4")
+    shot(page, "08-report-card")
+    # the failing-rule tooltip names the rule, expected and actual
+    title = page.locator('table.nb-table3 tr[data-row="granted"] td').nth(6).get_attribute("title")
+    assert "outcomes_sum" in title and "row_total" in title
+
+
+def test_07_search_hits_link_to_the_card_section(page, server):
+    page.goto(server.base + "/-/search?q=" + "复议")
+    hits = page.locator("li.nb-hit")
+    expected = truth(server, "select count(*) from sections where text like '%复议%'")[0][0]
+    assert hits.count() == expected == 2
+    assert page.locator("li.nb-hit mark").first.inner_text() == "复议"
+    fits_1280(page, "li.nb-hit")
+    shot(page, "09-search-fuyi")
+    page.locator("a.nb-card-link").first.click()
+    page.wait_for_url(re.compile(r"/-/report/[0-9a-f]{16}#s1$"))
+    section = page.locator("section#s1")
+    assert "复议" in section.inner_text()
+    box = section.bounding_box()
+    assert box and 0 <= box["y"] < 900  # scrolled to the section
+    shot(page, "10-card-from-search")
