@@ -142,7 +142,27 @@ def _portals_cached() -> tuple[DemoPortalSpec, ...]:
     for spec in portals:
         for r in spec.reports:
             apply_tamper(r.canonical, r.tamper)
+            summarise(r.canonical)
     return tuple(portals)
+
+
+def summarise(report: dict[str, Any]) -> None:
+    """Open section 1 with the sentence real reports print there, from the report's own numbers
+    (e.g. pingtan_2023: "…不予公开5件…行政复议案件2件、行政诉讼案件7件"), so the demo's text
+    holds the words people search for (不予公开, 复议) and not only its tables do."""
+    grid = _grid(report)
+
+    def total(prefix: str) -> int:
+        return sum(c["value"] or 0 for (row, col), c in grid.items() if col == "total" and row.startswith(prefix))
+
+    appeals = {(c["procedure"], c["outcome"]): c["value"] or 0 for c in report.get("appeals", [])}
+    sentence = (f"本年度共收到政府信息公开申请{total('new_received')}件，其中予以公开{total('granted')}件，"
+                f"不予公开{total('denied_')}件；因政府信息公开引起的行政复议案件{appeals.get(('review', 'total'), 0)}件、"
+                f"行政诉讼案件{sum(v for (p, o), v in appeals.items() if o == 'total' and p.startswith('litigation'))}件。")
+    for section in report.get("sections", []):
+        if section.get("number") == 1:
+            section["text"] = sentence + ("\n" + section["text"] if section.get("text") else "")
+            return
 
 
 def portals() -> list[DemoPortalSpec]:

@@ -84,7 +84,7 @@ def test_01_home_page(page, server):
 
 def test_02_search_fuyi_then_facet(page, server):
     page.goto(server.base + "/")
-    page.get_by_role("link", name="全文检索 Search report text").click()
+    page.get_by_role("link", name="按年度、省份分面 faceted").click()
     page.wait_for_url(re.compile(r"/nianbao/section_search"))
     page.fill("input#_search", "复议")
     page.locator("input#_search").press("Enter")
@@ -191,7 +191,12 @@ def test_06_report_card_from_reports_with_headline_on_first_screen(page, server)
 
 
 def test_07_search_hits_link_to_the_card_section(page, server):
-    page.goto(server.base + "/-/search?q=" + "复议")
+    page.goto(server.base + "/")
+    page.get_by_role("link", name="全文检索 Search report text").click()
+    page.wait_for_url(re.compile(r"/-/search$"))
+    page.fill("input[name=q]", "复议")
+    page.locator("input[name=q]").press("Enter")
+    page.wait_for_url(re.compile(r"/-/search\?q="))
     hits = page.locator("li.nb-hit")
     expected = truth(server, "select count(*) from sections where text like '%复议%'")[0][0]
     assert hits.count() == expected == 2
