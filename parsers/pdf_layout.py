@@ -299,20 +299,54 @@ class _Rulings:
             r = bisect_right(ys, cy) - 1
             if 0 <= c < nc and 0 <= r < nr:
                 texts.setdefault(id(owner[r * nc + c]), []).append(ch)
-        for ch in spill or ():  # text of an open cell printed past its rulings at the page's edge
-            cx = (ch["x0"] + ch["x1"]) / 2
-            c = bisect_right(xs, cx) - 1
-            if 0 <= c < nc:
-                cell = owner[(nr - 1) * nc + c] if ch["top"] >= bottom else owner[c]
-                if cell.open_bottom if ch["top"] >= bottom else cell.open_top:
-                    texts.setdefault(id(cell), []).append(ch)
+        sizes = {round(ch["size"] * 2) for ch in chars}
+        for line in _line_groups(list(spill or ())):  # text of open cells printed past their rulings
+            words = self._spilled_into(line, xs, owner, nr, nc, bottom, sizes)
+            for cell, word in words:
+                texts.setdefault(id(cell), []).extend(word)
+                for ch in word:
                     ch["_taken"] = True
+        taken = [ch for ch in spill or () if ch.get("_taken")]
+        for ch in spill or ():  # the twin of a fake-bold glyph (dropped from its line) goes with it
+            if not ch.get("_taken") and any(t["text"] == ch["text"] and abs(t["x0"] - ch["x0"]) < 1
+                                            and abs(t["top"] - ch["top"]) < 1 for t in taken):
+                ch["_taken"] = True
         for cell in cells:
             chs = texts.get(id(cell))
             if chs:
                 cell.text = _join([_line_text(line) for line in _line_groups(chs)])
         cells.sort(key=lambda k: (k.r, k.c))
         return PTable(xs, nr, cells, top, bottom, page)
+
+    @staticmethod
+    def _spilled_into(line: list[dict], xs: list[float], owner: dict[int, PCell], nr: int, nc: int,
+                      bottom: float, sizes: set[int]) -> list[tuple[PCell, list[dict]]]:
+        """A line just past the table's foot (head) as the run-on text of its open cells: each word
+        of it (chars without a gap) inside one open cell's columns, in a type size the table prints;
+        else nothing. A word crossing a column ruling or the table's edge, or in another size, is
+        the page's own text: a browser's print header or footer (date, title, address, page x/y)
+        sits right there, above a table part that opens a page or below one cut at its foot."""
+        if sizes and not all(round(ch["size"] * 2) in sizes for ch in line):
+            return []
+        below = line[0]["top"] >= bottom
+        words: list[tuple[PCell, list[dict]]] = []
+        previous = None
+        for ch in line:
+            cx = (ch["x0"] + ch["x1"]) / 2
+            c = bisect_right(xs, cx) - 1
+            if not 0 <= c < nc or ch["x0"] < xs[0] - 1 or ch["x1"] > xs[-1] + 1:
+                return []
+            cell = owner[(nr - 1) * nc + c] if below else owner[c]
+            if not (cell.open_bottom if below else cell.open_top):
+                return []
+            if previous is not None and ch["x0"] - previous["x1"] <= 0.5 * max(ch["size"], 1):
+                if words[-1][0] is not cell:
+                    return []  # one word over a column ruling
+                words[-1][1].append(ch)
+            else:
+                words.append((cell, [ch]))
+            previous = ch
+        return words
 
 
 # ---------------------------------------------------------------- stitching
@@ -421,13 +455,13 @@ def _spills(regions: list[tuple[float, float, float, float]], outside: list[dict
         spill = []
         if not any(rt > bottom for _, rt, _, _ in regions):
             below = [c for c in outside if c["top"] >= bottom - 1]
-            near = [c for c in below if c["top"] < bottom + SPILL and x0 <= c["x0"] and c["x1"] <= x1]
+            near = [c for c in below if c["top"] < bottom + SPILL and c["x1"] > x0 and c["x0"] < x1]
             ids = {id(c) for c in near}
             if near and all(id(c) in ids or c["top"] > height * (1 - EDGE_ZONE) for c in below):
                 spill += near
         if not any(rb < top for _, _, _, rb in regions):
             above = [c for c in outside if c["bottom"] <= top + 1]
-            near = [c for c in above if c["bottom"] > top - SPILL and x0 <= c["x0"] and c["x1"] <= x1]
+            near = [c for c in above if c["bottom"] > top - SPILL and c["x1"] > x0 and c["x0"] < x1]
             ids = {id(c) for c in near}
             if near and all(id(c) in ids or c["bottom"] < height * EDGE_ZONE for c in above):
                 spill += near
