@@ -335,6 +335,8 @@ class ColumnSpider(scrapy.Spider):
         cls = failure.type.__name__
         if failure.check(IgnoreRequest) and "robots" in str(failure.value).lower():
             cls = "robots_forbidden"
+        elif failure.check(IgnoreRequest) and "redirection" in str(failure.value).lower():
+            cls = "redirect_loop"  # Scrapy's "max redirections reached": a chain too long to be a page
         self.note_error(request.url, status, cls, request.meta.get("nianbao_role"), api="search_api" in request.meta)
         if status is None and cls != "robots_forbidden" and request.meta.get("nianbao_role") in ("report", "attachment") \
                 and self.crawl_db is not None and self.crawl_db.get(request.url):
