@@ -4,7 +4,9 @@ Runs `datasette serve -i <data>/nianbao.db --inspect-file … --metadata dataset
 (immutable mode: no writes, counts from the inspect file), with the WARC directory handed to the
 nianbao Datasette plugin through $NIANBAO_WARCS so archived originals open. Before serving it adds
 the publishing indexes (nianbao.publish.indexes) and refreshes the inspect file when the database
-is newer than it.
+is newer than it. Leave it running across rebuilds: when `nianbao build`/`nightly` renames a new
+nianbao.db over the served one, the plugin serves the new file within seconds, no request failing
+(nianbao.publish.fresh); no restart is needed.
 """
 
 from __future__ import annotations
