@@ -250,3 +250,19 @@ def test_search_hits_only_text_not_the_template_headings(server):
     doc = page(server, "/-/search", q="行政诉讼")
     assert not doc.cssselect("li.nb-hit")
     assert page(server, "/-/search", q="").cssselect("input[name=q]")
+
+
+def test_a_version_read_from_a_page_and_its_attachment_links_both_originals(server, tmp_path):
+    """version_documents with two rows (archive/pairing.py): the card links the page and the attachment."""
+    copy = tmp_path / "nianbao.db"
+    shutil.copy(server.data_dir / "nianbao.db", copy)
+    v = vid(server, A, 2023)
+    with sqlite3.connect(copy) as conn:
+        pdf = conn.execute("select id, url from captures where url = ?", [server.expect.pdf_url]).fetchone()
+        conn.execute("update version_documents set numbers = 0 where version_id = ?", [v])
+        conn.execute("insert into version_documents (version_id, capture_id, url, payload_digest, role, status, "
+                     "n_cells, numbers, identity) values (?, ?, ?, 'sha1:X', 'attachment', 'parsed', 200, 1, 0)",
+                     [v, pdf[0], pdf[1]])
+        card = load_card(conn, v)
+    assert [(o["role"], o["numbers"]) for o in card["originals"]] == [("attachment", 1), ("report", 0)]
+    assert card["originals"][0]["capture_id"] == pdf[0]
