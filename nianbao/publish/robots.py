@@ -16,10 +16,16 @@ DISALLOWED: tuple[str, ...] = (
 )
 
 
+# Pages under /-/ that are the archive's own content: one report card per report version (the longest
+# matching rule wins, so these beat "Disallow: /-/"). Search result pages stay out (infinite).
+ALLOWED: tuple[str, ...] = ("/-/report/",)
+
+
 def robots_txt(base_url: str = "/") -> str:
     """The robots.txt body; `base_url` is Datasette's base_url setting so prefixes stay right."""
     prefix = base_url.rstrip("/")
     lines = ["User-agent: *"]
     lines += [f"Disallow: {prefix}{rule}" for rule in DISALLOWED]
+    lines += [f"Allow: {prefix}{rule}" for rule in ALLOWED]
     lines.append(f"Allow: {prefix}/")
     return "\n".join(lines) + "\n"
