@@ -33,6 +33,7 @@ from archive.agencies import infer_level, split_region
 from archive.identity import hints_for, normalize_agency, registry_index
 from archive.ids import document_key, payload_digest, stable_id
 from archive.lookups import write_lookups
+from archive import findings
 from archive.rules import carry_chain_function
 from archive.schema import BUILD_COLUMNS, FTS, TABLES, add_build_columns, create_indexes, create_tables
 from archive.sources import load_sources
@@ -254,6 +255,7 @@ class ArchiveBuilder:
         self.registry_by_name = registry_index(self.registry)
         self.junk = _classify_junk()
         self.carry_chain = carry_chain_function()
+        self.ocr_threshold = findings.ocr_threshold()
         self.versions: dict[str, Version] = {}
         self.by_digest: dict[str, str] = {}  # payload digest -> version id
         self.captures: list[dict] = []
@@ -500,7 +502,15 @@ class ArchiveBuilder:
                                       heading if heading is None or isinstance(heading, str) else str(heading),
                                       text if text is None or isinstance(text, str) else str(text),
                                       v.agency, v.year, v.title))
+        grid = None
         for check in report.get("checks") or []:
+            if not check.get("ok") and "kind" not in check:  # a finding: its kind and the cells it adds up
+                try:  # another parser's odd cells never cost the finding itself (the view falls back)
+                    if grid is None:
+                        grid = findings.cell_grid(report)
+                    check = {**check, **findings.describe(check, grid, report.get("edition"), self.ocr_threshold)}
+                except _ROW_ERRORS:
+                    grid = {}
             self._buffer_rule(vid, check)
         v.n_cells = n
         self.stats["cells"] += n
@@ -801,7 +811,7 @@ class ArchiveBuilder:
                     "actual": None, **note}
         shown = diffs[:20]
         more = f" … (+{len(diffs) - len(shown)} more)" if len(diffs) > len(shown) else ""
-        return {"rule": "page_attachment_mismatch", "scope": other.url, "ok": False,
+        return {"rule": "page_attachment_mismatch", "scope": other.url, "ok": False, "kind": "page_attachment_mismatch",
                 "expected": "; ".join(f"{pairing.cell_label(k)}={x}" for k, x, _ in shown) + more,
                 "actual": "; ".join(f"{pairing.cell_label(k)}={y}" for k, _, y in shown) + more,
                 **note, "n_differ": len(diffs),
@@ -869,6 +879,9 @@ class ArchiveBuilder:
                 continue
             for check in checks or []:
                 check = {**check, "rule": check.get("rule") or "carry_chain"}
+                if not check.get("ok"):
+                    check.update(findings.describe_chain(check, _chain_report(prev), _chain_report(cur),
+                                                         self.ocr_threshold))
                 self._buffer_rule(cur.id, check, other_version_id=prev.id)
 
     def _withdrawals(self) -> dict[str, str | None]:

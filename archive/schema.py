@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from archive.findings import KIND_SQL as _KIND_SQL
 from archive.pairing import REPORTISH
-from archive.totals import REPORT_COLUMNS
+from archive.totals import HEADLINE, REPORT_COLUMNS, TABLE_COLUMNS
+
+_INT_TOTALS = {"year", "version", "n_versions", "review_total", "litigation_total", "n_rule_failures",
+               *(name for name, _ in HEADLINE)}
 
 SCHEMA_VERSION = 1
 
@@ -172,16 +176,8 @@ TABLES: dict[str, dict] = {
     # The `reports` view's rows materialised by the build (archive/totals.py), plus the agency's
     # province, city and level: facets and charts read 100,000 rows instead of 2.2 million cells.
     "report_totals": {
-        "columns": {
-            "version_id": str, "document_id": str, "agency": str, "year": int, "edition": str,
-            "status": str, "title": str, "published": str, "url": str, "first_seen": str,
-            "last_seen": str, "withdrawn_at": str, "version": int, "n_versions": int,
-            "received": int, "carried_over": int, "granted": int, "partially_granted": int,
-            "denied": int, "unavailable": int, "not_processed": int, "other_handling": int,
-            "total": int, "carried_forward": int, "review_total": int, "litigation_total": int,
-            "n_rule_failures": int, "parser_version": str, "capture_id": str,
-            "province": str, "city": str, "level": str,
-        },
+        # The reports view's columns in its order (archive/totals.py REPORT_COLUMNS), then province, city.
+        "columns": {name: (int if name in _INT_TOTALS else str) for name in TABLE_COLUMNS},
         "pk": "version_id",
         "foreign_keys": [
             ("version_id", "document_versions", "id"),
@@ -273,7 +269,20 @@ FTS: dict[str, list[str]] = {
     "sections": ["heading", "text", "agency", "title"],
 }
 
-_JAN31_LEVELS = "('department', 'township', 'ministry')"
+
+
+def deadline_sql(level: str, year: str) -> str:
+    """The statutory deadline as SQL text (YYYY-MM-DD) for a level and report-year expression, derived
+    from nianbao.deadlines (the one place that knows the dates; tests/archive/test_coverage.py ties them)."""
+    from nianbao.deadlines import DEPARTMENT_LEVELS, deadline
+
+    early, late = deadline(sorted(DEPARTMENT_LEVELS)[0], 2000), deadline(None, 2000)
+    levels = ", ".join(f"'{x}'" for x in sorted(DEPARTMENT_LEVELS))
+    return (f"case when {level} in ({levels}) then ({year} + {early.year - 2000}) || '-{early:%m-%d}' "
+            f"else ({year} + {late.year - 2000}) || '-{late:%m-%d}' end")
+
+
+_DEADLINE = deadline_sql("a.level", "y.year")
 # Statuses of a report (its tables read, or a report without them); every other status (junk pages,
 # not_a_report, unreadable, image_only, unsupported_format, build_error) is an other document.
 _REPORTISH = "(" + ", ".join(f"'{s}'" for s in REPORTISH) + ")"
@@ -318,7 +327,10 @@ select 'appeals', c.version_id, c.procedure, c.outcome, c.value, c.raw, c.pos_ta
 from appeals c join document_versions v on v.id = c.version_id
 left join captures cap on cap.id = v.capture_id
 """,
-    # agency x year over the archive's year range (2019 on): found / missing / late.
+    # agency x year over the archive's year range (2019 on), for the bodies this archive covers: a
+    # registry source that a crawl summary names (it was crawled), or any body with a report here. A
+    # registry entry never crawled is not "missing" anything. `state` words it: found, published
+    # late (after the statutory deadline), or not in this archive (not: "not published").
     "coverage": f"""
 with recursive bounds as (
   select max(2019, min(year)) as lo, max(year) as hi from documents where year >= 2019
@@ -331,28 +343,36 @@ with recursive bounds as (
   from document_versions where is_latest = 1 and year is not null
     and status in ('parsed', 'partial', 'no_tables')
   group by agency, year
+), covered as (
+  select a.* from agencies a
+  where a.source in (select source from crawl_summaries)
+     or a.name in (select agency from document_versions where is_latest = 1 and status in {_REPORTISH})
 )
 select a.name as agency, a.level, a.division_code, y.year,
-  case when a.level in {_JAN31_LEVELS} then (y.year + 1) || '-01-31' else (y.year + 1) || '-03-31' end as deadline,
+  {_DEADLINE} as deadline,
+  case when l.agency is null then 'not in this archive 存档中没有'
+    when l.published > {_DEADLINE} then 'published late 逾期发布'
+    when l.published is null then 'found, date unknown 已找到（未标日期）'
+    else 'found 已找到' end as state,
   case when l.agency is not null then 1 else 0 end as found,
   case when l.agency is null then 1 else 0 end as missing,
   l.published,
-  case when l.published is not null and l.published >
-    (case when a.level in {_JAN31_LEVELS} then (y.year + 1) || '-01-31' else (y.year + 1) || '-03-31' end)
-    then 1 else 0 end as late,
-  l.version_ids
-from agencies a cross join years y
+  case when l.published is not null and l.published > {_DEADLINE} then 1 else 0 end as late,
+  l.version_ids, a.source
+from covered a cross join years y
 left join latest l on l.agency = a.name and l.year = y.year
 """,
     # Rule failures with the report they belong to: the findings list.
     # The failed results first (index on ok), each looked up in its version: never a scan of all
     # versions. LEFT JOIN (every result has its version) keeps that order and lets SQLite skip the
     # lookup when only rule_results columns are asked for (the rule facet).
-    "rule_failures": """
-select r.version_id, v.agency, v.year, v.edition, v.is_latest, r.rule, r.scope, r.expected, r.actual,
+    "rule_failures": f"""
+select r.version_id, v.agency, v.year, {_KIND_SQL} as kind, r.rule, r.scope,
+  r.expected, r.actual as printed,
   case when typeof(r.expected) in ('integer', 'real') and typeof(r.actual) in ('integer', 'real')
     then r.actual - r.expected end as difference,
-  r.blank_as_zero, r.note, r.other_version_id, v.url
+  json_extract(r.note, '$.cells') as cells,
+  r.blank_as_zero, v.edition, v.is_latest, r.note, r.other_version_id, v.url
 from rule_results r
 left join document_versions v on v.id = r.version_id
 where r.ok = 0

@@ -30,26 +30,34 @@ HEADLINE: list[tuple[str, str]] = [
     ("carried_forward", "max(case when r.row_key = 'carried_forward' then r.value end)"),
 ]
 
-# The `reports` view's columns, in its order (the view is now `select <these> from report_totals`).
+# The `reports` view's columns, in its order: what a reader compares first (agency, year, level,
+# status, the headline numbers, failures), then the rest of table 3's 总计 column, then the title,
+# dates and ids (a 1280 px screen shows the first ten without scrolling; ids and URLs last).
 REPORT_COLUMNS: list[str] = [
-    "version_id", "document_id", "agency", "year", "edition", "status", "title", "published",
-    "url", "first_seen", "last_seen", "withdrawn_at", "version", "n_versions",
-    *(name for name, _ in HEADLINE), "review_total", "litigation_total",
-    "n_rule_failures", "parser_version", "capture_id",
+    "agency", "year", "level", "status", "received", "granted", "denied", "review_total", "litigation_total",
+    "n_rule_failures", "partially_granted", "unavailable", "not_processed", "other_handling", "total",
+    "carried_over", "carried_forward", "edition", "published", "title", "version", "n_versions",
+    "first_seen", "last_seen", "withdrawn_at", "parser_version", "url", "version_id", "document_id", "capture_id",
 ]
 
-# For facets and dashboard filters without a join to agencies.
-AGENCY_COLUMNS: list[str] = ["province", "city", "level"]
+# Besides the view's columns, for facets and dashboard filters without a join to agencies.
+AGENCY_COLUMNS: list[str] = ["province", "city"]
+TABLE_COLUMNS: list[str] = REPORT_COLUMNS + AGENCY_COLUMNS
+
+# Where each column of report_totals comes from in FILL_SQL.
+_SOURCE: dict[str, str] = {
+    **{name: f"v.{name}" for name in ("agency", "year", "status", "edition", "published", "title", "version",
+                                      "first_seen", "last_seen", "withdrawn_at", "parser_version", "url",
+                                      "document_id", "capture_id", "n_rule_failures")},
+    "version_id": "v.id", "n_versions": "d.n_versions", "level": "a.level", "province": "a.province",
+    "city": "a.city", "review_total": "ap.review_total", "litigation_total": "ap.litigation_total",
+    **{name: f"t.{name}" for name, _ in HEADLINE},
+}
 
 FILL_SQL = f"""
-insert into [{TABLE}] ({", ".join(REPORT_COLUMNS + AGENCY_COLUMNS)})
+insert into [{TABLE}] ({", ".join(TABLE_COLUMNS)})
 select
-  v.id, v.document_id, v.agency, v.year, v.edition, v.status, v.title, v.published,
-  v.url, v.first_seen, v.last_seen, v.withdrawn_at, v.version, d.n_versions,
-  {", ".join(f"t.{name}" for name, _ in HEADLINE)},
-  ap.review_total, ap.litigation_total,
-  v.n_rule_failures, v.parser_version, v.capture_id,
-  a.province, a.city, a.level
+  {", ".join(_SOURCE[c] for c in TABLE_COLUMNS)}
 from document_versions v
 join documents d on d.id = v.document_id
 left join agencies a on a.name = v.agency

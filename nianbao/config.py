@@ -38,6 +38,12 @@ class DataDir:
         return self.root / "nianbao.db"
 
     @property
+    def registry(self) -> Path:
+        """The registry entries crawled into this data dir (archive.sources.record_crawled), which
+        later builds of it read (archive.sources.registry_for_build)."""
+        return self.root / "registry.yaml"
+
+    @property
     def crawl_state(self) -> Path:
         return self.root / "crawl_state.db"
 

@@ -167,6 +167,8 @@ def crawl(data: DataDir, opts: NightlyOptions, run_id: str) -> tuple[int, str]:
     if opts.impolite:
         argv.append("--impolite")
     log.info("crawl: %s", " ".join(argv[1:]))
+    from nianbao.commands.crawl import record_registry  # <data>/registry.yaml: what later builds read
+    record_registry(data, opts.sources, opts.source)
     proc = subprocess.run(argv, capture_output=True, text=True)
     for line in proc.stdout.splitlines():
         log.info("crawl: %s", line)
@@ -181,8 +183,10 @@ def build(data: DataDir, opts: NightlyOptions) -> dict[str, Any]:
 
     warcs = data.warc_files()  # closed files only (a name ending in .open/.partial is being written)
     with run_lock(data.root / ".build.lock"):
+        from archive.sources import registry_for_build
         return build_archive(data.database, warcs=warcs,
-                             registry_path=Path(opts.sources) if opts.sources else None)
+                             registry_path=registry_for_build(data.registry, None)
+                             or (Path(opts.sources) if opts.sources else None))
 
 
 def check(data: DataDir) -> dict[str, Any]:

@@ -25,7 +25,8 @@ def register(subparsers) -> None:
                    help="build from report files (folders or files) instead of <data>/warcs")
     p.add_argument("--with-warcs", action="store_true", help="with --from-files: read the WARCs too")
     p.add_argument("--db", type=Path, help="output database (default <data>/nianbao.db)")
-    p.add_argument("--registry", type=Path, help="source registry (default crawler/sources.yaml)")
+    p.add_argument("--registry", type=Path, help="source registry (default: <data>/registry.yaml, the entries this data dir's "
+                        "crawls used; else crawler/sources.yaml, counting only sources a crawl summary names)")
     p.add_argument("--jobs", type=int, default=1,
                    help="parse in this many worker processes (same result; default 1)")
     p.add_argument("--wait", nargs="?", type=float, const=float("inf"), default=None, metavar="SECONDS",
@@ -36,6 +37,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from archive.build import build_archive, partial_path
+    from archive.sources import registry_for_build
     from nianbao.cli import describe_error
     from nianbao.runlock import RunLocked, run_lock
 
@@ -68,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
                 print(f"nianbao build: {problem}", file=sys.stderr)
                 return EXIT_NO_SPACE
             started = True
-            run_row = build_archive(out, warcs=warcs, files=files, registry_path=args.registry,
+            # the registry this data dir's crawls used (<data>/registry.yaml), unless one is given
+            registry = registry_for_build(data.registry, args.registry)
+            run_row = build_archive(out, warcs=warcs, files=files, registry_path=registry,
                                     jobs=max(1, args.jobs))
     except RunLocked as exc:
         print(f"nianbao build: {exc} (a crawl or build is running; --wait to wait for it)", file=sys.stderr)

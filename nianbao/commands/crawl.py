@@ -42,7 +42,30 @@ def run(args: argparse.Namespace) -> int:
             if problem:
                 print(f"nianbao crawl: {problem}", file=sys.stderr)
                 return EXIT_NO_SPACE
+            record_registry(data, args.sources, args.source, args.start_url)
             return subprocess.call([sys.executable, "-m", "crawler.run", *to_argv(args)])
     except RunLocked as exc:
         print(f"nianbao crawl: {exc} (a crawl or build is running)", file=sys.stderr)
         return 75
+
+
+def record_registry(data: DataDir, sources: str | None, names: list[str] | tuple[str, ...],
+                    start_urls: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Store the registry entries this crawl fetches in <data>/registry.yaml (archive.sources.record_crawled):
+    the named sources, else every enabled, unfrozen one of the registry, plus ad-hoc --start-url
+    columns. A registry the crawler will refuse records nothing (the crawl says why)."""
+    from crawler.registry import RegistryError, adhoc_source, load_sources
+
+    from archive.sources import record_crawled
+
+    try:
+        if start_urls:
+            adhoc = [adhoc_source(u) for u in start_urls]
+            return record_crawled(data.registry, None, [], [
+                {"name": s.name, "start_urls": list(s.start_urls), "note": s.note} for s in adhoc])
+        registry = load_sources(sources)
+        chosen = list(names) or [s.name for s in registry if s.enabled and not s.frozen]
+        return record_crawled(data.registry, sources, chosen)
+    except (RegistryError, OSError) as exc:
+        print(f"nianbao crawl: registry not recorded in {data.registry}: {exc}", file=sys.stderr)
+        return []

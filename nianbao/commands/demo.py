@@ -130,7 +130,7 @@ def print_summary(data: DataDir, today: date) -> None:
     try:
         rows = conn.execute("""select agency, year, status from reports where year is not null
                                and agency is not null order by agency, year""").fetchall()
-        failures = conn.execute("""select agency, year, rule, scope, expected, actual from rule_failures
+        failures = conn.execute("""select agency, year, rule, scope, expected, printed from rule_failures
                                    where is_latest = 1 order by agency, year, rule, scope""").fetchall()
         overdue = overdue_reports(conn, today)
     finally:

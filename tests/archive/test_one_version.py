@@ -148,7 +148,7 @@ def test_page_and_attachment_that_disagree_are_a_finding_not_an_edit(tmp_path):
     named = [("granted/natural_person", 4, 6), ("granted/total", 4, 6), ("new_received/natural_person", 5, 7),
              ("new_received/total", 5, 7), ("total/natural_person", 4, 6), ("total/total", 4, 6)]
     assert f["expected"] == "; ".join(f"requests:{c}={e}" for c, e, _ in named)
-    assert f["actual"] == "; ".join(f"requests:{c}={a}" for c, _, a in named)
+    assert f["printed"] == "; ".join(f"requests:{c}={a}" for c, _, a in named)
     assert (f["scope"], f["difference"], f["version_id"]) == (ATT, None, v["id"])
     note = json.loads(f["note"])
     assert (note["n_differ"], note["expected_from"], note["actual_from"], note["numbers_from"]) == (6, PAGE, ATT, PAGE)

@@ -71,4 +71,4 @@ def test_a_docx_printing_another_number_is_a_mismatch(tmp_path):
     (f,) = db.query("select * from rule_failures")
     assert (f["rule"], f["scope"]) == ("page_attachment_mismatch", ATT)
     assert f["expected"] == f"requests:new_received/total={before}"
-    assert f["actual"] == f"requests:new_received/total={before + 10}"
+    assert f["printed"] == f"requests:new_received/total={before + 10}"

@@ -33,14 +33,19 @@ select
   max(case when r.row_key = 'carried_forward' then r.value end) as carried_forward,
   (select a.value from appeals a where a.version_id = v.id and a.procedure = 'review' and a.outcome = 'total') as review_total,
   (select sum(a.value) from appeals a where a.version_id = v.id and a.procedure like 'litigation%' and a.outcome = 'total') as litigation_total,
-  v.n_rule_failures, v.parser_version, v.capture_id
+  v.n_rule_failures, v.parser_version, v.capture_id, ag.level
 from document_versions v
 join documents d on d.id = v.document_id
+left join agencies ag on ag.name = v.agency
 left join requests r on r.version_id = v.id and r.column_key = 'total'
 where v.is_latest = 1 and v.status in ('parsed', 'partial', 'no_tables', 'pre2019')
 group by v.id
 order by v.id
 """
+
+
+# The same rows in the reports view's column order (archive/totals.py REPORT_COLUMNS).
+FROM_CELLS = f"select {', '.join(REPORT_COLUMNS)} from ({FROM_CELLS})"
 
 
 def _cell(row: str, column: str, value: int | None) -> dict:
