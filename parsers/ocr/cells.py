@@ -222,7 +222,9 @@ def read_cell(engine: Engine, gray: np.ndarray, ink: np.ndarray, lines: np.ndarr
     one_line = len(_text_lines(mask, dpi)) == 1
     line = _one_line(crop, mask, dpi)
     padded = np.pad(line, 10, constant_values=int(crop.max()))
-    reading = engine.read(Image.fromarray(padded), "line", dpi)
+    # softened first: chi_sim returned nothing for a clean 行政事业性收费 whose paper had been
+    # flattened around the glyphs, and read it once blurred
+    reading = engine.read(Image.fromarray(cv2.GaussianBlur(padded, (3, 3), 0)), "line", dpi)
     raw = reading.text
     flat = _TRAILING_RE.sub("", re.sub(r"\s+", "", raw))
     if _MONEY_RE.match(flat):   # a number with its unit (251000元, 12.5万元): chi_sim's reading, unit kept
@@ -233,9 +235,10 @@ def read_cell(engine: Engine, gray: np.ndarray, ink: np.ndarray, lines: np.ndarr
     if len(flat) > 3 or not flat:
         # chi_sim sometimes returns nothing or noise for a line it reads at another scale
         # ("1.信访举报投诉类申请": "" at 1x, right at 1.25x): retry before giving up on a label
-        for factor in (1.25, 1.5):
-            image = Image.fromarray(padded)
-            image = image.resize((int(image.width * factor), int(image.height * factor)), Image.BICUBIC)
+        for factor, soften in ((1.0, False), (1.5, True), (1.25, False)):
+            image = Image.fromarray(cv2.GaussianBlur(padded, (3, 3), 0) if soften else padded)
+            if factor != 1.0:
+                image = image.resize((int(image.width * factor), int(image.height * factor)), Image.BICUBIC)
             retry = engine.read(image, "line", dpi)
             label, confident = snap(retry.text)
             if label is not None:

@@ -67,7 +67,8 @@ def read_page(engine: Engine, image: Image.Image, page: int, dpi: int, threshold
         result = read_page(engine, big, page, WORKING_DPI, threshold)
         return _rescaled(result, 1 / factor, dpi, (image.width, image.height))
     started = time.process_time()
-    gray = np.asarray(image.convert("L"))
+    image = upright(engine, image.convert("L"))
+    gray = np.asarray(image)
     angle = layout.deskew_angle(layout.binarise(gray, dpi), dpi)
     gray = layout.rotate(gray, angle)
     ink = layout.binarise(gray, dpi)
@@ -88,6 +89,18 @@ def read_page(engine: Engine, image: Image.Image, page: int, dpi: int, threshold
     result.lines = _text_lines(engine, gray, ink, tables, page, dpi)
     result.timings["ocr"] = time.process_time() - started
     return result
+
+
+OSD_MIN_CONFIDENCE = 2.0   # tesseract's OSD confidence below which a page is left as it is
+
+
+def upright(engine: Engine, image: Image.Image) -> Image.Image:
+    """The page turned upright when tesseract's OSD is sure it was scanned sideways or upside down
+    (boxes are then in the upright page's pixels)."""
+    degrees, confidence = engine.orientation(image)
+    if degrees and confidence >= OSD_MIN_CONFIDENCE:
+        return image.rotate(degrees, expand=True, fillcolor=int(np.percentile(np.asarray(image), 90)))
+    return image
 
 
 def _scale_box(box: tuple[int, int, int, int], f: float) -> tuple[int, int, int, int]:

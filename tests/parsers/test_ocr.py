@@ -182,3 +182,22 @@ def test_second_read_with_the_cache_makes_no_tesseract_call(cache_type):
     assert parse_report(again["html"])["requests"] == parse_report(first["html"])["requests"]
     other_dpi = scan_pdf(data, 200, cache=cache, engine=Engine())
     assert other_dpi["pages"][0]["dpi"] == 200      # a different render is a different key
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("degrees", [90, 180])
+def test_a_page_scanned_sideways_or_upside_down_is_turned_upright(degrees):
+    import io
+
+    import pypdfium2 as pdfium
+
+    page = pdfium.PdfDocument((SCANS / "county_2023.pdf").read_bytes())[0]
+    image = page.render(scale=200 / 72, grayscale=True).to_pil().convert("L").rotate(degrees, expand=True)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=70)
+    result = scan_images([buffer.getvalue()], 200)
+    assert result["pages"][0]["size"] == [1654, 2339]          # upright again
+    report = parse_report(result["html"])
+    truth = json.loads((SCANS / "county_2023.truth.json").read_text(encoding="utf-8"))
+    assert report["agency"] == truth["agency"] and report["year"] == truth["year"]
+    assert [c["value"] for c in report["active"]] == [c["value"] for c in truth["active"]]
