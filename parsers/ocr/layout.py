@@ -3,8 +3,10 @@
 Why OpenCV morphology and not img2table: the template's tables are fully ruled, so opening the ink
 with long thin kernels finds every ruling line; cells are then the connected regions the lines
 enclose, which keeps merged cells merged (a rowspan cell is one region) and tolerates the slight
-lean of a photographed page. img2table does the same morphology underneath but gives no access to
-the line mask (needed to blank lines out of cell crops) and measured slower (bench/ocr.py).
+lean of a photographed page. This needs the line mask itself (to blank rules out of cell crops and
+to close outlines cut by a page break), which img2table does not expose. img2table was NOT
+measured against it; layout costs 0.2 s a page at 200 dpi (bench/ocr.py), so speed was no reason
+to look further.
 
 Sizes scale with the page's dpi: kernels are in inches, not pixels.
 """
