@@ -1,4 +1,9 @@
-"""`nianbao export`: write the canonical tables as CSV or JSON files."""
+"""`nianbao export`: write the archive's tables as CSV or JSON files with a Frictionless datapackage.json.
+
+Covers the canonical tables, reports and report_totals, rule_failures (findings), coverage and the label
+tables. `--bom` starts each CSV with a UTF-8 byte-order mark so Excel reads the Chinese text as UTF-8
+(the site's CSV links have none: Datasette 0.65 offers no such option).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,15 @@ from nianbao.config import DataDir, add_data_dir_argument
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("export", help="write the canonical tables as CSV/JSON", description=__doc__)
+    p = subparsers.add_parser("export", help="write the tables as CSV/JSON with a datapackage.json", description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_dir_argument(p)
     p.add_argument("--db", type=Path, help="database (default <data>/nianbao.db)")
     p.add_argument("--format", choices=("csv", "json"), default="csv")
+    p.add_argument("--csv", dest="format", action="store_const", const="csv", help="same as --format csv")
+    p.add_argument("--bom", action="store_true", help="CSV with a UTF-8 byte-order mark (for Excel)")
+    p.add_argument("--no-datapackage", dest="datapackage", action="store_false",
+                   help="do not write datapackage.json")
     p.add_argument("--out", type=Path, help="output folder (default <data>/export)")
     p.add_argument("--table", action="append", dest="tables", help="only these tables/views (repeatable)")
     p.set_defaults(func=run)
@@ -31,10 +41,13 @@ def run(args: argparse.Namespace) -> int:
         return 1
     out = args.out or data.root / "export"
     try:
-        counts = export(sqlite_utils.Database(path), out, args.format, args.tables)
+        counts = export(sqlite_utils.Database(path), out, args.format, args.tables, bom=args.bom,
+                        datapackage=args.datapackage)
     except ValueError as exc:
         print(f"nianbao export: {exc}", file=sys.stderr)
         return 2
     for name, n in counts.items():
         print(f"{out / (name + '.' + args.format)}: {n} rows")
+    if args.datapackage:
+        print(f"{out / 'datapackage.json'}: {len(counts)} resources")
     return 0

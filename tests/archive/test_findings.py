@@ -117,3 +117,17 @@ def test_kind_without_a_stored_one_falls_back_in_sql(tmp_path):
                                    "actual": 2, "blank_as_zero": blank})
     assert {r["rule"]: r["kind"] for r in db.query("select rule, kind from rule_failures")} == {
         "balance": "blank_as_zero", "row_total": "arithmetic", "page_attachment_mismatch": "page_attachment_mismatch"}
+
+
+def test_inconsistent_reports_is_filtered_by_kind_and_paged(tmp_path):
+    from archive.columns import METADATA
+    test_rule_failures_view_has_kind_cells_expected_and_printed(tmp_path)
+    db = sqlite_utils.Database(tmp_path / "n.db")
+    sql = json.loads(METADATA.read_text(encoding="utf-8"))["databases"]["nianbao"]["queries"][
+        "inconsistent_reports"]["sql"]
+    run = lambda **p: list(db.query(sql, {"kind": "", "rule": "", "year": "", "page": "", **p}))  # noqa: E731
+    assert [(r["agency"], r["kind"], r["expected"], r["printed"]) for r in run()] == [
+        ("乙区民政局", "possible_ocr_error", 7, 2), ("甲区教育局", "blank_as_zero", 5, 1),
+        ("甲区教育局", "arithmetic", 4, 9)]
+    assert [r["rule"] for r in run(kind="blank_as_zero")] == ["balance"]
+    assert run(page="2") == [] and len(run(page="1")) == 3
