@@ -97,7 +97,7 @@ def test_metadata_describes_every_table_and_view_in_both_languages(server):
     assert "件" in units and "万元" in units
     assert {"year", "edition", "status", "is_latest"} <= set(described["document_versions"]["facets"])
     assert {"province", "city", "level"} <= set(described["agencies"]["facets"])
-    assert described["rule_failures"]["facets"] == ["rule", "year"]
+    assert described["rule_failures"]["facets"] == ["kind", "rule", "year"]
     assert {"year", "edition", "status", "province", "level"} <= set(described["report_totals"]["facets"])
     assert {"year", "edition", "status"} <= set(described["reports"]["facets"])
 
@@ -221,7 +221,7 @@ def test_reports_that_dont_add_up(server):
     assert {(r["agency"], r["year"], r["rule"], r["scope"]) for r in got} == {
         (A, 2022, "outcomes_sum", "total"), (A, 2022, "row_total", "granted")}
     for r in got:
-        assert abs(r["difference"]) == 5 and r["expected"] is not None and r["actual"] is not None
+        assert abs(r["difference"]) == 5 and r["expected"] is not None and r["printed"] is not None
         assert r["capture_id"] and r["source_url"] == server.expect.urls[("A", 2022)]
     assert rows(server, "inconsistent_reports", rule="balance", year="") == []
 
@@ -253,7 +253,7 @@ def test_reports_edited_after_publication(server):
 def test_coverage_gaps_missing_and_late(server):
     got = rows(server, "coverage_gaps", year="", level="")
     assert {(r["agency"], r["year"], r["gap"]) for r in got} == {
-        (D, 2022, "missing 缺失"), (E, 2023, "late 逾期")}
+        (D, 2022, "not in this archive 存档中没有"), (E, 2023, "published late 逾期发布")}
     late = next(r for r in got if r["agency"] == E)
     assert (late["deadline"], late["published"], late["days_late"]) == ("2024-01-31", "2024-05-10", 100)
 
