@@ -35,6 +35,7 @@ import argparse
 import collections
 import glob
 import io
+import logging
 import math
 import multiprocessing
 import os
@@ -355,6 +356,7 @@ _BASES: tuple[list[tuple[str, bytes]], list[tuple[str, bytes]]] | None = None
 
 def _init() -> None:
     global _BASES
+    logging.disable(logging.WARNING)  # pdfminer's per-object complaints about damaged PDFs: noise here
     _BASES = load_bases()
 
 
