@@ -5,7 +5,7 @@ Classes: table 3 continued over a page break with and without a repeated header,
 break (also on four real pages of ../shared/real printed to PDF, checked against their golden files), a row cut by the
 break, labels wrapped in a narrow column, running heads and page numbers between table parts, the
 title only on page 1 (as <h1>), chromium's own print header/footer right above (below) a table
-part cut by the break (its own margins), a 2021 report printing （六）其他处理 as one row (hybrid), landscape,
+part opening a page (its own margins), a 2021 report printing （六）其他处理 as one row (hybrid), landscape,
 a Word document printed by LibreOffice, DOCX with merged group labels, vMerge/gridSpan and a layout
 table wrapping the report tables.
 """
@@ -96,7 +96,7 @@ def test_hybrid_edition_keeps_the_single_other_row():
 
 def test_page_furniture_is_dropped():
     for name in ("pdf_a4_continued", "pdf_a4_thead_repeat", "pdf_landscape", "lo_docx_break", "pdf_browser_furniture",
-                 "pdf_furniture_break"):
+                 "pdf_furniture_break", "pdf_furniture_next_row"):
         page, _ = _parse(LAYOUT / f"{name}.pdf")
         assert not re.search(r"<p>\s*(- \d+ -|第 \d+ 页 共 \d+ 页|\d+ ?/ ?\d+)\s*</p>", page), name
         assert "file://" not in page and not re.search(r"<p>\d{1,4}/\d{1,2}/\d{1,4}", page), name  # browser's own
@@ -104,17 +104,19 @@ def test_page_furniture_is_dropped():
         assert "信息公开</p>" not in page.replace("<p>二、主动公开政府信息情况</p>", "")
 
 
-def test_print_header_over_a_table_part_stays_out_of_its_cells():
+@pytest.mark.parametrize("name, row", [("pdf_furniture_break", "（七）总计"), ("pdf_furniture_next_row", "4.保护第三方合法权益")])
+def test_print_header_over_a_table_part_stays_out_of_its_cells(name: str, row: str):
     """Chromium's own margins: its print header (date, title) sits a few points above a table part that
-    opens a page with a row cut by the break, its footer (address, x/y) right below a part ending a
-    page. Neither is an open cell's text run on past its rulings: no cell holds any of it."""
+    opens a page (with a row cut by the break, or the next row, unruled at its head), its footer
+    (address, x/y) right below a part ending a page. Neither is an open cell's text run on past its
+    rulings: no cell holds any of it, and the row under the header keeps its label and columns."""
     from parsers.pdf_layout import read_pdf
 
-    layout = read_pdf((LAYOUT / "pdf_furniture_break.pdf").read_bytes())
+    layout = read_pdf((LAYOUT / f"{name}.pdf").read_bytes())
     texts = [c.text for kind, t in layout.blocks if kind == "table" for c in t.cells]
     assert len([kind for kind, _ in layout.blocks if kind == "table"]) == 3
     assert not [t for t in texts if re.search(r"\d{1,2}/\d{1,2}/\d{2}|PM|AM|file:|page\.html|政府信息公开工作年度报告", t)]
-    assert "（七）总计" in texts
+    assert row in texts
 
 
 # ---------------------------------------------------------------- continuations in any format
