@@ -344,7 +344,8 @@ _MORE: dict[str, dict[str, str]] = {
                    "e.g. balance: 总计 + 结转下年度)",
         "difference": "差额 printed − expected (when both are numbers)",
         "cells": "涉及单元格 the cells involved (JSON list: cell key, side computed/printed, printed text, "
-                 "OCR confidence when read by OCR); blank printed as ''",
+                 "OCR confidence when read by OCR); blank printed as ''. page_attachment_mismatch: "
+                 "[table, row, column, page value, attachment value] per differing cell",
         "blank_as_zero": "1 = 空白单元格按 0 计 blank cells read as 0",
         "other_version_id": "carry_chain：上一年度的版本 the previous year's version",
         "url": "来源网址 source URL",
