@@ -96,3 +96,27 @@ def test_the_data_dirs_registry_accumulates_what_was_crawled(tmp_path):
     assert saved[1] == REGISTRY["sources"][0]  # the entry as written
     assert registry_for_build(mine, None) == mine
     assert registry_for_build(mine, bundled) == bundled  # --registry wins
+
+
+def test_a_plain_build_of_a_data_dir_reads_the_registry_its_crawls_used(tmp_path):
+    """`nianbao crawl --sources X --source crawled` records the entry; `nianbao build` (no --registry)
+    then reads <data>/registry.yaml, not the bundled registry."""
+    import subprocess
+    import sys
+
+    from nianbao.commands.crawl import record_registry
+    from nianbao.config import DataDir
+
+    registry = tmp_path / "x.yaml"
+    registry.write_text(yaml.safe_dump(REGISTRY, allow_unicode=True), encoding="utf-8")
+    data = DataDir(tmp_path / "data")
+    assert record_registry(data, str(registry), ["crawled"]) == ["crawled"]
+    _warcs(data.warcs)
+    done = subprocess.run([sys.executable, "-m", "nianbao.cli", "build", "--data-dir", str(data.root)],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2], timeout=300)
+    assert done.returncode == 0, done.stderr
+    db = sqlite_utils.Database(data.database)
+    assert [r["name"] for r in db.query("select name from sources")] == ["crawled"]
+    assert [r["source"] for r in db.query("select distinct source from crawl_summaries")] == ["crawled"]
+    # all enabled sources of the registry when no --source is named
+    assert record_registry(data, str(registry), []) == ["crawled", "never", "never2"]
