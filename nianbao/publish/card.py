@@ -85,7 +85,7 @@ class Cell:
             parts.append("空白 blank (not 0)")
         for i in self.rules:
             f = failures[i]
-            parts.append(f"✗ {f['rule']} {f['scope']}: 应为 expected {f['expected']}, 实际 actual {f['actual']}")
+            parts.append(f"✗ {f['rule']} {f['scope']}: 应为 expected {f['expected']}, 实印 printed {f['actual']}")
         if self.blank_read_as_zero:
             parts.append("规则按 0 计入此空白 a rule read this blank as 0")
         if self.confidence is not None:
@@ -205,13 +205,18 @@ def _load(conn: sqlite3.Connection, version_id: str) -> dict | None:
                            else None)
         f["blank_cells"] = note.get("blank_cells", []) if isinstance(note, dict) else []
         f["note_text"] = None if isinstance(note, dict) else f.get("note")
-        involved = rule_cells(f["rule"], f["scope"], [r["key"] for r in shown_rows])
+        f["kind"] = _kind(f, note)
+        involved = _noted_cells(note, requests, appeals)
+        if involved is None:  # no cells stored with the finding (older builds): the rule's definition
+            involved = rule_cells(f["rule"], f["scope"], [r["key"] for r in shown_rows])
         grid = {"requests": requests, "appeals": appeals}
         f["cells"] = []
         for table, row, col in involved:
             cell = grid[table].setdefault((row, col), Cell())
             cell.rules.append(len(failures))
             f["cells"].append({"row": row, "column": col, "value": cell.value, "raw": cell.raw})
+            if f["blank_as_zero"] and cell.value is None:
+                cell.blank_read_as_zero = True
         for ref in f["blank_cells"]:
             row, _, col = str(ref).partition("/")
             if (row, col) in requests:
@@ -341,6 +346,35 @@ def _load(conn: sqlite3.Connection, version_id: str) -> dict | None:
             c.ocr for grid in (requests, appeals, active) for c in grid.values()),
         "ocr_threshold": threshold,
     }
+
+
+def _kind(failure: dict, note: Any) -> str:
+    """The finding's kind as archive/findings.py stores it in the note, else as its KIND_SQL derives it."""
+    if isinstance(note, dict) and note.get("kind"):
+        return str(note["kind"])
+    if failure["rule"] == "page_attachment_mismatch":
+        return "page_attachment_mismatch"
+    return "blank_as_zero" if failure.get("blank_as_zero") else "arithmetic"
+
+
+def _noted_cells(note: Any, requests: dict, appeals: dict) -> list[tuple[str, str, str]] | None:
+    """The cells archive/findings.py stored with a failure (`note.cells`: "row/column",
+    "procedure/outcome", or "YEAR/row/column" for carry_chain, of which this report's are marked)."""
+    if not isinstance(note, dict) or not isinstance(note.get("cells"), list):
+        return None
+    out = []
+    for entry in note["cells"]:
+        key = str(entry.get("cell", "")) if isinstance(entry, dict) else ""
+        parts = key.split("/")
+        if len(parts) == 3:
+            if entry.get("side") != "printed":
+                continue  # last year's cell of a carry chain: on last year's card
+            parts = parts[1:]
+        if len(parts) != 2:
+            continue
+        table = "appeals" if (parts[0], parts[1]) in appeals else "requests"
+        out.append((table, parts[0], parts[1]))
+    return out
 
 
 def _short(label: str | None) -> str:

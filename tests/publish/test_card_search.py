@@ -124,6 +124,7 @@ def test_card_marks_the_cells_of_failing_rules(server):
     doc = page(server, f"/-/report/{v}")
     failures = {(tr.get("data-rule"), tr.get("data-scope")) for tr in doc.cssselect("tr.nb-failure")}
     assert failures == {("outcomes_sum", "total"), ("row_total", "granted")}
+    assert {text(td) for td in doc.cssselect("td.nb-kind")} == {"算术不符 arithmetic"}  # no blank, no OCR
     t3 = doc.cssselect("table.nb-table3")[0]
     failing = {(td.getparent().get("data-row"), i) for tr in t3.cssselect("tr[data-row]")
                for i, td in enumerate(tr.cssselect("td")) if "fail" in td.get("class")}
