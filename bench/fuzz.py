@@ -26,7 +26,8 @@ Printed: inputs, escaped exceptions (must be 0), the parsers' own caught errors 
 "document error" warnings — not escapes, but a bug's trace), bad statuses and bad values, the status
 histogram, per-class counts, max and p99 CPU time per input, max RSS growth per input (ru_maxrss
 high-water mark of the worker before/after each input), and the slowest inputs with their classes.
-Inputs that run past --stall seconds are stopped (SIGALRM) and counted as stalls.
+Inputs that run past --stall CPU seconds are stopped (SIGPROF: CPU, not wall time, so a loaded machine
+does not make stalls) and counted as stalls.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ GENERATED = 48  # generated reports per worker (deterministic: the same in every
 
 
 class Stall(BaseException):
-    """Raised by SIGALRM: a BaseException, so the parsers' `except Exception` nets cannot swallow it."""
+    """Raised by SIGPROF: a BaseException, so the parsers' `except Exception` nets cannot swallow it."""
 
 
 # ------------------------------------------------------------------ bases
@@ -387,7 +388,7 @@ def run_one(seed: int, i: int, doc_share: float, classes: tuple[str, ...] | None
     result: dict[str, Any] = {"i": i, "cls": cls, "base": name, "door": door, "size": len(data)}
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.process_time()
-    signal.setitimer(signal.ITIMER_REAL, stall)
+    signal.setitimer(signal.ITIMER_PROF, stall)
     try:
         if door == "document":
             report = parse_document(data, filename=filename)
@@ -402,7 +403,7 @@ def run_one(seed: int, i: int, doc_share: float, classes: tuple[str, ...] | None
         result.update(escaped=f"{type(error).__name__}: {error}"[:300], status="escaped")
         report = None
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.setitimer(signal.ITIMER_PROF, 0)
     result["cpu"] = time.process_time() - start
     result["rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     if report is not None:
@@ -424,7 +425,7 @@ def _work(args: tuple[int, list[int], float, tuple[str, ...] | None, float]) -> 
     seed, indexes, doc_share, classes, stall = args
     if _BASES is None:
         _init()
-    signal.signal(signal.SIGALRM, _alarm)
+    signal.signal(signal.SIGPROF, _alarm)
     return [run_one(seed, i, doc_share, classes, stall) for i in indexes]
 
 
@@ -486,7 +487,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--doc-share", type=float, default=0.03, help="share of document inputs (default 0.03)")
     parser.add_argument("--classes", help="comma-separated mutation classes (default: all)")
-    parser.add_argument("--stall", type=float, default=60.0, help="seconds before an input is stopped")
+    parser.add_argument("--stall", type=float, default=60.0, help="CPU seconds before an input is stopped")
     parser.add_argument("--chunk", type=int, default=50)
     parser.add_argument("--replay", type=int, help="run input I alone and print its report's status and warnings")
     parser.add_argument("--dump", help="with --replay: write the input's bytes to this file")
@@ -518,6 +519,10 @@ def main() -> int:
         batches = pool.imap_unordered(_work, jobs)
     for n, batch in enumerate(batches, 1):
         results.extend(batch)
+        for r in batch:
+            if r["cpu"] > 5 or r.get("escaped") or r.get("stalled"):
+                print(f"  slow/escaped input {r['i']}: {r['cpu']:.1f} s CPU, {r['cls']} of {r['base']} via "
+                      f"{r['door']} -> {r['status']}", file=sys.stderr, flush=True)
         if n % step == 0:
             escaped = sum(1 for r in results if r.get("escaped"))
             slowest = max(r["cpu"] for r in results)
