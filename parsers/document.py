@@ -10,13 +10,20 @@ tables as <table> with rowspan/colspan) and read by the same parse_report, so `n
 and any other caller get one answer for one file:
 
     html (HTML/XHTML/text, any charset)  parse_report as is
-    pdf                                  parsers.attachments.pdf_to_html (pdfplumber)
+    pdf                                  parsers.attachments.pdf_to_html (pdfplumber); pages with no usable
+                                         text layer (none, or text yielding no template label: a CID font
+                                         without ToUnicode) are read by OCR instead (parsers.ocr.scan_pdf)
     docx                                 parsers.attachments.docx_to_html (python-docx)
     doc, rtf                             LibreOffice → DOCX → docx_to_html (parsers/formats/office.py)
     wps (Kingsoft)                       by its container: DOCX inside → docx_to_html, OLE2 → as doc
     ofd                                  parsers/formats/ofd.py (its XML text layer and rulings)
     xlsx, xls                            parsers/formats/sheet.py (openpyxl, xlrd)
-    png, jpeg, tiff, gif, bmp, webp      OCR when parsers.ocr provides `image_to_html`, else `image_only`
+    png, jpeg, tiff, gif, bmp, webp      OCR (parsers.ocr.scan_images), `image_only` when OCR is not installed
+
+OCR'd cells carry method 'ocr', confidence, page, box (and low_confidence) in the report; the report gets
+an `ocr` summary (pages, dpi, threshold, version, cells, low_confidence) and a warning. `cache` (any object
+with get/put, keys `ocr:{OCR_VERSION}:...`) keeps OCR results by payload digest: the build passes one kept
+in its data dir, so a rebuild reads no scan twice. Documents read from their text layer are unchanged.
 
 Statuses beyond parse_report's: `image_only` (an image and no OCR), `unsupported_format` (bytes of a kind
 we do not read; the warning shows their signature, never a guess), `unreadable` (a file of a known kind
@@ -39,20 +46,21 @@ _TAKES_HINTS = "hints" in inspect.signature(parse_report).parameters
 
 
 def parse_document(data: bytes, *, content_type: str | None = None, filename: str | None = None,
-                   source: str = "", hints: dict | None = None) -> dict[str, Any]:
-    """The canonical report of one file (see the module doc). Never raises."""
+                   source: str = "", hints: dict | None = None, cache: Any = None) -> dict[str, Any]:
+    """The canonical report of one file (see the module doc). Never raises. `cache`: OCR results
+    (see parsers.ocr), used only when a scan is read."""
     try:
         if isinstance(data, str):  # already text: only HTML or plain text can arrive this way
             return _read(data, "html", source, hints)
         if data is not None and not isinstance(data, (bytes, bytearray, memoryview)):
             return _status(source, "unreadable", None, f"input is {type(data).__name__}, not bytes")
-        return _parse_document(bytes(data or b""), content_type, filename, source, hints)
+        return _parse_document(bytes(data or b""), content_type, filename, source, hints, cache)
     except Exception as error:  # noqa: BLE001 - the contract: never raise on any input
         return _status(source, "unreadable", None, f"document error: {type(error).__name__}: {error}")
 
 
 def _parse_document(data: bytes, content_type: str | None, filename: str | None, source: str,
-                    hints: dict | None) -> dict[str, Any]:
+                    hints: dict | None, cache: Any = None) -> dict[str, Any]:
     if not data.strip():
         declared = declared_kind(content_type, filename)
         if declared not in (None, "html"):
@@ -66,7 +74,10 @@ def _parse_document(data: bytes, content_type: str | None, filename: str | None,
     if kind == "html":
         return _read(data, kind, source, hints)
     if kind in IMAGE_KINDS:
-        return _image(data, kind, source, hints)
+        return _image(data, kind, source, hints, cache)
+    scan = _pdf_scan(data, cache) if kind == "pdf" else None
+    if scan is not None:
+        return scan.report(source, hints)
     converter = _CONVERTERS.get(kind)
     if converter is None:  # a kind sniff knows but nothing converts yet
         return _status(source, "unsupported_format", kind, f"unsupported format: {found.signature}")
@@ -179,28 +190,100 @@ _CONVERTERS: dict[str, Callable[[bytes, list[str]], str | None]] = {
 }
 
 
-# ---------------------------------------------------------------- images: the OCR hook
+# ---------------------------------------------------------------- scans: PDFs without a usable text layer, images
 
 
-def _ocr() -> Callable[[bytes], str | None] | None:
-    """The OCR entry for page images, when parsers.ocr provides one: `image_to_html(data) -> str | None`
-    (HTML with the recognised text and tables, None when nothing was read). Looked up per call so the
-    build's workers see it as soon as it exists."""
+def _ocr() -> Any:
+    """parsers.ocr, or None when its libraries (tesserocr, OpenCV) are not installed. Imported per
+    call (cheap once loaded) so a parser without OCR still reads every other format."""
     try:
-        from parsers.ocr import image_to_html  # type: ignore[attr-defined]
+        import parsers.ocr as ocr
     except ImportError:
         return None
-    return image_to_html
+    return ocr
 
 
-def _image(data: bytes, kind: str, source: str, hints: dict | None) -> dict[str, Any]:
+class _Scan:
+    """An OCR result (parsers.ocr scan_pdf/scan_images) and, for a PDF with some good pages, the HTML
+    of those pages' text layer, ready to become the report."""
+
+    def __init__(self, kind: str, result: dict, pages: list[int] | None, text_html: str | None = None):
+        self.kind, self.result, self.pages, self.text_html = kind, result, pages, text_html
+
+    def html(self) -> str:
+        scanned = self.result.get("html") or ""
+        if not self.text_html:
+            return scanned
+        # a mixed PDF: the scanned pages' body after the text pages' (their order within is kept)
+        body = scanned.split("<body>", 1)[-1].rsplit("</body>", 1)[0]
+        at = self.text_html.rfind("</body>")
+        return self.text_html + body if at < 0 else self.text_html[:at] + body + self.text_html[at:]
+
+    def report(self, source: str, hints: dict | None) -> dict[str, Any]:
+        report = _read(self.html(), self.kind, source, hints)
+        cells = self.result.get("cells") or []
+        low = sum(1 for c in cells if c.get("low_confidence"))
+        pages = sorted({p["page"] + 1 for p in self.result.get("pages") or []})
+        threshold = self.result.get("threshold")
+        report["ocr"] = {"pages": pages, "dpi": sorted({p.get("dpi") for p in self.result.get("pages") or []}),
+                         "threshold": threshold, "version": self.result.get("ocr_version"),
+                         "cells": len(cells), "low_confidence": low}
+        what = "page image" if self.kind != "pdf" else (
+            "PDF without a usable text layer" if self.text_html is None else "PDF pages without a usable text layer")
+        report["warnings"].insert(0, f"{what} read by OCR (page(s) {', '.join(map(str, pages))}): "
+                                     f"{len(cells)} table cells, {low} below confidence {threshold}")
+        return report
+
+
+def _pdf_scan(data: bytes, cache: Any) -> _Scan | None:
+    """The OCR of a PDF's pages that have no usable text layer (parsers.ocr.pages_needing_ocr: no
+    text, or text that yields no template label, as a CID font without ToUnicode gives), or None:
+    the text layer is read as before (born-digital PDFs are never OCR'd; nor are PDFs when OCR is
+    not installed, or pdfium cannot open them: pdfplumber then says what it can)."""
+    ocr = _ocr()
+    if ocr is None:
+        return None
+    pages = ocr.pages_needing_ocr(data)
+    if not pages:
+        return None
+    total = _page_count(data)
+    whole = total is not None and len(pages) >= total
+    result = ocr.scan_pdf(data, cache=cache, pages=None if whole else pages)
+    if result.get("status") != "ocr":
+        return None
+    if whole:
+        return _Scan("pdf", result, None)
+    if not result.get("cells") and not result.get("lines"):  # blank pages of a born-digital PDF
+        return None
+    from parsers.attachments import pdf_to_html
+
+    return _Scan("pdf", result, pages, pdf_to_html(data) or "")
+
+
+def _page_count(data: bytes) -> int | None:
+    try:
+        import pypdfium2 as pdfium
+
+        doc = pdfium.PdfDocument(data)
+        try:
+            return len(doc)
+        finally:
+            doc.close()
+    except Exception:  # noqa: BLE001 - pages_needing_ocr opened it; a failure here only means "unknown"
+        return None
+
+
+def _image(data: bytes, kind: str, source: str, hints: dict | None, cache: Any = None) -> dict[str, Any]:
     ocr = _ocr()
     if ocr is None:
         return _status(source, "image_only", kind, f"{kind.upper()} image: no text layer and no OCR available")
-    try:
-        html = ocr(data)
-    except Exception as error:  # noqa: BLE001
-        return _status(source, "unreadable", kind, f"OCR failed: {type(error).__name__}: {error}")
-    if not html:
+    result = ocr.scan_images([data], cache=cache)
+    status = result.get("status")
+    if status == "ocr_unavailable":
+        return _status(source, "image_only", kind, f"{kind.upper()} image: no text layer and no OCR available "
+                                                   "(tesseract-ocr with chi_sim not installed)")
+    if status != "ocr":
+        return _status(source, "unreadable", kind, f"{kind.upper()} image not readable (damaged file?)")
+    if not result.get("cells") and not result.get("lines"):
         return _status(source, "image_only", kind, f"{kind.upper()} image: OCR read no text")
-    return _read(html, kind, source, hints)
+    return _Scan(kind, result, None).report(source, hints)

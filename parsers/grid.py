@@ -53,6 +53,28 @@ def cell_text(td: etree._Element) -> str:
     return _clean_cached(raw)
 
 
+def _number(text: str | None, kind: type) -> float | int | None:
+    try:
+        return kind(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def ocr_provenance(td: etree._Element) -> dict:
+    """The output keys of an OCR'd cell, from the data attributes parsers.ocr writes on its <td>:
+    method 'ocr', confidence (0-1), page (1-based), box [x0, y0, x1, y1] (pixels at the render dpi,
+    after deskew) and low_confidence: true when the reading is below the OCR threshold."""
+    confidence = _number(td.get("data-ocr-confidence"), float)
+    box = [_number(v, int) for v in (td.get("data-box") or "").split(",")]
+    out: dict = {"method": "ocr",
+                 "confidence": None if confidence is None else max(0.0, min(1.0, confidence)),
+                 "page": _number(td.get("data-page"), int),
+                 "box": box if len(box) == 4 and None not in box else None}
+    if td.get("data-low-confidence"):
+        out["low_confidence"] = True
+    return out
+
+
 def build_table(element: etree._Element, index: int) -> Table:
     table = Table(index=index)
     grid: list[list[Cell | None]] = []
@@ -75,6 +97,8 @@ def build_table(element: etree._Element, index: int) -> Table:
             colspan = td.get("colspan")
             colspan = _span(colspan) if colspan else 1
             cell = Cell(cell_text(td), index, r, c, rowspan, colspan)
+            if td.get("data-ocr-confidence") is not None:  # a scan's cell (parsers/ocr): keep where it came from
+                cell.ocr = ocr_provenance(td)
             row_cells.append(cell)
             if rowspan == 1 and colspan == 1:  # the common case, without the span loops
                 if c < width:

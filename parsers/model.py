@@ -15,6 +15,9 @@ class Cell:
     col: int
     rowspan: int = 1
     colspan: int = 1
+    # OCR provenance from the <td>'s data attributes (parsers/ocr): method, confidence, page, box,
+    # low_confidence; None for every cell printed as text (their output stays as it was)
+    ocr: dict | None = None
 
     @property
     def blank(self) -> bool:

@@ -276,6 +276,8 @@ def _cells_out(k1: str, k2: str, keys: tuple[tuple[str, str], ...], cells: dict[
                 "position": cell.position()}
         if reading.reading:
             item["reading"] = reading.reading
+        if cell.ocr is not None:  # a scan's cell: method, confidence, page, box (parsers/grid.py)
+            item.update(cell.ocr)
         if reading.warning:
             warnings.append(f"{v1}/{v2}: {reading.warning}")
         out.append(item)
