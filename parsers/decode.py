@@ -41,6 +41,30 @@ def _plausible_chinese(text: str) -> bool:
     return any(ch in sample for ch in _COMMON_HAN) or not any(ord(ch) > 0x7F for ch in sample)
 
 
+_RUN = 3  # markup characters in a row on the other byte parity: the text shifted (not a chance match)
+
+
+def _realignments(body: bytes, name: str) -> list[int]:
+    """Where a UTF-16 body's code units shift by a byte (a stray byte inserted or lost): the
+    offsets from which it decodes aligned again. HTML's '<' is the code unit 3C 00 (LE) / 00 3C
+    (BE); aligned, every one sits at an even offset. A run of `_RUN` on the other parity marks a
+    shift (a lone odd one is two CJK characters that happen to contain those bytes)."""
+    unit = b"<\x00" if name == "utf-16-le" else b"\x00<"
+    parity, starts, pending = 0, [], []
+    at = body.find(unit)
+    while at != -1:
+        if at % 2 == parity:
+            pending.clear()
+        else:
+            pending.append(at)
+            if len(pending) == _RUN:
+                starts.append(pending[0])
+                parity = 1 - parity
+                pending.clear()
+        at = body.find(unit, at + 1)
+    return starts
+
+
 def _from_bom(data: bytes, warnings: list[str]) -> tuple[str, str] | None:
     """A page that starts with a byte-order mark, decoded by it: strictly if it can be, else with
     U+FFFD for the stray bytes (odd length, lone surrogates, a fragment in another charset) and a
@@ -50,6 +74,15 @@ def _from_bom(data: bytes, warnings: list[str]) -> tuple[str, str] | None:
         if not data.startswith(bom):
             continue
         body = data[len(bom):]
+        if name.startswith("utf-16"):
+            starts = _realignments(body, name)
+            if starts:
+                pieces = zip([0, *starts], [*starts, len(body)])
+                text = "".join(body[a:b].decode(name, errors="replace") for a, b in pieces)
+                warnings.append(f"{name.upper()} page (byte-order mark) with stray bytes that shift the text: "
+                                f"realigned at byte(s) {', '.join(str(at + len(bom)) for at in starts[:5])}"
+                                f"{' …' if len(starts) > 5 else ''}; the text just before each is garbled")
+                return text, name
         try:
             text = body.decode(name)
         except UnicodeDecodeError as error:

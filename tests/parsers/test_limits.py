@@ -172,3 +172,19 @@ def test_utf32_bom_beats_utf16_bom():
     assert decode_bytes(codecs.BOM_UTF32_LE + text.encode("utf-32-le"))[:2] == (text, "utf-32-le")
     # FF FE 00 00 that is a UTF-16-LE page starting with U+0000, not UTF-32
     assert decode_bytes(codecs.BOM_UTF16_LE + "\x00<p>规章 ok</p>".encode("utf-16-le"))[1] == "utf-16-le"
+
+
+@pytest.mark.parametrize("name", ["utf-16-le", "utf-16-be"])
+def test_utf16_stray_byte_mid_page_is_realigned(shared_dir, name):
+    """One stray byte inside a UTF-16 page shifts every later code unit: the rest used to decode as
+    CJK mojibake (status partial or worse). Realigned at the next markup, only a few characters of
+    text around the stray byte are garbled."""
+    page = page_with("utf-8")
+    expected = parse_report(page.encode("utf-8"))
+    bom = codecs.BOM_UTF16_LE if name == "utf-16-le" else codecs.BOM_UTF16_BE
+    cut = page.index("<body>") + 6  # in markup before the report: no cell text lost
+    for stray in (b"\x41", b"\x00\x01\x02"):
+        report = parse_report(bom + page[:cut].encode(name) + stray + page[cut:].encode(name))
+        assert report["status"] == "parsed", report["warnings"]
+        assert cells(report) == cells(expected)
+        assert any("realigned at byte" in w for w in report["warnings"]), report["warnings"]
