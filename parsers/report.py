@@ -6,6 +6,7 @@ Pure: no network, no database, no files. Never raises: bad input gives a status 
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -36,6 +37,8 @@ _OLD_STATS_RE = re.compile(r"政府信息公开情况统计表|指标名称|依�
 # nested tag; huge_tree raises it to 2048 at no measured cost (bench/parse.py --baseline), and pages
 # deeper still are flattened and parsed again (parsers/nesting.py)
 _PARSER = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, huge_tree=True)
+# one parser per thread: its error log (read after each parse, below) is the parser's, not the thread's
+_LOCAL = threading.local()
 _MAX_DEPTH = 2048  # libxml2's element depth limit under huge_tree (XML_PARSE_HUGE)
 _DEPTH_BUDGET = 1500  # what a flattened page may still use, with room for the parser's implied elements
 
@@ -125,17 +128,27 @@ def _stopped(parser: etree.HTMLParser) -> str | None:
     return error.message if error is not None and error.level == etree.ErrorLevels.FATAL else None
 
 
+def _html_parser() -> etree.HTMLParser:
+    if threading.current_thread() is threading.main_thread():
+        return _PARSER
+    parser = getattr(_LOCAL, "parser", None)
+    if parser is None:
+        parser = _LOCAL.parser = _PARSER.copy()
+    return parser
+
+
 def _parse_tree(encoded: bytes, warnings: list[str]) -> etree._Element | None:
     """The page's tree; a page nested deeper than libxml2 builds is flattened and parsed again, and
     a parse that still stopped early says so (libxml2 keeps the partial tree without raising)."""
-    root = etree.fromstring(encoded, parser=_PARSER)
-    stopped = _stopped(_PARSER)
+    parser = _html_parser()
+    root = etree.fromstring(encoded, parser=parser)
+    stopped = _stopped(parser)
     if stopped and "depth" in stopped.lower():
         flat, dropped = nesting.flatten(encoded.decode("utf-8", "replace"), _DEPTH_BUDGET)
         warnings.append(f"HTML nested deeper than {_MAX_DEPTH} elements: {dropped} wrapper tags dropped "
                         "before parsing")
-        root = etree.fromstring(flat.encode("utf-8"), parser=_PARSER)
-        stopped = _stopped(_PARSER)
+        root = etree.fromstring(flat.encode("utf-8"), parser=parser)
+        stopped = _stopped(parser)
     if stopped:
         warnings.append(f"HTML parser stopped early, the rest of the page is not read: {stopped}")
     return root
