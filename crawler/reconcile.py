@@ -8,10 +8,21 @@ files not yet checked is read once; in one without a summary, every good copy of
 attachment newer than the state's is recorded as if its commit had happened. Files are remembered
 in the `warc_files` table, so each is read at most once (files already present when the table is
 created are taken as consistent, as they were before this check existed).
+
+An `….warc.gz.open` file is one a crawl was still writing when it was killed (crawler/warc.py
+renames on close; builds skip `*.open`). The next crawl of its source reconciles it as above, then
+checks it the way `warcio check` does (every record parses, every block and payload digest
+verifies) and renames it to its final `….warc.gz` name either way: whole, it is as good as a
+closed file; damaged (a tail cut by a disk or filesystem fault — our single-write records make that
+rare), the build reads it up to its last whole record and records the rest as one `damaged`
+capture, which is better than a file no build ever reads. The check's verdict is logged and kept
+in `warc_files.valid`. A crawl of one source never touches another source's files, and the data
+lock (`nianbao crawl`) keeps any other crawl from writing an `.open` file meanwhile.
 """
 
 from __future__ import annotations
 
+import gzip
 import logging
 from pathlib import Path
 from typing import Any
@@ -20,6 +31,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawler.junk import suspect_page
 from crawler.state import CrawlState, iso, utcnow
+from crawler.warc import OPEN_SUFFIX
 
 log = logging.getLogger(__name__)
 TABLE = "warc_files"
@@ -78,6 +90,44 @@ def _apply(state: CrawlState, source: str, rec: Any) -> bool:
     return True
 
 
+def check_warc(path: Path) -> str | None:
+    """What `warcio check` would complain of in `path`, and what it lets pass: a gzip stream cut
+    short (warcio reads a cut member quietly as a shorter record). None: every gzip member ends
+    properly, every record parses and every digest it carries verifies."""
+    try:
+        with gzip.open(path, "rb") as gz:
+            while gz.read(1 << 20):
+                pass
+        with open(path, "rb") as fh:
+            for rec in ArchiveIterator(fh, check_digests=True):
+                rec.content_stream().read()
+                problems = getattr(rec.digest_checker, "problems", None)
+                if problems:
+                    return f"{rec.rec_headers.get_header('WARC-Record-ID')}: {problems[0]}"
+    except Exception as exc:  # EOFError, zlib.error, ArchiveLoadFailed…: a damaged stretch
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _close_left_open(path: Path) -> tuple[Path, str | None]:
+    """Rename a killed crawl's `.open` file to its final name (after a check); returns the new path
+    and the check's complaint (None when whole)."""
+    problem = check_warc(path)
+    final = path.with_name(path.name[: -len(OPEN_SUFFIX)])
+    n = 1
+    while final.exists():  # never overwrite a closed file
+        n += 1
+        final = path.with_name(path.name[: -len(".warc.gz" + OPEN_SUFFIX)] + f"-{n}.warc.gz")
+    path.rename(final)
+    if problem:
+        log.warning("%s: left open by a killed crawl and damaged (%s); closed as %s, the build reads it up to "
+                    "the damage", path.name, problem, final.name)
+    else:
+        log.warning("%s: left open by a killed crawl, whole (warcio check passes); closed as %s",
+                    path.name, final.name)
+    return final, problem
+
+
 def reconcile(state: CrawlState, warc_dir: str | Path, source: str) -> int:
     """Read the unchecked WARC files of `source`; from those without a crawl-summary (a killed
     crawl's), record their good copies in the crawl state. Returns how many rows were updated."""
@@ -85,14 +135,18 @@ def reconcile(state: CrawlState, warc_dir: str | Path, source: str) -> int:
     table = _table(state, warc_dir)
     checked = {r["name"] for r in table.rows}
     applied = 0
-    for path in sorted(warc_dir.glob(f"nianbao-*-{source}-*.warc.gz")):
-        if path.name in checked:
+    paths = sorted(warc_dir.glob(f"nianbao-*-{source}-*.warc.gz")) + sorted(
+        warc_dir.glob(f"nianbao-*-{source}-*.warc.gz{OPEN_SUFFIX}"))
+    for path in paths:
+        left_open = path.name.endswith(OPEN_SUFFIX)
+        if path.name in checked and not left_open:
             continue
-        summary, n = False, 0
+        summary, n, other_source = False, 0, False
         try:
             with open(path, "rb") as fh:
                 for rec in ArchiveIterator(fh):
                     if rec.rec_headers.get_header("WARC-Nianbao-Source") not in (None, source):
+                        other_source = True
                         break  # another source whose name ends like this one's
                     if rec.rec_type == "metadata" and rec.rec_headers.get_header("WARC-Nianbao-Kind") == "crawl-summary":
                         summary = True
@@ -104,8 +158,15 @@ def reconcile(state: CrawlState, warc_dir: str | Path, source: str) -> int:
         if summary and n:
             log.info("%s: %d copies recorded from a file that was closed cleanly", path.name, n)
         applied += n
-        table.upsert({"name": path.name, "source": source, "checked": iso(utcnow()), "summary": int(summary),
-                      "applied": n}, pk="name")
+        row = {"name": path.name, "source": source, "checked": iso(utcnow()), "summary": int(summary), "applied": n}
+        if left_open and other_source:
+            continue  # another source's file: its own crawl closes it
+        if left_open:
+            # The state now knows its copies (committed above); a kill between here and the upsert
+            # leaves the final name unchecked, and reading it again records nothing twice.
+            final, problem = _close_left_open(path)
+            row.update(name=final.name, valid=int(problem is None), problem=problem)
+        table.upsert(row, pk="name", alter=True)
     if applied:
         log.warning("%s: %d stored copies of a killed crawl recorded in the crawl state", source, applied)
     return applied

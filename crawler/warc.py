@@ -1,7 +1,10 @@
 """Write what the crawler saw as ISO 28500 WARC records (warcio), exactly as received.
 
 One `WarcRecorder` per crawl of one source; its file name carries the run id, the source and a
-per-process stamp, so two crawls (or a resumed crawl) never write the same file. Conventions are
+per-process stamp, so two crawls (or a resumed crawl) never write the same file. While it is being
+written the file is named `….warc.gz.open` (OPEN_SUFFIX) and `close()` renames it to its final
+`….warc.gz` name, so a build (which skips `*.open`) never reads a file being written; an `.open`
+file a killed crawl left is reconciled and renamed by the next crawl (crawler/reconcile.py). Conventions are
 those of docs/architecture.md (extra `WARC-Nianbao-*` headers, `revisit` for unchanged pages,
 one `crawl-summary` metadata record per source per crawl).
 """
@@ -26,6 +29,7 @@ WARC_VERSION = "1.1"
 # Hop-by-hop framing Scrapy has already undone (the body we get is de-chunked): keeping the header
 # would make readers de-chunk again and `warcio check` fail. Renamed, not dropped, so nothing is lost.
 FRAMING_HEADERS = {"transfer-encoding"}
+OPEN_SUFFIX = ".open"  # docs/architecture.md: a name ending in .open is being written; builds skip it
 
 
 def payload_digest(body: bytes) -> str:
@@ -57,7 +61,14 @@ class WarcRecorder:
         while self.path.exists():  # same second, same pid (resume in-process): never overwrite
             n += 1
             self.path = self.directory / self.filename.replace(".warc.gz", f"-{n}.warc.gz")
-        self.filename = self.path.name
+        self.filename = self.path.name  # the final name (what mark_checked records)
+        self.final_path = self.path
+        # never overwrite a left-over .open file of the same name either
+        while self.final_path.exists() or self._open_path(self.final_path).exists():
+            n += 1
+            self.final_path = self.directory / self.filename.replace(".warc.gz", f"-{n}.warc.gz")
+        self.filename = self.final_path.name
+        self.path = self._open_path(self.final_path)  # where records go until close()
         self._fh = open(self.path, "xb")
         self._buf = BytesIO()  # each record is compressed here, then written with one write()
         self.writer = WARCWriter(self._buf, gzip=True, warc_version=WARC_VERSION)
@@ -65,6 +76,10 @@ class WarcRecorder:
         record = self.writer.create_warcinfo_record(self.filename, info)
         self._write(record)
         self.records = 0
+
+    @staticmethod
+    def _open_path(final: Path) -> Path:
+        return final.with_name(final.name + OPEN_SUFFIX)
 
     def _write(self, record: Any) -> None:
         """Write one whole record with a single write() and hand it to the OS at once: a killed
@@ -151,5 +166,11 @@ class WarcRecorder:
         return record.rec_headers.get_header("WARC-Record-ID")
 
     def close(self) -> None:
+        """Close and give the file its final name (fsync first: the rename must not publish a file
+        whose records are still only in the page cache). `path` is then the final path."""
         if not self._fh.closed:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
             self._fh.close()
+            os.replace(self.path, self.final_path)
+            self.path = self.final_path

@@ -57,7 +57,9 @@ def read_warc(path: Path) -> list[Rec]:
 
 def records(warc_dir: Path, files: list[Path] | None = None) -> list[Rec]:
     out: list[Rec] = []
-    for f in files if files is not None else sorted(warc_dir.glob("*.warc.gz")):
+    if files is None:  # a killed crawl's file keeps its .open name until the next crawl closes it
+        files = sorted(warc_dir.glob("*.warc.gz")) + sorted(warc_dir.glob("*.warc.gz.open"))
+    for f in files:
         out.extend(read_warc(f))
     return out
 
