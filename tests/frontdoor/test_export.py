@@ -94,8 +94,8 @@ def test_datapackage_describes_every_exported_file_with_the_sites_descriptions(a
     assert {f["name"]: f["type"] for f in by_name["requests"]["schema"]["fields"]}["value"] == "integer"
 
 
-def test_frictionless_validates_the_package_when_installed(archive):
-    frictionless = pytest.importorskip("frictionless")
+def test_frictionless_validates_the_package(archive):
+    import frictionless
     out = archive / "pkg"
     if not (out / "datapackage.json").exists():
         nianbao("export", "--data-dir", str(archive), "--csv", "--out", str(out))
