@@ -33,6 +33,7 @@ from archive.agencies import infer_level, split_region
 from archive.identity import hints_for, normalize_agency, registry_index
 from archive.ids import document_key, payload_digest, stable_id
 from archive.lookups import write_lookups
+from archive.ocr_cache import FILE_NAME as OCR_CACHE_FILE, OcrCache
 from archive import findings
 from archive.rules import carry_chain_function
 from archive.schema import BUILD_COLUMNS, FTS, TABLES, add_build_columns, create_indexes, create_tables
@@ -73,6 +74,15 @@ def _takes_document_arguments(parse: Parser) -> bool:
     except (TypeError, ValueError):
         return False
     return "content_type" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+@lru_cache(maxsize=8)
+def _takes_cache(parse: Parser) -> bool:
+    """Whether the document parser takes an OCR `cache` (parsers.document.parse_document does)."""
+    try:
+        return "cache" in inspect.signature(parse).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _classify_junk() -> Callable[[bytes, str], str | None] | None:
@@ -140,6 +150,14 @@ def _pk_order(row: tuple) -> tuple:
     return row[0], row[1] or "", row[2] or ""
 
 
+def _box_text(box: Any) -> str | None:
+    """An OCR cell's pixel box as stored: JSON [x0, y0, x1, y1] (another parser's odd box: its text)."""
+    try:
+        return json.dumps([int(v) for v in box])
+    except (TypeError, ValueError):
+        return str(box)
+
+
 def _pk_order_safe(row: tuple) -> tuple:
     """_pk_order for any key values (a key that is not text sorts by its text; the insert decides)."""
     return tuple("" if x is None else x if isinstance(x, str) else repr(x) for x in row[:3])
@@ -203,17 +221,21 @@ def file_name_of(url: str) -> str | None:
     return name or None
 
 
-def parse_capture(capture: dict, body: bytes, parse: Parser) -> tuple[dict, float | None]:
+def parse_capture(capture: dict, body: bytes, parse: Parser, ocr_cache: Any = None) -> tuple[dict, float | None]:
     """(report, parse seconds or None) for one captured payload. Pure: runs in worker processes too.
 
     Every format goes through the parser's one door (parsers.document.parse_document): it sniffs the
-    bytes, so a PDF served as text/html or a DOCX named .doc is read as what it is."""
+    bytes, so a PDF served as text/html or a DOCX named .doc is read as what it is. `ocr_cache`
+    (archive/ocr_cache.py) goes to a document parser that takes `cache`: scans read before are not
+    OCR'd again."""
     if capture.get("junk"):
         return {"status": capture["junk"], "warnings": [f"junk page: {capture['junk']}"]}, None
     kwargs: dict[str, Any] = {}
     if _takes_document_arguments(parse):
         kwargs = {"content_type": capture.get("content_type"), "filename": file_name_of(capture["url"]),
                   "hints": capture.get("hints")}
+        if ocr_cache is not None and _takes_cache(parse):
+            kwargs["cache"] = ocr_cache
     started = time.process_time()  # CPU seconds: the parser's share, whatever else the machine runs
     try:
         report = parse(body, source=capture["url"], **kwargs)
@@ -227,9 +249,10 @@ def parse_capture(capture: dict, body: bytes, parse: Parser) -> tuple[dict, floa
 _WORKER: dict[str, Any] = {}
 
 
-def _worker_init() -> None:
+def _worker_init(ocr_cache: Any = None) -> None:
     parse, _ = default_parser()
     _WORKER["parse"] = parse
+    _WORKER["ocr_cache"] = ocr_cache  # a worker opens its own connection on first use (archive/ocr_cache.py)
 
 
 def _worker_parse(job: tuple) -> tuple:
@@ -237,7 +260,7 @@ def _worker_parse(job: tuple) -> tuple:
     kind, item, body, need = job
     if not need:
         return kind, item, body, None
-    report, seconds = parse_capture(item, body, _WORKER["parse"])
+    report, seconds = parse_capture(item, body, _WORKER["parse"], _WORKER.get("ocr_cache"))
     usable = report.get("status") in USABLE
     return kind, item, None if usable else body, (report, seconds)
 
@@ -246,8 +269,9 @@ class ArchiveBuilder:
     """Feed captures in record order; `finish()` writes the metadata and indexes."""
 
     def __init__(self, db: sqlite_utils.Database, parse: Parser, parser_version: str,
-                 batch_size: int = 200000, registry: list[dict] | None = None):
+                 batch_size: int = 200000, registry: list[dict] | None = None, ocr_cache: Any = None):
         self.db = db
+        self.ocr_cache = ocr_cache  # OCR results kept across builds (archive/ocr_cache.py), or None
         self.parse = parse
         self.parser_version = parser_version
         self.batch_size = batch_size
@@ -406,7 +430,7 @@ class ArchiveBuilder:
         capture["version_id"] = version_id
 
     def _parse(self, capture: dict, body: bytes) -> dict:
-        report, seconds = parse_capture(capture, body, self.parse)
+        report, seconds = parse_capture(capture, body, self.parse, self.ocr_cache)
         self._count_parse(seconds)
         return report
 
@@ -484,8 +508,10 @@ class ArchiveBuilder:
                         value = None
                 if raw is not None and raw.__class__ is not str:
                     raw = str(raw)
+                box = c.get("box")  # OCR'd cells only: [x0, y0, x1, y1] pixels, stored as JSON text
                 append((vid, c.get(a), c.get(b), value, raw, c.get("reading"),
-                        p.get("table"), p.get("row"), p.get("col")))
+                        p.get("table"), p.get("row"), p.get("col"), c.get("method"), c.get("confidence"),
+                        c.get("page"), None if box is None else _box_text(box)))
                 n += 1
             if key == "requests":  # kept small (tuples) until finish() runs the carry chains
                 chain = [(c.get("row"), c.get("column"), self._bounded(c.get("value")), c.get("raw"),
@@ -568,7 +594,8 @@ class ArchiveBuilder:
         "requests": ("version_id", "row_key", "column_key"),
         "appeals": ("version_id", "procedure", "outcome"),
     }
-    _CELL_TAIL = ("value", "raw", "reading", "pos_table", "pos_row", "pos_col")
+    # OCR provenance (method 'ocr', confidence, page, box as JSON) null for cells read from text
+    _CELL_TAIL = ("value", "raw", "reading", "pos_table", "pos_row", "pos_col", "method", "confidence", "page", "box")
     _RULE_COLUMNS = ("version_id", "rule", "scope", "ok", "expected", "actual", "blank_as_zero",
                      "note", "other_version_id")
     _VERSION_COLUMNS = tuple(TABLES["document_versions"]["columns"])
@@ -1190,7 +1217,8 @@ def feed_records(builder: ArchiveBuilder, records: Iterable[tuple[str, dict, byt
     if jobs > 1:
         import multiprocessing
 
-        pool = multiprocessing.get_context("fork").Pool(jobs, initializer=_worker_init)
+        pool = multiprocessing.get_context("fork").Pool(jobs, initializer=_worker_init,
+                                                        initargs=(builder.ocr_cache,))
         stream: Iterable[tuple] = pool.imap(_worker_parse, _jobs(records), chunksize=8)
     else:
         pool = None
@@ -1297,10 +1325,13 @@ def prepare_database(db: sqlite_utils.Database) -> None:
 
 def build_archive(out: Path, *, warcs: list[Path] | None = None, files: list[Path] | None = None,
                   parse: Parser | None = None, parser_version: str | None = None,
-                  registry_path: Path | None = None, batch_size: int = 200000, jobs: int = 1) -> dict:
+                  registry_path: Path | None = None, batch_size: int = 200000, jobs: int = 1,
+                  ocr_cache: Path | None = None) -> dict:
     """Build `out` from scratch (into a temporary file, then renamed): WARCs and/or report files.
 
-    jobs > 1 parses in that many worker processes with the default parser (same result)."""
+    jobs > 1 parses in that many worker processes with the default parser (same result).
+    `ocr_cache`: the file OCR results are kept in across builds (default: ocr_cache.db beside `out`,
+    i.e. in the data dir), so a rebuild does not OCR a scan it read before."""
     if jobs > 1 and parse is not None:
         raise ValueError("jobs > 1 uses the default parser in worker processes; do not pass parse=")
     if parse is None:
@@ -1314,8 +1345,13 @@ def build_archive(out: Path, *, warcs: list[Path] | None = None, files: list[Pat
     db = None
     try:
         db = sqlite_utils.Database(tmp)
-        return _build_into(db, tmp, out, warcs=warcs, files=files, parse=parse, parser_version=parser_version,
-                           registry_path=registry_path, batch_size=batch_size, jobs=jobs)
+        cache = OcrCache(ocr_cache or out.parent / OCR_CACHE_FILE)
+        try:
+            return _build_into(db, tmp, out, warcs=warcs, files=files, parse=parse,
+                               parser_version=parser_version, registry_path=registry_path,
+                               batch_size=batch_size, jobs=jobs, ocr_cache=cache)
+        finally:
+            cache.close()
     except BaseException:
         # a failed build (disk full, interrupted, a bug) leaves no partial file to fill the disk
         if db is not None:
@@ -1354,13 +1390,14 @@ def closed_warcs(paths: Iterable[Path]) -> list[Path]:
 
 def _build_into(db: sqlite_utils.Database, tmp: Path, out: Path, *, warcs: list[Path] | None,
                 files: list[Path] | None, parse: Parser, parser_version: str, registry_path: Path | None,
-                batch_size: int, jobs: int) -> dict:
+                batch_size: int, jobs: int, ocr_cache: OcrCache | None = None) -> dict:
     started_wall, started = time.time(), time.perf_counter()
     old_runs = _previous_build_runs(out)
     carried = _previous_tables(out)
     prepare_database(db)
     registry = load_sources(registry_path)
-    builder = ArchiveBuilder(db, parse, parser_version, batch_size=batch_size, registry=registry)
+    builder = ArchiveBuilder(db, parse, parser_version, batch_size=batch_size, registry=registry,
+                             ocr_cache=ocr_cache)
     warc_files = sorted(closed_warcs(warcs or []), key=lambda p: Path(p).name)
     thresholds = gc.get_threshold()
     gc.set_threshold(20000, 20, 20)  # ~30x fewer young collections; the parser makes few cycles

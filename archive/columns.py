@@ -56,6 +56,11 @@ COMMON: dict[str, str] = {
     "pos_table": "位置：第几个表格 which table of the page (0-based)",
     "pos_row": "位置：行 grid row (0-based, after rowspan/colspan expansion)",
     "pos_col": "位置：列 grid column (0-based, after rowspan/colspan expansion)",
+    "method": "读取方式 how the cell was read: ocr 识别 (a scan read by OCR); null = from the document's text",
+    "confidence": "识别置信度 OCR confidence 0–1 (below 0.80 the reading is flagged for review); null when not OCR'd",
+    "page": "页码 page of the scan the cell was read on (1-based); null when not OCR'd",
+    "box": "像素框 the cell's box on that page, JSON [x0, y0, x1, y1] in pixels of the page as OCR read it "
+           "(a PDF rendered at 200 dpi), after deskew; null when not OCR'd",
     "row_key": "行 canonical row key (→ request_rows / active_rows)",
     "column_key": "列 canonical column key (→ request_columns)",
     "note": "附注 note (JSON or null)",

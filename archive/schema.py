@@ -115,6 +115,7 @@ TABLES: dict[str, dict] = {
         "columns": {
             "version_id": str, "row_key": str, "measure": str, "value": "ANY", "raw": str,
             "reading": str, "pos_table": int, "pos_row": int, "pos_col": int,
+            "method": str, "confidence": float, "page": int, "box": str,
         },
         "pk": ("version_id", "row_key", "measure"),
         "foreign_keys": [
@@ -128,6 +129,7 @@ TABLES: dict[str, dict] = {
         "columns": {
             "version_id": str, "row_key": str, "column_key": str, "value": int, "raw": str,
             "reading": str, "pos_table": int, "pos_row": int, "pos_col": int,
+            "method": str, "confidence": float, "page": int, "box": str,
         },
         "pk": ("version_id", "row_key", "column_key"),
         "foreign_keys": [
@@ -143,6 +145,7 @@ TABLES: dict[str, dict] = {
         "columns": {
             "version_id": str, "procedure": str, "outcome": str, "value": int, "raw": str,
             "reading": str, "pos_table": int, "pos_row": int, "pos_col": int,
+            "method": str, "confidence": float, "page": int, "box": str,
         },
         "pk": ("version_id", "procedure", "outcome"),
         "foreign_keys": [
@@ -422,6 +425,11 @@ def add_build_columns(db: sqlite_utils.Database) -> None:
                 db[table].add_column(name, kind)
 
 
+# cell tables whose OCR'd rows (method 'ocr', confidence, page, box; null otherwise) get a partial index on
+# confidence, for the low-confidence review (datasette-metadata.json query low_confidence_cells)
+OCR_CELL_TABLES = ("active_disclosure", "requests", "appeals")
+
+
 def create_indexes(db: sqlite_utils.Database, names: list[str] | None = None) -> None:
     """Indexes: plain column lists get sqlite-utils' names; (name, columns) keep the name the
     publishing side (nianbao.publish.indexes) checks for, so `nianbao serve` finds them present.
@@ -432,6 +440,10 @@ def create_indexes(db: sqlite_utils.Database, names: list[str] | None = None) ->
                 db[name].create_index(spec[1], index_name=spec[0], if_not_exists=True)
             else:
                 db[name].create_index(spec, if_not_exists=True)
+    for name in names or TABLE_ORDER:
+        if name in OCR_CELL_TABLES:  # partial: only OCR'd cells are indexed, text-only archives pay nothing
+            db.conn.execute(f"create index if not exists [idx_{name}_ocr_confidence] on [{name}] (confidence) "
+                            "where confidence is not null")
     if names:
         for name in names:
             db.conn.execute(f"analyze [{name}]")

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             # the registry this data dir's crawls used (<data>/registry.yaml), unless one is given
             registry = registry_for_build(data.registry, args.registry)
             run_row = build_archive(out, warcs=warcs, files=files, registry_path=registry,
-                                    jobs=max(1, args.jobs))
+                                    jobs=max(1, args.jobs), ocr_cache=data.root / "ocr_cache.db")
     except RunLocked as exc:
         print(f"nianbao build: {exc} (a crawl or build is running; --wait to wait for it)", file=sys.stderr)
         return 75

@@ -274,7 +274,9 @@ def build(db_path: Path, n_reports: int, warc_dir: Path | None = None, seed: int
         for table, rows in buffers.items():
             if rows:
                 marks = ",".join("?" * len(rows[0]))
-                db.conn.executemany(f"insert into [{table}] values ({marks})", rows)
+                # the table's leading columns: later nullable ones (e.g. the cells' OCR provenance) stay null
+                cols = ",".join(f"[{c.name}]" for c in db[table].columns[:len(rows[0])])
+                db.conn.executemany(f"insert into [{table}] ({cols}) values ({marks})", rows)
                 rows.clear()
         index_rows(db, "sections", FTS["sections"], fts_rows["sections"])
         index_rows(db, "document_versions", FTS["document_versions"], fts_rows["document_versions"])
