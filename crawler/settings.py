@@ -44,7 +44,7 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 NIANBAO_RETRY_AFTER_MAX = float(os.environ.get("NIANBAO_RETRY_AFTER_MAX") or 120.0)
 
 # Size and time limits: annual-report PDFs are rarely above 20 MB.
-DOWNLOAD_TIMEOUT = 60
+DOWNLOAD_TIMEOUT = int(os.environ.get("NIANBAO_DOWNLOAD_TIMEOUT") or 60)  # the env: bench/soak.py's slow drip
 DOWNLOAD_MAXSIZE = 64 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 16 * 1024 * 1024
 

@@ -142,15 +142,18 @@ class FixturePortal:
             self.server.failures[path] = (times, status)
 
     def fault(self, key_or_path: str, mode: str, times: int = -1, status: int = 503,
-              headers: dict[str, str] | None = None, retry_after_in: float | None = None) -> str:
+              headers: dict[str, str] | None = None, retry_after_in: float | None = None,
+              size: int = 200 * 1024 * 1024, interval: float = 1.0) -> str:
         """Make a report (key) or path misbehave (server.Fault: `empty`, `waf`, `loop`, `status` with
-        `headers` such as Retry-After) for `times` answers, or until `recover()`. Returns the path."""
+        `headers` such as Retry-After, `reset`, `truncate`, `charset`, `huge` (`size` bytes), `drip`
+        (a byte every `interval` s), `trap` on a list page) for `times` answers, or until `recover()`.
+        Returns the path."""
         try:
             path = self.report_url(key_or_path)[len(self.base_url):]
         except KeyError:
             path = key_or_path
         with self.server.lock:
-            self.server.faults[path] = Fault(mode, times, status, headers, retry_after_in)
+            self.server.faults[path] = Fault(mode, times, status, headers, retry_after_in, size, interval)
         return path
 
     def recover(self) -> None:

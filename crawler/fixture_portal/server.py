@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import socket
+import struct
 import threading
+import re
 import time
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
@@ -40,7 +43,12 @@ UNKNOWN_WAF_PAGE = (b'<!DOCTYPE html><html><head><meta charset="utf-8"><title></
 @dataclass
 class Fault:
     """How a path misbehaves: `status` (that status, extra `headers`, e.g. Retry-After), `empty` (an
-    empty 200), `waf` (an unknown gateway's 200 page), `loop` (302 to PATH_loop, which 302s back).
+    empty 200), `waf` (an unknown gateway's 200 page), `loop` (302 to PATH_loop, which 302s back),
+    `reset` (the connection is reset, no answer), `truncate` (the page's first half, then the
+    connection closes short of its Content-Length), `charset` (the page with a Content-Type charset
+    that lies), `huge` (a `size`-byte 200 streamed from one small buffer, never held in memory),
+    `drip` (a 200 of min(`size`, 4096) bytes, one every `interval` s), `trap` (on a list page: the page
+    plus a 下一页 link to DIR/index_trap1.html, each trap page linking the next, without end).
     `times` answers left; -1 until `FixturePortal.recover()`."""
 
     mode: str
@@ -48,6 +56,12 @@ class Fault:
     status: int = 503
     headers: dict[str, str] | None = None
     retry_after_in: float | None = None  # send Retry-After as an HTTP-date this many seconds ahead
+    size: int = 200 * 1024 * 1024  # `huge`: bytes announced and streamed
+    interval: float = 1.0  # `drip`: seconds between bytes
+
+
+TRAP_PAGE = re.compile(r"^(.*/)index_trap(\d+)\.html$")
+_CHUNK = b"<!-- " + b"x" * (1024 * 1024 - 9) + b" -->"  # 1 MiB streamed over and over by `huge`
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -108,7 +122,59 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         return status
 
+    def _log(self, status: int) -> None:
+        srv: "FixtureServer" = self.server.fixture  # type: ignore[attr-defined]
+        conditional = bool(self.headers.get("If-None-Match") or self.headers.get("If-Modified-Since"))
+        with srv.lock:
+            srv.log.append(LoggedRequest(getattr(self, "_nb_method", "GET"), self._nb_path, status, conditional,
+                                         self.headers.get("User-Agent", ""), getattr(self, "_nb_form", None),
+                                         time.monotonic(), time.time()))
+
+    def _abort(self, reset: bool) -> None:
+        """Drop the connection: a TCP reset (SO_LINGER 0) or a plain close."""
+        if reset:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        try:
+            self.wfile.flush()
+        except OSError:
+            pass
+        self.connection.close()
+
+    def _stream(self, fault: "Fault") -> int:
+        """`huge` and `drip`: a 200 whose body is written bit by bit until done or the client leaves."""
+        self._log(200)
+        size = fault.size if fault.mode == "huge" else min(fault.size, 4096)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/pdf" if fault.mode == "huge" else "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        sent = 0
+        try:
+            while sent < size:
+                if fault.mode == "huge":
+                    chunk = memoryview(_CHUNK)[: min(len(_CHUNK), size - sent)]
+                else:
+                    time.sleep(fault.interval)
+                    chunk = memoryview(b" ")
+                self.wfile.write(chunk)
+                self.wfile.flush()
+                sent += len(chunk)
+        except OSError:  # the crawler gave up (maxsize, timeout): what the fault is for
+            self.close_connection = True
+        return 200
+
     def _fault(self, srv: "FixtureServer", path: str) -> int | None:
+        trap = TRAP_PAGE.match(path)
+        if trap:
+            with srv.lock:
+                armed = any(f.mode == "trap" and f.times != 0 and p.startswith(trap.group(1))
+                            for p, f in srv.faults.items())
+            if armed:
+                n = int(trap.group(2))
+                return self._send(200, {"Content-Type": "text/html; charset=utf-8"},
+                                  f'<html><body><ul></ul><a href="./index_trap{n + 1}.html">下一页</a></body></html>'
+                                  .encode("utf-8"))
         with srv.lock:
             looped = path.endswith("_loop") and path[:-5] in srv.faults and srv.faults[path[:-5]].mode == "loop"
             fault = srv.faults.get(path[:-5] if looped else path)
@@ -122,6 +188,15 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, {"Content-Type": "text/html; charset=utf-8"}, UNKNOWN_WAF_PAGE)
         if fault.mode == "loop":
             return self._send(302, {"Location": path[:-5] if looped else path + "_loop", "Content-Type": "text/html"})
+        if fault.mode == "reset":
+            self._log(0)
+            self._abort(reset=True)
+            return 0
+        if fault.mode in ("huge", "drip"):
+            return self._stream(fault)
+        if fault.mode in ("truncate", "charset", "trap"):
+            self._nb_mode = fault.mode  # the page itself, spoilt by _serve
+            return None
         headers = {"Content-Type": "text/html", **(fault.headers or {})}
         if fault.retry_after_in is not None:
             headers["Retry-After"] = formatdate(time.time() + fault.retry_after_in, usegmt=True)
@@ -129,6 +204,7 @@ class _Handler(BaseHTTPRequestHandler):
                           f"<html><body><h1>{fault.status}</h1></body></html>".encode())
 
     def _serve(self, srv: "FixtureServer", path: str) -> int:
+        self._nb_mode = None
         answered = self._fault(srv, path)
         if answered is not None:
             return answered
@@ -171,6 +247,21 @@ class _Handler(BaseHTTPRequestHandler):
             data = gzip.compress(data, mtime=0)
             headers["Content-Encoding"] = "gzip"
             headers["Vary"] = "Accept-Encoding"
+        if self._nb_mode == "charset":
+            ctype = headers["Content-Type"].split(";")[0]
+            headers["Content-Type"] = f"{ctype}; charset={'utf-8' if 'gb' in meta.content_type.lower() else 'gbk'}"
+        elif self._nb_mode == "trap" and "Content-Encoding" not in headers:
+            data = data.replace(b"</body>", b'<a href="./index_trap1.html">\xe4\xb8\x8b\xe4\xb8\x80\xe9\xa1\xb5</a></body>')
+        elif self._nb_mode == "truncate":
+            self._log(200)
+            self.send_response(200)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self._abort(reset=False)
+            return 200
         return self._send(200, headers, data)
 
 
