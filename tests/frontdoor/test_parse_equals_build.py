@@ -23,7 +23,9 @@ FORMATS = REPO / "tests" / "fixtures" / "formats"
 LAYOUT = REPO / "tests" / "fixtures" / "layout"
 FILES = [FORMATS / f"shuyang_fgj_2023.{suffix}" for suffix in
          ("pdf", "docx", "doc", "wps", "wpsx.wps", "ofd", "xlsx", "xls", "rtf", "png")] + \
-        [FORMATS / "pingtan_2019.docx", LAYOUT / "pdf_a4_continued.pdf"]
+        [FORMATS / "pingtan_2019.docx", LAYOUT / "pdf_a4_continued.pdf"] + \
+        [REPO / "tests" / "fixtures" / "scans" / name  # scans read by OCR: no text layer, a broken one, an image
+         for name in ("county_2023.pdf", "broken_text_2022.pdf", "pingtan_2025_p2.png")]
 TABLES = {"active": ("active_disclosure", "row_key", "measure", "row", "measure"),
           "requests": ("requests", "row_key", "column_key", "row", "column"),
           "appeals": ("appeals", "procedure", "outcome", "procedure", "outcome")}
