@@ -251,7 +251,8 @@ class _Handler(BaseHTTPRequestHandler):
             ctype = headers["Content-Type"].split(";")[0]
             headers["Content-Type"] = f"{ctype}; charset={'utf-8' if 'gb' in meta.content_type.lower() else 'gbk'}"
         elif self._nb_mode == "trap" and "Content-Encoding" not in headers:
-            data = data.replace(b"</body>", b'<a href="./index_trap1.html">\xe4\xb8\x8b\xe4\xb8\x80\xe9\xa1\xb5</a></body>')
+            # 下一页 as character references: right whatever the page's charset
+            data = data.replace(b"</body>", b'<a href="./index_trap1.html">&#19979;&#19968;&#39029;</a></body>')
         elif self._nb_mode == "truncate":
             self._log(200)
             self.send_response(200)

@@ -82,7 +82,7 @@ def test_trap_chains_list_pages_until_recover(portal):
     resp, conn = get(portal, column + "index_2.html")
     page = resp.read().decode("utf-8")
     conn.close()
-    assert 'href="./index_trap1.html">下一页' in page and "t2" in page  # the real list, plus the trap
+    assert 'href="./index_trap1.html">&#19979;&#19968;&#39029;' in page and "t2" in page  # the list + the trap
     resp, conn = get(portal, column + "index_trap7.html")
     assert resp.status == 200 and 'href="./index_trap8.html">下一页' in resp.read().decode("utf-8")
     conn.close()
