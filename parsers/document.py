@@ -34,9 +34,13 @@ from __future__ import annotations
 
 import inspect
 import io
+import xml.etree.ElementTree
 import zipfile
+import zlib
 from collections.abc import Callable
 from typing import Any
+
+import lxml.etree
 
 from parsers.formats import IMAGE_KINDS, declared_kind, sniff
 from parsers.report import parse_report
@@ -86,9 +90,16 @@ def _parse_document(data: bytes, content_type: str | None, filename: str | None,
         html = converter(data, warnings)
     except _Unreadable as error:
         return _status(source, "unreadable", kind, str(error))
+    except _DAMAGED as error:  # a damaged container or XML part (byte-flipped, truncated): not our bug
+        if kind not in _ZIP_KINDS:
+            return _status(source, "unreadable", kind, f"{kind.upper()} not readable: {type(error).__name__}: {error}")
+        return _status(source, "unreadable", kind, f"{kind.upper()} damaged: {type(error).__name__}: {error}")
     except Exception as error:  # noqa: BLE001 - each library raises its own types on damaged files
         return _status(source, "unreadable", kind, f"{kind.upper()} not readable: {type(error).__name__}: {error}")
     if html is None:
+        damage = _zip_damage(data) if kind in _ZIP_KINDS else None
+        if damage:
+            return _status(source, "unreadable", kind, f"{kind.upper()} damaged: {damage}")
         return _status(source, "unreadable", kind, f"{kind.upper()} not readable (damaged file?)")
     report = _read(html, kind, source, hints)
     report["warnings"][:0] = warnings
@@ -106,6 +117,31 @@ def _status(source: str, status: str, kind: str | None, warning: str) -> dict[st
     report = parse_report(b"", source=source)
     report.update(status=status, format=kind, warnings=[warning])
     return report
+
+
+# what a damaged zip container (DOCX, XLSX, OFD, WPS) or its XML raises from the converters
+_DAMAGED: tuple[type[BaseException], ...] = (zlib.error, zipfile.BadZipFile, KeyError, EOFError,
+                                             lxml.etree.LxmlError, xml.etree.ElementTree.ParseError)
+
+_ZIP_KINDS = ("docx", "xlsx", "ofd", "wps")
+
+
+def _zip_damage(data: bytes) -> str | None:
+    """Why a zip container is damaged (its first member that fails to inflate or to match its CRC),
+    or None when every member reads: the converter then failed for another reason."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            budget = 256 << 20  # bytes inflated at most: a zip bomb is not read to its end
+            for info in archive.infolist()[:2000]:
+                try:
+                    with archive.open(info) as member:
+                        while budget > 0 and (chunk := member.read(1 << 20)):
+                            budget -= len(chunk)
+                except _DAMAGED + (ValueError, OSError, NotImplementedError) as error:
+                    return f"member {info.filename}: {type(error).__name__}: {error}"
+    except _DAMAGED + (ValueError, OSError, NotImplementedError) as error:
+        return f"{type(error).__name__}: {error}"
+    return None
 
 
 class _Unreadable(Exception):
@@ -230,8 +266,12 @@ class _Scan:
                          "cells": len(cells), "low_confidence": low}
         what = "page image" if self.kind != "pdf" else (
             "PDF without a usable text layer" if self.text_html is None else "PDF pages without a usable text layer")
-        report["warnings"].insert(0, f"{what} read by OCR (page(s) {', '.join(map(str, pages))}): "
-                                     f"{len(cells)} table cells, {low} below confidence {threshold}")
+        if pages:
+            said = (f"{what} read by OCR (page(s) {', '.join(map(str, pages))}): "
+                    f"{len(cells)} table cells, {low} below confidence {threshold}")
+        else:
+            said = f"{what}: no page could be read by OCR"
+        report["warnings"][:0] = [said, *(self.result.get("warnings") or [])]
         return report
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 IMAGE_KINDS = ("png", "jpeg", "tiff", "gif", "bmp", "webp")
@@ -82,8 +83,11 @@ def _zip(data: bytes, declared: str | None) -> Sniffed:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = archive.namelist()
-            custom = archive.read("docProps/custom.xml") if "docProps/custom.xml" in names else b""
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError, ValueError, NotImplementedError) as error:
+            try:  # only a marker: a damaged member here is the converter's to report
+                custom = archive.read("docProps/custom.xml") if "docProps/custom.xml" in names else b""
+            except (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError, ValueError, NotImplementedError):
+                custom = b""
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError, ValueError, NotImplementedError) as error:
         kind = declared if declared in ("docx", "xlsx", "ofd", "wps") else "zip"
         return Sniffed(kind, "zip archive", f"broken zip archive: {error}")
     members = set(names)
@@ -128,11 +132,30 @@ def _ole2(data: bytes, declared: str | None) -> Sniffed:
 
 
 def _is_text(data: bytes) -> bool:
-    """Text in some charset: a UTF-16 BOM, or (almost) no C0 control bytes in the first 4 KB."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+    """Text in some charset: a UTF-16/UTF-32 BOM, BOM-less UTF-16 (see _utf16_without_bom), or
+    (almost) no C0 control bytes in the first 4 KB."""
+    if data[:4] in (b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00") or data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return True
+    if _utf16_without_bom(data[:4096]):
         return True
     sample = data[:4096]
     return not sample or len(_BINARY_RE.findall(sample)) * 100 <= len(sample)
+
+
+def _utf16_without_bom(sample: bytes) -> bool:
+    """UTF-16 LE or BE without a BOM (parse_report reads it), as HTML saved as "Unicode" is: at least
+    30% of the code units ASCII (the markup; CJK text fills the rest), a '<' among them, and (almost)
+    no C0 control characters, which binary data with zero bytes is full of."""
+    pairs = len(sample) // 2
+    if pairs < 8:
+        return False
+    for zero, char in ((1, 0), (0, 1)):  # LE: the high byte (second) is zero; BE: the first
+        units = list(zip(sample[zero::2][:pairs], sample[char::2][:pairs]))
+        ascii_units = sum(1 for h, c in units if h == 0 and (32 <= c < 127 or c in (9, 10, 13)))
+        controls = sum(1 for h, c in units if h == 0 and c < 32 and c not in (9, 10, 12, 13))
+        if ascii_units * 10 >= pairs * 3 and controls * 100 <= pairs and (0, 60) in units:
+            return True
+    return False
 
 
 def _signature(data: bytes) -> str:

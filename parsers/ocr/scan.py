@@ -29,6 +29,13 @@ from parsers.ocr.page import PageResult, read_page
 OCR_VERSION = "1"          # bump when a change alters readings: cached results of older versions are ignored
 THRESHOLD = 0.80           # cells read below this confidence are flagged low_confidence (bench/ocr.py measures)
 DEFAULT_DPI = 200
+# Bounds on one document's OCR (issue 15, point 6: no input may stall or blow memory). OCR costs
+# ≈ 2.3 s CPU a page and an annual report has ≤ ~20 pages, so pages past MAX_PAGES are not read (a
+# warning says which); a page whose mediabox is absurd (≤ 0, or over 5 m a side, as a damaged PDF
+# gives) is skipped, and a page that would render to more than MAX_PIXELS is rendered at a lower dpi.
+MAX_PAGES = 30
+MAX_PAGE_POINTS = 5000 / 25.4 * 72   # 5 m in PDF points
+MAX_PIXELS = 40_000_000              # ≈ 40 MB greyscale; an A4 page at 200 dpi is 3.9 Mpx
 
 
 # ---------------------------------------------------------------- cache
@@ -62,21 +69,68 @@ def _cache_put(cache: Any, key: str, value: Any) -> None:
 # ---------------------------------------------------------------- inputs
 
 
-def render_pdf(pdf: bytes, dpi: int, pages: Iterable[int] | None = None) -> list[tuple[int, Image.Image]]:
-    """(page index, greyscale image) at `dpi` with pypdfium2."""
+def render_pdf(pdf: bytes, dpi: int, pages: Iterable[int] | None = None,
+               warnings: list[str] | None = None) -> list[tuple[int, Image.Image]]:
+    """(page index, greyscale image) with pypdfium2, at `dpi` or lower (see render_dpi); pages past
+    MAX_PAGES and pages of absurd size are left out, each with a line in `warnings`."""
+    return [(i, image) for i, image, _ in render_pdf_pages(pdf, dpi, pages, warnings)]
+
+
+def render_dpi(width: float, height: float, dpi: int) -> int | None:
+    """The dpi to render a page of `width` x `height` points at: `dpi`, lowered so the image stays
+    within MAX_PIXELS; None for a page size no real page has (≤ 0 or over MAX_PAGE_POINTS)."""
+    if not (0 < width <= MAX_PAGE_POINTS and 0 < height <= MAX_PAGE_POINTS):
+        return None
+    pixels = width * height * (dpi / 72) ** 2
+    if pixels <= MAX_PIXELS:
+        return dpi
+    return max(1, int(dpi * (MAX_PIXELS / pixels) ** 0.5))
+
+
+def render_pdf_pages(pdf: bytes, dpi: int, pages: Iterable[int] | None = None,
+                     warnings: list[str] | None = None) -> list[tuple[int, Image.Image, int]]:
+    """(page index, greyscale image, dpi it was rendered at), within the bounds above."""
     import pypdfium2 as pdfium
 
+    warnings = warnings if warnings is not None else []
     doc = pdfium.PdfDocument(pdf)
     try:
-        wanted = range(len(doc)) if pages is None else pages
+        wanted = list(range(len(doc)) if pages is None else pages)
+        if len(wanted) > MAX_PAGES:
+            skipped = wanted[MAX_PAGES:]
+            warnings.append(f"OCR limited to {MAX_PAGES} pages: page(s) {_ranges(skipped)} not read")
+            wanted = wanted[:MAX_PAGES]
         out = []
         for i in wanted:
             page = doc[i]
-            out.append((i, page.render(scale=dpi / 72, grayscale=True).to_pil().convert("L")))
-            page.close()
+            try:
+                width, height = page.get_size()
+                page_dpi = render_dpi(width, height, dpi)
+                if page_dpi is None:
+                    warnings.append(f"page {i + 1} not read by OCR: page size {width:.0f} x {height:.0f} pt "
+                                    "is not a real page (damaged PDF?)")
+                    continue
+                if page_dpi < dpi:
+                    warnings.append(f"page {i + 1} ({width:.0f} x {height:.0f} pt) rendered at {page_dpi} dpi, "
+                                    f"not {dpi}, to stay within {MAX_PIXELS // 1_000_000} Mpx")
+                image = page.render(scale=page_dpi / 72, grayscale=True).to_pil().convert("L")
+                out.append((i, image, page_dpi))
+            finally:
+                page.close()
         return out
     finally:
         doc.close()
+
+
+def _ranges(pages: list[int]) -> str:
+    """0-based page indexes as 1-based ranges: [30, 31, 32, 40] → '31-33, 41'."""
+    spans: list[list[int]] = []
+    for p in pages:
+        if spans and p == spans[-1][1] + 1:
+            spans[-1][1] = p
+        else:
+            spans.append([p, p])
+    return ", ".join(f"{a + 1}-{b + 1}" if b > a else f"{a + 1}" for a, b in spans)
 
 
 def image_dpi(image: Image.Image) -> int:
@@ -244,7 +298,7 @@ def build_html(pages: list[PageResult], dpi: int) -> tuple[str, list[dict]]:
 
 
 def _run(images: list[tuple[int, Image.Image, int]], engine: Engine, threshold: float,
-         render_seconds: float) -> dict[str, Any]:
+         render_seconds: float, warnings: list[str] | None = None) -> dict[str, Any]:
     results = []
     for page_no, image, dpi in images:
         results.append(read_page(engine, image, page_no, dpi, threshold))
@@ -260,6 +314,7 @@ def _run(images: list[tuple[int, Image.Image, int]], engine: Engine, threshold: 
                                **{k: round(v, 4) for k, v in r.timings.items()}}} for r in results],
         "threshold": threshold,
         "ocr_version": OCR_VERSION,
+        "warnings": list(warnings or []),
     }
 
 
@@ -279,11 +334,12 @@ def scan_pdf(pdf: bytes, dpi: int = DEFAULT_DPI, *, pages: list[int] | None = No
     if not engine.available():
         return _unavailable("ocr_unavailable")
     started = time.process_time()
+    warnings: list[str] = []
     try:
-        rendered = render_pdf(pdf, dpi, pages)
+        rendered = render_pdf_pages(pdf, dpi, pages, warnings)
     except Exception:  # noqa: BLE001 - bad input is a status
         return _unavailable("unreadable")
-    result = _run([(i, image, dpi) for i, image in rendered], engine, threshold, time.process_time() - started)
+    result = _run(rendered, engine, threshold, time.process_time() - started, warnings)
     _cache_put(cache, key, result)
     return result
 
