@@ -10,7 +10,12 @@ parsing 100,000 rendered pages would take far longer than the thing being measur
 in data/bench-serve/<n>/ (≈ 0.55 GB per 10,000 reports) and rebuilt with --rebuild. The server
 is the one `nianbao serve` runs (immutable, inspect file, the repository's metadata), on
 127.0.0.1; each URL is fetched once to warm up and then --runs times in sequence. Prints p50/p95
-per URL and checks the target: p95 ≤ 300 ms for search and table pages.
+per URL and checks the target of issue 14 point 7: p95 ≤ 300 ms for every page a user reaches from
+the home page: table and view pages (reports filtered by year/level, report_totals by province),
+report cards (/-/report/<id>), searches (/-/search for 复议 / 行政复议 / 政府信息公开, section_search),
+each canned query's page, the dashboards and the JSON queries their charts send, the JSON API.
+Only `compare` rows (slower variants kept to show why a page is built the way it is) carry no
+target. A page that does not answer 200 counts as a miss too.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -33,14 +39,27 @@ sys.path.insert(0, str(REPO))
 from nianbao.commands.serve import datasette_command, default_metadata, prepare  # noqa: E402
 
 TARGET_MS = 300
+KINDS = ("search", "compare", "table", "view", "json", "card", "canned", "dash", "chart")
 
 
 def url(path: str, **params: str) -> str:
     return path + ("?" + urllib.parse.urlencode(params) if params else "")
 
 
-def targets(metadata: dict, sample_document: str) -> list[tuple[str, str, str]]:
-    """(kind, label, path): search and table pages carry the 300 ms target."""
+def _optional_clauses(sql: str, params: dict[str, str]) -> str:
+    """A datasette-dashboards query with its `[[ … :name … ]]` clauses kept for the filters given
+    and dropped for the others (what the dashboard sends when a filter is set or not)."""
+    def keep(match: re.Match) -> str:
+        inner = match.group(1)
+        return inner if all(n in params for n in re.findall(r":(\w+)", inner)) else ""
+
+    return re.sub(r"\[\[(.*?)\]\]", keep, sql)
+
+
+def targets(metadata: dict, samples: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(kind, label, path): every kind but `compare` carries the 300 ms target (issue 14 point 7:
+    every page a user reaches from the home page). `samples` holds ids read from the archive:
+    report cards to open (`card:<label>`), the second page of a long search (`search2`)."""
     out = [
         ("search", "section_search 复议 (HTML)", url("/nianbao/section_search", _search="复议")),
         ("search", "section_search 收费 (JSON)", url("/nianbao/section_search.json", _search="收费")),
@@ -54,6 +73,11 @@ def targets(metadata: dict, sample_document: str) -> list[tuple[str, str, str]]:
         ("compare", "sections 复议 (full rows)", url("/nianbao/sections", _search="复议")),
         # A facet asked for from the column menu: one more pass over every hit.
         ("compare", "section_search 复议 + _facet=year", url("/nianbao/section_search", _search="复议", _facet="year")),
+        # The search page (nianbao.publish.search): highlighted hits, keyset paging, capped count.
+        *[("search", f"/-/search {q}{' year=2022' if year else ''}",
+           url("/-/search", q=q, **({"year": "2022"} if year else {})))
+          for q in ("复议", "行政复议", "政府信息公开") for year in (False, True)],
+        ("search", "/-/search 政府信息公开 page 2", url("/-/search", q="政府信息公开", before=samples["search2"])),
         ("search", "document_versions 教育局", url("/nianbao/document_versions", _search="教育局")),
         ("table", "document_versions (facets)", "/nianbao/document_versions"),
         ("table", "document_versions year=2022&edition=2021", url("/nianbao/document_versions", year="2022", edition="2021")),
@@ -62,24 +86,73 @@ def targets(metadata: dict, sample_document: str) -> list[tuple[str, str, str]]:
         ("table", "sections (facets)", "/nianbao/sections"),
         ("table", "captures (facets)", "/nianbao/captures"),
         ("table", "rule_results (facets)", "/nianbao/rule_results"),
-        ("table", "requests (one report's cells)", url("/nianbao/requests", version_id="__VERSION__")),
+        ("table", "requests (one report's cells)", url("/nianbao/requests", version_id=samples["card:latest"])),
         ("view", "reports (view)", "/nianbao/reports"),
+        ("view", "reports year=2022", url("/nianbao/reports", year="2022")),
+        ("view", "reports level=county", url("/nianbao/reports", level="county")),
+        ("view", "reports year=2022&level=county", url("/nianbao/reports", year="2022", level="county")),
+        ("table", "report_totals (facets)", "/nianbao/report_totals"),
+        ("table", "report_totals province=浙江省", url("/nianbao/report_totals", province="浙江省")),
+        ("table", "report_totals year=2022&province=浙江省",
+         url("/nianbao/report_totals", year="2022", province="浙江省")),
+        ("table", "report_totals level=county", url("/nianbao/report_totals", level="county")),
         ("view", "rule_failures (view)", "/nianbao/rule_failures"),
+        ("view", "rule_failures kind=arithmetic", url("/nianbao/rule_failures", kind="arithmetic")),
+        ("view", "rule_failures kind=blank_as_zero", url("/nianbao/rule_failures", kind="blank_as_zero")),
+        ("view", "other_documents (view)", "/nianbao/other_documents"),
         ("view", "coverage (view)", "/nianbao/coverage"),
+        ("json", "reports.json?year=2022&_size=50", url("/nianbao/reports.json", year="2022", _size="50")),
+        ("json", "report_totals.json province=浙江省 _size=50",
+         url("/nianbao/report_totals.json", province="浙江省", _size="50")),
     ]
+    out += [("card", f"/-/report/ ({key[5:]})", f"/-/report/{vid}")
+            for key, vid in samples.items() if key.startswith("card:")]
     queries = metadata["databases"]["nianbao"]["queries"]
-    params = {"year": "", "agency": "", "rule": "", "level": "", "q": "复议", "document_id": sample_document}
+    params = {"year": "", "agency": "", "rule": "", "level": "", "q": "复议", "document_id": samples["document"]}
     for name, q in queries.items():
-        import re
-
         names = sorted(set(re.findall(r":(\w+)", q["sql"])))
-        out.append(("canned", name, url(f"/nianbao/{name}.json", _shape="array",
-                                        **{n: params.get(n, "") for n in names})))
-    for name, chart in metadata["plugins"]["datasette-dashboards"]["trends"]["charts"].items():
-        import re
+        # The HTML page: what a user reaches from the home page (JSON of the same query is no faster).
+        out.append(("canned", name, url(f"/nianbao/{name}", **{n: params.get(n, "") for n in names})))
+        if "year" in names:
+            out.append(("canned", f"{name} year=2022",
+                        url(f"/nianbao/{name}", **{n: params.get(n, "") for n in names} | {"year": "2022"})))
+    for dashboard, spec in metadata.get("plugins", {}).get("datasette-dashboards", {}).items():
+        filters = {"province": "浙江省", "level": "county"}
+        out.append(("dash", f"/-/dashboards/{dashboard}", f"/-/dashboards/{dashboard}"))
+        out.append(("dash", f"/-/dashboards/{dashboard} province&level",
+                    url(f"/-/dashboards/{dashboard}", **filters)))
+        for name, chart in spec["charts"].items():
+            # The page draws each chart from a JSON query the browser sends: unfiltered and filtered.
+            out.append(("chart", f"chart {name}",
+                        url("/nianbao.json", sql=_optional_clauses(chart["query"], {}), _shape="array")))
+            out.append(("chart", f"chart {name} province&level",
+                        url("/nianbao.json", sql=_optional_clauses(chart["query"], filters), _shape="array",
+                            **filters)))
+    return out
 
-        sql = re.sub(r"\[\[.*?\]\]", "", chart["query"])
-        out.append(("chart", f"chart {name}", url("/nianbao.json", sql=sql, _shape="array")))
+
+def samples_from(db: Path) -> dict[str, str]:
+    """Ids the URLs need, read from the archive: report cards of different shapes (a plain latest
+    report, one with failing rules, an edited document's older version, a 2019-edition report), a
+    document with several versions, where the second page of a long search starts."""
+    import sqlite3
+
+    from nianbao.publish.search import search
+
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        one = lambda sql: (conn.execute(sql).fetchone() or [""])[0]  # noqa: E731
+        out = {
+            "document": one("select id from documents where n_versions > 1 limit 1"),
+            "card:latest": one("select id from document_versions where is_latest = 1 and n_rule_failures = 0 "
+                               "and edition = '2021' limit 1"),
+            "card:failures": one("select id from document_versions where is_latest = 1 and n_rule_failures > 0 "
+                                 "limit 1"),
+            "card:old version": one("select id from document_versions where is_latest = 0 limit 1"),
+            "card:2019 edition": one("select id from document_versions where is_latest = 1 "
+                                     "and edition = '2019' limit 1"),
+        }
+        out["search2"] = str(search(conn, "政府信息公开").next_before or "")
+        out["n_reports"] = str(one("select count(*) from document_versions where is_latest = 1"))
     return out
 
 
@@ -138,7 +211,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--dir", default=None, help="where to keep the generated archive")
-    parser.add_argument("--kinds", default="search,compare,table,view,canned,chart",
+    parser.add_argument("--kinds", default=",".join(KINDS),
                         help="which kinds of URL to time (comma-separated; default all)")
     parser.add_argument("--metadata", default=None,
                         help="a metadata file to serve instead of the repository's (to time a variant)")
@@ -164,12 +237,8 @@ def main() -> int:
     inspect_file = prepare(db)
     print(f"indexes + inspect file: {time.perf_counter() - started:.1f} s")
 
-    import sqlite3
-
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        doc = conn.execute("select id from documents where n_versions > 1 limit 1").fetchone()
-        version = conn.execute("select id from document_versions where is_latest = 1 limit 1").fetchone()[0]
-        n_reports = conn.execute("select count(*) from document_versions where is_latest = 1").fetchone()[0]
+    samples = samples_from(db)
+    n_reports = int(samples["n_reports"])
     metadata_path = Path(args.metadata) if args.metadata else default_metadata()
     metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
     port = free_port()
@@ -186,14 +255,13 @@ def main() -> int:
             except OSError:
                 time.sleep(0.1)
         print(f"\n{n_reports:,} reports; {args.runs} sequential runs per URL after one warm-up; "
-              f"target p95 ≤ {TARGET_MS} ms for search and table pages\n")
+              f"target p95 ≤ {TARGET_MS} ms for every page but `compare`\n")
         print(f"{'kind':7} {'what':48} {'cold':>8} {'p50':>8} {'p95':>8}  status")
         failures = []
         kinds = set(args.kinds.split(","))
-        for kind, label, path in targets(metadata, doc[0] if doc else ""):
+        for kind, label, path in targets(metadata, samples):
             if kind not in kinds:
                 continue
-            path = path.replace("__VERSION__", version)
             cold, status = fetch(base, path)
             times = []
             for _ in range(args.runs):
@@ -202,13 +270,13 @@ def main() -> int:
             p50 = statistics.median(times)
             p95 = statistics.quantiles(times, n=20, method="inclusive")[18] if len(times) > 1 else times[0]
             flag = ""
-            if kind in ("search", "table"):
-                ok = p95 <= TARGET_MS
-                flag = "ok" if ok else "SLOW"
+            if kind != "compare":
+                ok = p95 <= TARGET_MS and status == 200
+                flag = "ok" if ok else ("SLOW" if status == 200 else "ERROR")
                 if not ok:
                     failures.append(label)
             print(f"{kind:7} {label[:48]:48} {cold:7.0f}ms {p50:7.0f}ms {p95:7.0f}ms  {status} {flag}", flush=True)
-        print("\nall search and table pages within target" if not failures
+        print("\nall pages within target" if not failures
               else f"\nover target: {', '.join(failures)}")
     finally:
         proc.terminate()
