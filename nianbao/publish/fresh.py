@@ -17,7 +17,8 @@ generation, opened through Datasette's own `connect` + `prepare_connection` hook
 pinned to the generation current when it started (ASGI wrapper + a context variable), so all the
 queries of one page read one file: a page that began on the old file finishes on it, the next one
 reads the new file, and no request fails or mixes the two during the swap. (A thread that never
-opened a connection to the old file cannot open it any more: such a query reads the new file.)
+opened a connection to the old file cannot open it any more: such a query borrows another thread's
+open connection to the old file; only when none is left does it read the new file.)
 Connections of an old generation are closed once no request pinned to it is running and they are
 idle (each connection's lock is held while a query runs), by the watcher or by their thread, so the
 deleted file is let go within seconds.
@@ -130,6 +131,13 @@ class Freshness:
         want = self.generation if pinned is None else pinned
         if want in mine:
             return mine[want]
+        if want != self.generation:
+            # a request that began on the older file, on a thread that never opened it: share another
+            # thread's connection to that file (Datasette opens them with check_same_thread=False; the
+            # connection's lock serialises use), so all of one page's queries read one file
+            borrowed = self._open_connection_of(want)
+            if borrowed is not None:
+                return borrowed
         self.maybe_swap()  # only the file at the path now can be opened: make sure it is the current one
         current = self.generation
         if current in mine:
@@ -144,6 +152,10 @@ class Freshness:
         for generation in [g for g in mine if g != current]:
             self._close_if_unused(mine[generation], wait=True)
         return c
+
+    def _open_connection_of(self, generation: int) -> _Conn | None:
+        with self._conns_lock:
+            return next((c for c in self._conns if c.generation == generation and not c.closed), None)
 
     def run(self, fn, pinned: int | None = None):
         """Run `fn(conn)` in this SQL thread on a connection of the request's generation."""

@@ -117,9 +117,10 @@ def hardened(built_archive, tmp_path_factory):
     yield from serve(built_archive, tmp_path_factory, "default")
 
 
-TIGHT_LIMITS = {"adhoc_time_limit_ms": 2000, "adhoc_concurrency": 1, "adhoc_queue": 1, "adhoc_wait_s": 30,
+CLOCKS = 0.05  # seconds: how far the client's and the server's clocks may disagree on a duration
+TIGHT_LIMITS = {"adhoc_time_limit_ms": 4000, "adhoc_concurrency": 1, "adhoc_queue": 1, "adhoc_wait_s": 30,
                 "response_max_mb": 1}
-TIGHT_CANNED_MS = 5000
+TIGHT_CANNED_MS = 7000
 
 
 @pytest.fixture(scope="module")
@@ -241,8 +242,9 @@ def test_adhoc_sql_has_a_shorter_time_limit_than_canned_queries(tight):
     assert status == 400 and "took too long" in error_of(body)
     canned, status, _, body = tight.timed("/nianbao/count_to.json", n="1000000000000")
     assert status == 400 and "took too long" in error_of(body)
-    assert 2.0 <= adhoc < TIGHT_CANNED_MS / 1000 and 2.0 <= asked < TIGHT_CANNED_MS / 1000
-    assert canned >= TIGHT_CANNED_MS / 1000 > adhoc
+    adhoc_limit = TIGHT_LIMITS["adhoc_time_limit_ms"] / 1000
+    assert adhoc_limit - CLOCKS <= adhoc < TIGHT_CANNED_MS / 1000 and adhoc_limit - CLOCKS <= asked < TIGHT_CANNED_MS / 1000
+    assert canned >= TIGHT_CANNED_MS / 1000 - CLOCKS and canned > adhoc
     # within its limit the canned query answers
     assert tight.json("/nianbao/count_to.json", n="1000", _shape="array") == [{"n": 1000}]
 
@@ -287,23 +289,28 @@ def test_table_and_canned_pages_stay_fast_while_hostile_queries_run(hardened):
     assert still_running["running"] == 2  # the pages came back while the hostile queries were still running
     assert sorted(status for _, status, _ in results) == [400] * 4
     assert all(b"took too long" in body for _, _, body in results)
-    # the first two ran their 3 s; the two that waited, 3 s after that
+    # the first two ran their 3 s; the two that waited, 3 s after that (the server's clock and the
+    # client's may disagree by a few ms: SQLite's progress handler stops a query just past its limit)
     durations = sorted(elapsed for elapsed, _, _ in results)
-    assert durations[0] >= 3.0 and durations[2] >= 6.0
+    assert durations[0] >= 3.0 - CLOCKS and durations[2] >= 6.0 - CLOCKS
 
 
 def test_beyond_the_queue_a_visitor_gets_503_at_once(tight):
     results: list[int] = []
     threads = [threading.Thread(target=lambda: results.append(sql(tight, COUNT_FOREVER)[1])) for _ in range(2)]
-    for thread in threads:
-        thread.start()
     try:
+        # one after the other, each seen in the server before the next: on a loaded machine the second
+        # could otherwise arrive after the first had already used up its time
+        threads[0].start()
+        wait_for(tight, "ad-hoc SQL queries", running=1, waiting=0)
+        threads[1].start()
         wait_for(tight, "ad-hoc SQL queries", running=1, waiting=1)
         elapsed, status, headers, body = sql(tight, "select 1")
         page = tight.timed("/nianbao/agencies.json", _size="1")
     finally:
         for thread in threads:
-            thread.join()
+            if thread.ident is not None:  # started
+                thread.join()
     assert status == 503 and headers["retry-after"] == "5" and elapsed < 1.0
     assert error_of(body).startswith("server busy: 1 ad-hoc SQL queries running and 1 waiting")
     assert page[1] == 200
