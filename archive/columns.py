@@ -103,34 +103,6 @@ TABLES: dict[str, dict[str, str]] = {'reports': {'agency': '机关 agency',
              'withdrawn_at': '撤下时间 withdrawn from the portal at',
              'version': '版本序号 version number',
              'n_versions': '不同内容版本数 distinct versions captured'},
- 'report_totals': {'agency': '机关 agency',
-                   'year': '报告年度 report year',
-                   'edition': '模板版本 template edition (2019 / 2021)',
-                   'status': '解析状态 parse status (parsed, partial, no_tables, pre2019, …)',
-                   'published': '页面标注的发布日期 publication date stated on the page',
-                   'received': '本年新收申请（件） new requests received (件)',
-                   'carried_over': '上年结转（件） carried over from last year (件)',
-                   'granted': '予以公开（件） granted (件)',
-                   'partially_granted': '部分公开（件） partially granted (件)',
-                   'denied': '不予公开合计（件） denied, all reasons (件)',
-                   'unavailable': '无法提供合计（件） unavailable (件)',
-                   'not_processed': '不予处理合计（件） not processed (件)',
-                   'other_handling': '其他处理合计（件） other handling (件)',
-                   'total': '办理结果总计（件） total handled (件)',
-                   'carried_forward': '结转下年度（件） carried forward (件)',
-                   'review_total': '行政复议总计（件） administrative reviews (件)',
-                   'litigation_total': '行政诉讼总计（件） lawsuits, direct + after review (件)',
-                   'n_rule_failures': '不成立的勾稽关系条数 number of failed consistency rules',
-                   'capture_id': '存档原件 the archived original this version was read from',
-                   'url': '来源网址 source URL',
-                   'first_seen': '首次抓取时间 first captured (UTC)',
-                   'last_seen': '最近抓取时间 last captured (UTC)',
-                   'withdrawn_at': '撤下时间 withdrawn from the portal at',
-                   'version': '版本序号 version number',
-                   'n_versions': '不同内容版本数 distinct versions captured',
-                   'province': '省 province',
-                   'city': '市 city',
-                   'level': '层级 level: ministry, province, prefecture, county, township, department'},
  'document_versions': {'document_id': '报告 report (agency + year)',
                        'version': '版本序号 version, in order of first capture',
                        'is_latest': '1 = 最新版本 the version the views show',
@@ -368,11 +340,12 @@ _MORE: dict[str, dict[str, str]] = {
         "n_withdrawn": "撤下版本数 withdrawn versions",
     },
 }
+
 for _table, _columns in _MORE.items():
     TABLES.setdefault(_table, {}).update(_columns)
 
-# Views and tables whose descriptions are the same as another's (same column, same meaning).
-TABLES["reports"] = {**{c: d for c, d in TABLES["report_totals"].items()}, **TABLES["reports"]}
+# report_totals is the reports view materialised at build time: one set of descriptions serves both.
+TABLES["report_totals"] = TABLES["reports"] = {**TABLES["report_totals"], **TABLES["reports"]}
 SKIP = ("sqlite_stat", "_fts")  # SQLite's statistics and the FTS shadow tables: not data
 
 
