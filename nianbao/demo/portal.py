@@ -14,7 +14,7 @@ import re
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from crawler.fixture_portal import Extra, FixturePortal, Portal, Report, Site
 from crawler.fixture_portal.site import CHALLENGE_PAGE, FileMeta, SiteBuilder
@@ -66,10 +66,19 @@ def _expand(table: Any) -> tuple[list[tuple[int, int, int, int, str]], int, int]
 
 def make_report_docx(report: DemoReport, revision: int = 0) -> bytes:
     """The report as a Word file: the rendered page's paragraphs and its tables with real merges."""
+    closing = f"（本报告于第{revision}次更正，更正了部分数据。）" if revision else None
+    return article_docx(_article(report), closing=closing)
+
+
+def article_docx(article_html: str, *, closing: str | None = None,
+                 finish: Callable[[Any], None] | None = None) -> bytes:
+    """A rendered report article as a Word file with real merges, byte-stable (fixed zip and core
+    times: an unchanged report keeps the same bytes and ETag). `closing` adds a last paragraph,
+    `finish(document)` may change the document before it is saved (e.g. a page-number footer)."""
     import docx
     import lxml.html
 
-    tree = lxml.html.fromstring(_article(report))
+    tree = lxml.html.fromstring(article_html)
     document = docx.Document()
     for el in tree.iter("h1", "h3", "p", "table"):
         if el.tag == "table":
@@ -87,13 +96,15 @@ def make_report_docx(report: DemoReport, revision: int = 0) -> bytes:
             text = " ".join(el.text_content().split())
             if text:
                 document.add_paragraph(text)
-    if revision:
-        document.add_paragraph(f"（本报告于第{revision}次更正，更正了部分数据。）")
+    if closing:
+        document.add_paragraph(closing)
+    if finish is not None:
+        finish(document)
     fixed = datetime(2025, 1, 1, tzinfo=timezone.utc)
     document.core_properties.created = document.core_properties.modified = fixed
     buf = io.BytesIO()
     document.save(buf)
-    out = io.BytesIO()  # fixed zip times: an unchanged report keeps the same bytes (and ETag)
+    out = io.BytesIO()
     with zipfile.ZipFile(buf) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             dst.writestr(zipfile.ZipInfo(info.filename, date_time=(2025, 1, 1, 0, 0, 0)),
