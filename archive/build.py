@@ -28,17 +28,17 @@ from urllib.parse import unquote, urlsplit
 
 import sqlite_utils
 
-from archive import pairing, search, totals
-from archive.agencies import infer_level, split_region
-from archive.identity import hints_for, normalize_agency, registry_index
-from archive.ids import document_key, payload_digest, stable_id
-from archive.lookups import write_lookups
-from archive.ocr_cache import FILE_NAME as OCR_CACHE_FILE, OcrCache
-from archive import findings
-from archive.rules import carry_chain_function
-from archive.schema import BUILD_COLUMNS, FTS, TABLES, add_build_columns, create_indexes, create_tables
-from archive.sources import load_sources
-from parsers.values import BOUNDS, COUNT_BOUND, measure_kind
+from nianbao.archive import pairing, search, totals
+from nianbao.archive.agencies import infer_level, split_region
+from nianbao.archive.identity import hints_for, normalize_agency, registry_index
+from nianbao.archive.ids import document_key, payload_digest, stable_id
+from nianbao.archive.lookups import write_lookups
+from nianbao.archive.ocr_cache import FILE_NAME as OCR_CACHE_FILE, OcrCache
+from nianbao.archive import findings
+from nianbao.archive.rules import carry_chain_function
+from nianbao.archive.schema import BUILD_COLUMNS, FTS, TABLES, add_build_columns, create_indexes, create_tables
+from nianbao.archive.sources import load_sources
+from nianbao.parsers.values import BOUNDS, COUNT_BOUND, measure_kind
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,8 @@ def default_parser() -> tuple[Parser, str]:
     """The current parser's one door for every format (imported lazily: the archive works with any
     parser that keeps the contract; one that takes only `(data, source=)` gets the bytes as they are)."""
     try:
-        from parsers import PARSER_VERSION
-        from parsers.document import parse_document
+        from nianbao.parsers import PARSER_VERSION
+        from nianbao.parsers.document import parse_document
     except ImportError as exc:  # pragma: no cover - depends on the parser having landed
         raise RuntimeError(f"the parser is not available ({exc}); pass parse= to build") from exc
     return parse_document, str(PARSER_VERSION)
@@ -87,7 +87,7 @@ def _takes_cache(parse: Parser) -> bool:
 
 def _classify_junk() -> Callable[[bytes, str], str | None] | None:
     try:
-        from crawler.junk import classify_junk
+        from nianbao.crawler.junk import classify_junk
         return classify_junk
     except ImportError:
         return None
@@ -1135,7 +1135,7 @@ def _next_record_start(fh: Any, start: int, gz: bool, chunk: int = 1 << 20) -> i
 
 def _read_record(path: Path, record: Any, records: Any) -> tuple[str, dict, bytes | None] | None:
     """One record as (kind, capture-or-meta, body), or None for record types the archive ignores."""
-    from archive.records import http_status_and_type
+    from nianbao.archive.records import http_status_and_type
 
     rtype = record.rec_type
     h = record.rec_headers

@@ -14,7 +14,7 @@ from itertools import groupby
 
 import sqlite_utils
 
-from archive.rules import carry_chain_function, report_rules
+from nianbao.archive.rules import carry_chain_function, report_rules
 
 _CHAIN_ROWS = ("carried_over", "carried_forward")
 
@@ -22,7 +22,7 @@ _CHAIN_ROWS = ("carried_over", "carried_forward")
 def _report_rules_function() -> Callable[[dict], list[dict]]:
     """The parser's own per-report rule function when it exposes one, else the archive's."""
     try:
-        from parsers import run_checks as parser_run_checks  # type: ignore[attr-defined]
+        from nianbao.parsers import run_checks as parser_run_checks  # type: ignore[attr-defined]
         return parser_run_checks
     except ImportError:
         return lambda report: report_rules(report.get("requests") or [], report.get("appeals") or [])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datasette import hookimpl
 
-from archive.search import cjk_query, register_functions
+from nianbao.archive.search import cjk_query, register_functions
 
 
 @hookimpl(trylast=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from archive.columns import describe
+from nianbao.archive.columns import describe
 
 CANONICAL = ["agencies", "sources", "documents", "document_versions", "version_documents",
              "active_disclosure", "requests", "appeals", "sections", "rule_results", "captures",

@@ -31,7 +31,7 @@ KIND_SQL = ("coalesce(json_extract(r.note, '$.kind'), case when r.rule = 'page_a
 
 def ocr_threshold() -> float:
     try:
-        from parsers.ocr.scan import THRESHOLD  # type: ignore[import-not-found]
+        from nianbao.parsers.ocr.scan import THRESHOLD  # type: ignore[import-not-found]
         return float(THRESHOLD)
     except Exception:  # noqa: BLE001 - OCR not installed: the default
         return DEFAULT_OCR_THRESHOLD
@@ -42,7 +42,7 @@ def _specs(edition: str | None) -> dict[tuple[str, str], tuple[tuple, tuple]]:
     """(rule, scope) -> (keys on the computed side, keys on the printed side), from the parser."""
     out: dict[tuple[str, str], tuple[tuple, tuple]] = {}
     try:
-        from parsers.checks import _appeal_specs, _column_specs
+        from nianbao.parsers.checks import _appeal_specs, _column_specs
     except ImportError:
         return out
     specs = list(_appeal_specs())
@@ -56,7 +56,7 @@ def _specs(edition: str | None) -> dict[tuple[str, str], tuple[tuple, tuple]]:
 def involved_keys(rule: str, scope: str, edition: str | None) -> tuple[tuple, tuple] | None:
     """The cell keys of one rule: (computed side, printed side), or None for a rule not per report."""
     if rule == "row_total":
-        from archive.rules import APPLICANT_COLUMNS
+        from nianbao.archive.rules import APPLICANT_COLUMNS
         return tuple((scope, c) for c in APPLICANT_COLUMNS), ((scope, "total"),)
     return _specs(edition).get((rule, scope))
 

@@ -32,7 +32,7 @@ def _fallback_normalize(name: str, region: str | None = None) -> str:
 @lru_cache(maxsize=1)
 def _parser_normalize() -> Callable[..., str] | None:
     try:
-        from parsers.metadata import normalize_agency  # type: ignore[attr-defined]
+        from nianbao.parsers.metadata import normalize_agency  # type: ignore[attr-defined]
     except ImportError:
         return None
     return normalize_agency

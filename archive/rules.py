@@ -33,7 +33,7 @@ def carry_chain_fallback(previous: dict, current: dict) -> list[dict]:
 
 def carry_chain_function() -> Callable[[dict, dict], list[dict]]:
     try:
-        from parsers import check_carry_chain  # type: ignore[attr-defined]
+        from nianbao.parsers import check_carry_chain  # type: ignore[attr-defined]
         return check_carry_chain
     except ImportError:
         return carry_chain_fallback

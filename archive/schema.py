@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from archive.findings import KIND_SQL as _KIND_SQL
-from archive.pairing import REPORTISH
-from archive.totals import HEADLINE, REPORT_COLUMNS, TABLE_COLUMNS
+from nianbao.archive.findings import KIND_SQL as _KIND_SQL
+from nianbao.archive.pairing import REPORTISH
+from nianbao.archive.totals import HEADLINE, REPORT_COLUMNS, TABLE_COLUMNS
 
 _INT_TOTALS = {"year", "version", "n_versions", "review_total", "litigation_total", "n_rule_failures",
                *(name for name, _ in HEADLINE)}

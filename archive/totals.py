@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from archive.pairing import REPORTISH  # only reports: junk, not_a_report, unreadable… are other_documents
+from nianbao.archive.pairing import REPORTISH  # only reports: junk, not_a_report, unreadable… are other_documents
 
 TABLE = "report_totals"
 

@@ -40,9 +40,9 @@ sys.path.insert(0, str(REPO))
 from warcio.statusandheaders import StatusAndHeaders  # noqa: E402
 from warcio.warcwriter import WARCWriter  # noqa: E402
 
-from archive.build import build_archive  # noqa: E402
-from archive.search import cjk_query, register_functions  # noqa: E402
-from parsers.render import random_report, render_report  # noqa: E402
+from nianbao.archive.build import build_archive  # noqa: E402
+from nianbao.archive.search import cjk_query, register_functions  # noqa: E402
+from nianbao.parsers.render import random_report, render_report  # noqa: E402
 
 SEARCH_TERMS = ["税", "复议", "收费", "行政复", "政府信息公开", "复议 公开"]
 PROVINCES = ["河南省", "福建省", "江苏省", "湖北省", "辽宁省", "广东省"]
@@ -109,10 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     parse, parser_version, pre_parsed = None, None, args.pre_parsed
     if not pre_parsed:
         try:
-            from parsers import PARSER_VERSION, parse_report  # type: ignore[attr-defined]
+            from nianbao.parsers import PARSER_VERSION, parse_report  # type: ignore[attr-defined]
             parse, parser_version = parse_report, str(PARSER_VERSION)
         except ImportError:
-            print("parsers.parse_report is not available: measuring the insert path only (--pre-parsed)")
+            print("nianbao.parsers.parse_report is not available: measuring the insert path only (--pre-parsed)")
             pre_parsed = True
     if pre_parsed:
         parse, parser_version = (lambda data, source="": json.loads(data)), "pre-parsed"

@@ -31,14 +31,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from crawler.fixture_portal import FixturePortal, Report, big_site  # noqa: E402
+from nianbao.crawler.fixture_portal import FixturePortal, Report, big_site  # noqa: E402
 
 
 def crawl(data: Path, registry: Path, *extra: str) -> tuple[float, subprocess.CompletedProcess]:
     """Run one crawl in a child process; returns wall seconds (the child's CPU goes to CPU[0])."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "crawler.run", "--data-dir", str(data), "--sources", str(registry),
+    proc = subprocess.run([sys.executable, "-m", "nianbao.crawler.run", "--data-dir", str(data), "--sources", str(registry),
                            "--impolite", *extra], capture_output=True, text=True, cwd=REPO)
     elapsed = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

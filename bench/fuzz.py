@@ -54,9 +54,9 @@ from typing import Any, Callable
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from parsers import parse_report  # noqa: E402
-from parsers.document import parse_document  # noqa: E402
-from parsers.render import STYLES, random_report, render_report  # noqa: E402
+from nianbao.parsers import parse_report  # noqa: E402
+from nianbao.parsers.document import parse_document  # noqa: E402
+from nianbao.parsers.render import STYLES, random_report, render_report  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 STATUSES = {"parsed", "partial", "no_tables", "pre2019", "not_a_report",
@@ -110,7 +110,7 @@ _META_RE = re.compile(r"<meta[^>]*charset[^>]*>", re.I)
 
 
 def _text(data: bytes) -> str:
-    from parsers.decode import decode_bytes
+    from nianbao.parsers.decode import decode_bytes
 
     return decode_bytes(data)[0]
 

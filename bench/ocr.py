@@ -25,9 +25,9 @@ os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from parsers import parse_report  # noqa: E402
-from parsers.ocr import THRESHOLD, scan_images, scan_pdf  # noqa: E402
-from parsers.ocr.engine import Engine  # noqa: E402
+from nianbao.parsers import parse_report  # noqa: E402
+from nianbao.parsers.ocr import THRESHOLD, scan_images, scan_pdf  # noqa: E402
+from nianbao.parsers.ocr.engine import Engine  # noqa: E402
 
 SCANS = REPO / "tests" / "fixtures" / "scans"
 FIXTURES = ("county_2023", "shanghai_2019", "pingtan_2025", "broken_text_2022")

@@ -60,8 +60,8 @@ from typing import Callable
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from parsers import parse_report  # noqa: E402
-from parsers.render import HTML_STYLES, random_report, render_report  # noqa: E402
+from nianbao.parsers import parse_report  # noqa: E402
+from nianbao.parsers.render import HTML_STYLES, random_report, render_report  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 
@@ -251,11 +251,11 @@ DOC_DIRS = [REPO / "tests" / "fixtures" / d for d in ("layout", "formats", "scan
 def document_parser() -> Callable[[bytes, str], dict]:
     """bytes → report: the one door (parsers.document) when it exists, else the attachment converters."""
     try:
-        from parsers.document import parse_document
+        from nianbao.parsers.document import parse_document
 
         return lambda data, name: parse_document(data, filename=name)
     except ImportError:
-        from parsers.attachments import attachment_to_html
+        from nianbao.parsers.attachments import attachment_to_html
 
         def parse(data: bytes, name: str) -> dict:
             page = attachment_to_html(data, None)

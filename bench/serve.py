@@ -162,10 +162,10 @@ def materialise_derived(db_path: Path) -> list[str]:
     regenerating 100,000 reports takes far longer. Returns the tables added."""
     import sqlite_utils
 
-    from archive.lookups import write_lookups
-    from archive.schema import create_tables
-    from archive.search import SEARCH_TABLE, fill_section_search
-    from archive.totals import OUTCOME_TABLE, TABLE, fill_report_totals
+    from nianbao.archive.lookups import write_lookups
+    from nianbao.archive.schema import create_tables
+    from nianbao.archive.search import SEARCH_TABLE, fill_section_search
+    from nianbao.archive.totals import OUTCOME_TABLE, TABLE, fill_report_totals
 
     db = sqlite_utils.Database(db_path)
     added: list[str] = []

@@ -46,7 +46,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from crawler.fixture_portal import FixturePortal, Report, big_site  # noqa: E402
+from nianbao.crawler.fixture_portal import FixturePortal, Report, big_site  # noqa: E402
 
 NIANBAO = str(Path(sys.executable).with_name("nianbao"))
 PER_PAGE = 10

@@ -24,9 +24,9 @@ from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 from scrapy.http import Request, Response
 
-from crawler.junk import classify_junk, suspect_page
-from crawler.state import iso, state_key, utcnow
-from crawler.warc import payload_digest
+from nianbao.crawler.junk import classify_junk, suspect_page
+from nianbao.crawler.state import iso, state_key, utcnow
+from nianbao.crawler.warc import payload_digest
 
 
 def decoded_body(response: Response) -> bytes:

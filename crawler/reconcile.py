@@ -29,9 +29,9 @@ from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.junk import suspect_page
-from crawler.state import CrawlState, iso, utcnow
-from crawler.warc import OPEN_SUFFIX
+from nianbao.crawler.junk import suspect_page
+from nianbao.crawler.state import CrawlState, iso, utcnow
+from nianbao.crawler.warc import OPEN_SUFFIX
 
 log = logging.getLogger(__name__)
 TABLE = "warc_files"

@@ -1,4 +1,4 @@
-"""Run crawls in this process: `python -m crawler.run [--source NAME | --start-url URL] …`.
+"""Run crawls in this process: `python -m nianbao.crawler.run [--source NAME | --start-url URL] …`.
 
 The Twisted reactor cannot restart inside one process, so `nianbao crawl` and the tests run this
 module as a subprocess. One Scrapy crawler per source, all in one CrawlerProcess; each source has
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from nianbao.config import DataDir, add_data_dir_argument
-from crawler.registry import RegistryError, Source, adhoc_source, load_sources
+from nianbao.crawler.registry import RegistryError, Source, adhoc_source, load_sources
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The crawl options, shared by `python -m crawler.run` and `nianbao crawl`."""
+    """The crawl options, shared by `python -m nianbao.crawler.run` and `nianbao crawl`."""
     add_data_dir_argument(p)
     p.add_argument("--sources", default=None, help="registry file (default: the bundled crawler/sources.yaml)")
     p.add_argument("--source", action="append", default=[], metavar="NAME",
@@ -87,7 +87,7 @@ def crawl(args: argparse.Namespace) -> int:
     from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings
 
-    from crawler.spiders import SPIDERS_BY_PLATFORM
+    from nianbao.crawler.spiders import SPIDERS_BY_PLATFORM
 
     try:
         sources = select_sources(args)
@@ -101,7 +101,7 @@ def crawl(args: argparse.Namespace) -> int:
     run_id = args.run_id or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
     base = Settings()
-    base.setmodule("crawler.settings", priority="project")
+    base.setmodule("nianbao.crawler.settings", priority="project")
     base.set("LOG_LEVEL", args.log_level, priority="cmdline")
     base.set("NIANBAO_WARC_DIR", str(data.warcs), priority="cmdline")
     base.set("NIANBAO_STATE_DB", str(data.crawl_state), priority="cmdline")

@@ -9,8 +9,8 @@ import os
 from nianbao import __version__
 
 BOT_NAME = "nianbao"
-SPIDER_MODULES = ["crawler.spiders"]
-NEWSPIDER_MODULE = "crawler.spiders"
+SPIDER_MODULES = ["nianbao.crawler.spiders"]
+NEWSPIDER_MODULE = "nianbao.crawler.spiders"
 
 # Who we are and how to reach the operator: set NIANBAO_CONTACT to your project page or mail address.
 CONTACT = os.environ.get("NIANBAO_CONTACT", "https://github.com/nianbao/nianbao")
@@ -55,11 +55,11 @@ LOG_LEVEL = "INFO"
 # Keep every byte: our WARC middleware sits on the downloader side of HttpCompressionMiddleware (590)
 # and RedirectMiddleware (600), so it sees bodies still compressed and every redirect and error.
 DOWNLOADER_MIDDLEWARES = {
-    "crawler.middlewares.WarcCaptureMiddleware": 880,
+    "nianbao.crawler.middlewares.WarcCaptureMiddleware": 880,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "crawler.middlewares.BackoffRetryMiddleware": 550,
+    "nianbao.crawler.middlewares.BackoffRetryMiddleware": 550,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "crawler.middlewares.SharedRobotsTxtMiddleware": 100,
+    "nianbao.crawler.middlewares.SharedRobotsTxtMiddleware": 100,
 }
 
 # Where to write (overridden by crawler.run from the data directory).

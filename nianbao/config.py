@@ -64,7 +64,7 @@ class DataDir:
     def warc_files(self) -> list[Path]:
         """The WARC files a build reads: closed ones only, in name order (`*.warc.gz`, then `*.warc`);
         a name ending in .open or .partial is still being written (archive.build.closed_warcs)."""
-        from archive.build import closed_warcs
+        from nianbao.archive.build import closed_warcs
 
         if not self.warcs.is_dir():
             return []

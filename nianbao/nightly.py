@@ -156,9 +156,9 @@ def record_run(data: DataDir, row: dict[str, Any]) -> None:
 
 # -- the steps ----------------------------------------------------------------------------------------
 def crawl(data: DataDir, opts: NightlyOptions, run_id: str) -> tuple[int, str]:
-    """`python -m crawler.run` in a child process (Twisted cannot restart in this one). The caller
+    """`python -m nianbao.crawler.run` in a child process (Twisted cannot restart in this one). The caller
     holds the data lock (`_run_locked`: from the crawl to the end of the build)."""
-    argv = [sys.executable, "-m", "crawler.run", "--data-dir", str(data.root), "--run-id", run_id,
+    argv = [sys.executable, "-m", "nianbao.crawler.run", "--data-dir", str(data.root), "--run-id", run_id,
             "--revalidate", opts.revalidate, "--log-level", "WARNING"]
     if opts.sources:
         argv += ["--sources", str(opts.sources)]
@@ -179,11 +179,11 @@ def crawl(data: DataDir, opts: NightlyOptions, run_id: str) -> tuple[int, str]:
 
 
 def build(data: DataDir, opts: NightlyOptions) -> dict[str, Any]:
-    from archive.build import build_archive
+    from nianbao.archive.build import build_archive
 
     warcs = data.warc_files()  # closed files only (a name ending in .open/.partial is being written)
     with run_lock(data.root / ".build.lock"):
-        from archive.sources import registry_for_build
+        from nianbao.archive.sources import registry_for_build
         return build_archive(data.database, warcs=warcs,
                              registry_path=registry_for_build(data.registry, None)
                              or (Path(opts.sources) if opts.sources else None))
@@ -193,7 +193,7 @@ def check(data: DataDir) -> dict[str, Any]:
     """The `nianbao check` summary (per rule pass/fail, differences from the stored results)."""
     import sqlite_utils
 
-    from archive import check as archive_check
+    from nianbao.archive import check as archive_check
 
     db = sqlite_utils.Database(data.database)
     try:
@@ -226,7 +226,7 @@ def crawl_results(db_path: Path, run_id: str) -> tuple[list[dict[str, Any]], dic
 def expected_sources(opts: NightlyOptions) -> list[str]:
     """The sources this run should crawl (to notice one whose spider never reported)."""
     try:
-        from crawler.registry import load_sources
+        from nianbao.crawler.registry import load_sources
 
         if opts.source:
             return list(opts.source)
@@ -276,7 +276,7 @@ def _run_locked(data: DataDir, opts: NightlyOptions, run_id: str, today: date, r
 def _crawl_and_build(data: DataDir, opts: NightlyOptions, run_id: str, row: dict[str, Any],
                      step: Any) -> int | None:
     """The crawl and the build (under the data lock); an exit code when the run stops here."""
-    from archive.build import remove_partial
+    from nianbao.archive.build import remove_partial
 
     for stale in remove_partial(data.database):  # a killed build's partial file holds disk space
         log.warning("removed %s, left by an interrupted build", stale)

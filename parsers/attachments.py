@@ -54,7 +54,7 @@ def _ptable_html(table: Any) -> str:
 
 def pdf_to_html(data: bytes) -> str | None:
     """The PDF as printed: page 1's title block as <h1>, text lines as <p>, tables stitched across pages."""
-    from parsers.pdf_layout import read_pdf
+    from nianbao.parsers.pdf_layout import read_pdf
 
     try:
         layout = read_pdf(data)

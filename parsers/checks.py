@@ -14,7 +14,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
-from parsers.keys import appeal_procedures, applicant_columns, request_columns, result_rows
+from nianbao.parsers.keys import appeal_procedures, applicant_columns, request_columns, result_rows
 
 Number = int | float
 _NUMBERS = (int, float)

@@ -1,6 +1,6 @@
 """parse_document: the one door for every report file, whatever its format.
 
-    from parsers.document import parse_document
+    from nianbao.parsers.document import parse_document
     report = parse_document(data, content_type="application/pdf", filename="2023年报.pdf", source=url)
 
 Bytes in, the canonical report out (parsers.parse_report's dict plus `"format": <kind>`). The kind is
@@ -42,8 +42,8 @@ from typing import Any
 
 import lxml.etree
 
-from parsers.formats import IMAGE_KINDS, declared_kind, sniff
-from parsers.report import parse_report
+from nianbao.parsers.formats import IMAGE_KINDS, declared_kind, sniff
+from nianbao.parsers.report import parse_report
 
 # parse_report grows a `hints` keyword (registry agency, page metadata); pass it only once it exists
 _TAKES_HINTS = "hints" in inspect.signature(parse_report).parameters
@@ -152,20 +152,20 @@ class _Unreadable(Exception):
 
 
 def _pdf(data: bytes, warnings: list[str]) -> str | None:
-    from parsers.attachments import pdf_to_html
+    from nianbao.parsers.attachments import pdf_to_html
 
     return pdf_to_html(data)
 
 
 def _docx(data: bytes, warnings: list[str]) -> str | None:
-    from parsers.attachments import docx_to_html
+    from nianbao.parsers.attachments import docx_to_html
 
     return docx_to_html(data)
 
 
 def _via_libreoffice(ext: str) -> Callable[[bytes, list[str]], str | None]:
     def convert(data: bytes, warnings: list[str]) -> str | None:
-        from parsers.formats import office
+        from nianbao.parsers.formats import office
 
         try:
             docx = office.convert(data, ext, "docx")
@@ -181,7 +181,7 @@ def _via_libreoffice(ext: str) -> Callable[[bytes, list[str]], str | None]:
 
 def _antiword(data: bytes, warnings: list[str], why: str) -> str:
     """Text-only fallback for Word 97-2003 when LibreOffice is missing (see parsers/formats/office.py)."""
-    from parsers.formats import office
+    from nianbao.parsers.formats import office
 
     try:
         text = office.antiword_text(data)
@@ -203,19 +203,19 @@ def _wps(data: bytes, warnings: list[str]) -> str | None:
 
 
 def _ofd(data: bytes, warnings: list[str]) -> str | None:
-    from parsers.formats.ofd import ofd_to_html
+    from nianbao.parsers.formats.ofd import ofd_to_html
 
     return ofd_to_html(data, warnings)
 
 
 def _xlsx(data: bytes, warnings: list[str]) -> str | None:
-    from parsers.formats.sheet import xlsx_to_html
+    from nianbao.parsers.formats.sheet import xlsx_to_html
 
     return xlsx_to_html(data)
 
 
 def _xls(data: bytes, warnings: list[str]) -> str | None:
-    from parsers.formats.sheet import xls_to_html
+    from nianbao.parsers.formats.sheet import xls_to_html
 
     return xls_to_html(data)
 
@@ -230,10 +230,10 @@ _CONVERTERS: dict[str, Callable[[bytes, list[str]], str | None]] = {
 
 
 def _ocr() -> Any:
-    """parsers.ocr, or None when its libraries (tesserocr, OpenCV) are not installed. Imported per
+    """nianbao.parsers.ocr, or None when its libraries (tesserocr, OpenCV) are not installed. Imported per
     call (cheap once loaded) so a parser without OCR still reads every other format."""
     try:
-        import parsers.ocr as ocr
+        import nianbao.parsers.ocr as ocr
     except ImportError:
         return None
     return ocr
@@ -295,7 +295,7 @@ def _pdf_scan(data: bytes, cache: Any) -> _Scan | None:
         return _Scan("pdf", result, None)
     if not result.get("cells") and not result.get("lines"):  # blank pages of a born-digital PDF
         return None
-    from parsers.attachments import pdf_to_html
+    from nianbao.parsers.attachments import pdf_to_html
 
     return _Scan("pdf", result, pages, pdf_to_html(data) or "")
 

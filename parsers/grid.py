@@ -9,8 +9,8 @@ from functools import lru_cache
 
 from lxml import etree
 
-from parsers.model import Cell, Table
-from parsers.values import clean_raw
+from nianbao.parsers.model import Cell, Table
+from nianbao.parsers.values import clean_raw
 
 MAX_SPAN = 200  # real spans are < 30; a hostile "colspan=99999" must not eat memory
 

@@ -14,7 +14,7 @@ import re
 
 from lxml import etree
 
-from parsers.text_tables import TABLE_MARK
+from nianbao.parsers.text_tables import TABLE_MARK
 
 SKIP = ("script", "style", "noscript", "template", "head", "select", "option", "button",
         "iframe", "textarea", "svg", "object", "title")

@@ -31,9 +31,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from parsers import metadata
-from parsers.labels import norm
-from parsers.navigation import is_column_name, is_link_label_line, is_navigation_text, is_site_name, last_crumb
+from nianbao.parsers import metadata
+from nianbao.parsers.labels import norm
+from nianbao.parsers.navigation import is_column_name, is_link_label_line, is_navigation_text, is_site_name, last_crumb
 
 FIRST_YEAR = 2008  # the 条例 took effect on 2008-05-01: the first reports are for 2008
 

@@ -17,7 +17,7 @@ EDITIONS = ("2019", "2021")
 @lru_cache(maxsize=1)
 def template_keys() -> dict[str, Any]:
     """keys.json as a dict (cached; treat as read-only)."""
-    text = resources.files("parsers").joinpath("template_keys.json").read_text(encoding="utf-8")
+    text = resources.files("nianbao.parsers").joinpath("template_keys.json").read_text(encoding="utf-8")
     return json.loads(text)
 
 

@@ -13,8 +13,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from parsers.labels import norm
-from parsers.navigation import (
+from nianbao.parsers.labels import norm
+from nianbao.parsers.navigation import (
     ends_with_column_name,
     is_column_name,
     is_link_label_line,

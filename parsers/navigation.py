@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from parsers.labels import norm
+from nianbao.parsers.labels import norm
 
 # "当前位置：" and its variants open a breadcrumb whatever follows
 _POSITION_RE = re.compile(r"(?:当前|现在|所在|您的|您现在的|您当前的|你的|你现在的)(?:的)?位置|当前页面|当前栏目|位置[:：]")

@@ -391,8 +391,8 @@ def _header_rows(a: PTable, b: PTable) -> int:
 def _completes(bottoms: dict[tuple[int, int], PCell], first: list[PCell]) -> bool:
     """b's first row is the rest of a's last row: the same cells, no cell printed on both sides
     with a number in it, and no label of b's starting with an ordinal (a new row's label would)."""
-    from parsers.labels import norm, strip_ordinal
-    from parsers.values import looks_like_value
+    from nianbao.parsers.labels import norm, strip_ordinal
+    from nianbao.parsers.values import looks_like_value
 
     if {(c.c, c.colspan) for c in first} != set(bottoms) or not any(c.text for c in first):
         return False

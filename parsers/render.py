@@ -20,7 +20,7 @@ import html
 import random
 from typing import Any
 
-from parsers.keys import (
+from nianbao.parsers.keys import (
     active_cells,
     appeal_outcomes,
     appeal_procedures,

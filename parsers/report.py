@@ -12,17 +12,17 @@ from typing import Any
 
 from lxml import etree
 
-from parsers import identity, metadata, nesting
-from parsers.checks import run_checks
-from parsers.decode import decode_bytes
-from parsers.grid import build_table
-from parsers.htmltext import chrome_scan, has_hidden_hint, html_lines, lowered_bytes
-from parsers.keys import active_cells, appeal_outcomes, appeal_procedures, request_columns, request_rows
-from parsers.model import Cell, Table
-from parsers.sections import LINK_MARK, split_sections
-from parsers.tables import Found, edition_of, read_tables
-from parsers.text_tables import split_text
-from parsers.values import KIND_COUNT, measure_kind, read_value
+from nianbao.parsers import identity, metadata, nesting
+from nianbao.parsers.checks import run_checks
+from nianbao.parsers.decode import decode_bytes
+from nianbao.parsers.grid import build_table
+from nianbao.parsers.htmltext import chrome_scan, has_hidden_hint, html_lines, lowered_bytes
+from nianbao.parsers.keys import active_cells, appeal_outcomes, appeal_procedures, request_columns, request_rows
+from nianbao.parsers.model import Cell, Table
+from nianbao.parsers.sections import LINK_MARK, split_sections
+from nianbao.parsers.tables import Found, edition_of, read_tables
+from nianbao.parsers.text_tables import split_text
+from nianbao.parsers.values import KIND_COUNT, measure_kind, read_value
 
 PARSER_VERSION = "1.0.0"
 

@@ -11,7 +11,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from parsers.text_tables import TABLE_MARK
+from nianbao.parsers.text_tables import TABLE_MARK
 
 LINK_MARK = "\x00link"  # stands for a line of link text only (page navigation, related links)
 

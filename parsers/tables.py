@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from parsers import labels as L
-from parsers.keys import appeal_outcomes, appeal_procedures, request_columns
-from parsers.model import Cell, Table
-from parsers.values import looks_like_value
+from nianbao.parsers import labels as L
+from nianbao.parsers.keys import appeal_outcomes, appeal_procedures, request_columns
+from nianbao.parsers.model import Cell, Table
+from nianbao.parsers.values import looks_like_value
 
 REQUEST_COLUMNS = request_columns()
 APPEAL_PAIRS = [(p, o) for p in appeal_procedures() for o in appeal_outcomes()]

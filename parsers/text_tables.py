@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from parsers.model import Cell, Table
-from parsers.values import clean_raw
+from nianbao.parsers.model import Cell, Table
+from nianbao.parsers.values import clean_raw
 
 _PIPE_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 TABLE_MARK = "\x00table:"

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from archive.build import build_archive
-from crawler.fixture_portal.fidelity import COLUMNS, SITE_NAME, FidelityPortal
+from nianbao.archive.build import build_archive
+from nianbao.crawler.fixture_portal.fidelity import COLUMNS, SITE_NAME, FidelityPortal
 from tests.crawler.helpers import records, run_crawl, summaries
 
 REPORT_STATUSES = ("parsed", "partial", "no_tables", "pre2019")

@@ -1,6 +1,6 @@
 """A fixture portal: generated report columns served on 127.0.0.1, for tests, benchmarks and the demo.
 
-    from crawler.fixture_portal import FixturePortal, default_site
+    from nianbao.crawler.fixture_portal import FixturePortal, default_site
     with FixturePortal(tmp_path / "site", default_site()) as portal:
         registry = portal.write_registry(tmp_path / "sources.yaml")   # --sources for nianbao crawl
         ...crawl...
@@ -8,7 +8,7 @@
         portal.add("fixture-trs", Report(...))                         # then crawl again
         portal.requests()                                               # what the crawler fetched
 
-Also runnable: `python -m crawler.fixture_portal DIR` serves the default site until interrupted.
+Also runnable: `python -m nianbao.crawler.fixture_portal DIR` serves the default site until interrupted.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any
 
 import yaml
 
-from crawler.fixture_portal.server import Fault, FixtureServer, LoggedRequest
-from crawler.fixture_portal.site import Extra, FileMeta, Portal, Report, Site, SiteBuilder, default_site
+from nianbao.crawler.fixture_portal.server import Fault, FixtureServer, LoggedRequest
+from nianbao.crawler.fixture_portal.site import Extra, FileMeta, Portal, Report, Site, SiteBuilder, default_site
 
 __all__ = ["FixturePortal", "Site", "Portal", "Report", "Extra", "default_site", "LoggedRequest", "big_site",
            "api_site"]

@@ -1,4 +1,4 @@
-"""`python -m crawler.fixture_portal DIR`: serve the default fixture site and print its registry."""
+"""`python -m nianbao.crawler.fixture_portal DIR`: serve the default fixture site and print its registry."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 
 import yaml
 
-from crawler.fixture_portal import FixturePortal
+from nianbao.crawler.fixture_portal import FixturePortal
 
 
 def main() -> None:

@@ -26,8 +26,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from crawler.fixture_portal import Extra, FixturePortal, Portal, Report, Site
-from crawler.fixture_portal.site import FileMeta, SiteBuilder
+from nianbao.crawler.fixture_portal import Extra, FixturePortal, Portal, Report, Site
+from nianbao.crawler.fixture_portal.site import FileMeta, SiteBuilder
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "tests" / "crawler" / "fixtures" / "fidelity"
 SITE_NAME = "临江市白沙区人民政府门户网站"
@@ -70,7 +70,7 @@ def _page(title: str, body: str, crumb: int, head: str = "") -> str:
 
 def _article_body(report: dict[str, Any]) -> str:
     """The rendered report's article, its title moved where the planted page keeps it."""
-    from parsers.render import render_report
+    from nianbao.parsers.render import render_report
 
     page = render_report(report["canonical"], style=report["style"])
     start, end = page.find('<div class="article">'), page.rfind("</div>")

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crawler.fixture_portal.pdf import make_pdf
+from nianbao.crawler.fixture_portal.pdf import make_pdf
 
 KINDS = ("html", "pdf", "docx", "both", "image", "challenge", "missing")
 
@@ -119,7 +119,7 @@ def _report_article(report: Report) -> str:
     """The report's tables and text: parsers.render when it exists, else a small template table."""
     seed = int(hashlib.sha1(report.key.encode()).hexdigest()[:8], 16)
     try:
-        from parsers.render import random_report, render_report
+        from nianbao.parsers.render import random_report, render_report
 
         data = random_report(random.Random(seed), year=report.year, agency=report.agency)
         data["title"] = report.full_title

@@ -1,7 +1,7 @@
 """Spiders: `column` (generic, any CMS) and platform-specific subclasses (`trs`)."""
 
-from crawler.spiders.column import ColumnSpider
-from crawler.spiders.trs import TrsSpider
+from nianbao.crawler.spiders.column import ColumnSpider
+from nianbao.crawler.spiders.trs import TrsSpider
 
 SPIDERS_BY_PLATFORM = {"generic": ColumnSpider, "trs": TrsSpider}
 

@@ -22,13 +22,13 @@ from scrapy.http import FormRequest, Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from nianbao import __version__
-from crawler.links import (attachment_links, column_prefix, is_attachment_url, is_report_title, parse_list_page,
+from nianbao.crawler.links import (attachment_links, column_prefix, is_attachment_url, is_report_title, parse_list_page,
                            strip_fragment)
-from crawler.reconcile import mark_checked, reconcile
-from crawler.registry import Source
-from crawler.search_api import SearchApi, find_search_api, parse_search_page
-from crawler.state import CrawlState, Policy, iso, parse_iso, utcnow
-from crawler.warc import WarcRecorder
+from nianbao.crawler.reconcile import mark_checked, reconcile
+from nianbao.crawler.registry import Source
+from nianbao.crawler.search_api import SearchApi, find_search_api, parse_search_page
+from nianbao.crawler.state import CrawlState, Policy, iso, parse_iso, utcnow
+from nianbao.crawler.warc import WarcRecorder
 
 MAX_SUBCOLUMN_DEPTH = 3
 ERROR_STATUSES = [304, 400, 401, 403, 404, 410, 500, 502, 503, 504]
@@ -43,7 +43,7 @@ class ColumnSpider(scrapy.Spider):
         if source is None:
             if not start_url:
                 raise ValueError("ColumnSpider needs source= (a registry entry) or start_url=")
-            from crawler.registry import adhoc_source
+            from nianbao.crawler.registry import adhoc_source
             source = adhoc_source(start_url)
         self.source = source
         self.start_urls = list(source.start_urls)

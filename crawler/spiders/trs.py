@@ -12,8 +12,8 @@ import re
 from typing import Any
 from urllib.parse import urljoin
 
-from crawler.links import column_prefix
-from crawler.spiders.column import ColumnSpider
+from nianbao.crawler.links import column_prefix
+from nianbao.crawler.spiders.column import ColumnSpider
 
 _RECORD_COUNT = re.compile(r"recordCount\s*[:=]\s*['\"]?(\d+)")
 _PER_PAGE = re.compile(r"(?:prepage|pageSize|perPage)\s*[:=]\s*['\"]?(\d+)", re.I)

@@ -36,8 +36,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from archive.build import build_archive, partial_path
-    from archive.sources import registry_for_build
+    from nianbao.archive.build import build_archive, partial_path
+    from nianbao.archive.sources import registry_for_build
     from nianbao.cli import describe_error
     from nianbao.runlock import RunLocked, run_lock
 

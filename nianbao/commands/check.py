@@ -25,7 +25,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import sqlite_utils
 
-    from archive.check import check_archive
+    from nianbao.archive.check import check_archive
 
     path = args.db or DataDir.resolve(args.data_dir).database
     if not path.exists():

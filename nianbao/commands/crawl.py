@@ -1,6 +1,6 @@
 """`nianbao crawl`: fetch report columns into WARC files (incremental, polite, resumable).
 
-Runs the Scrapy crawl (`python -m crawler.run`) in a child process, because the Twisted reactor
+Runs the Scrapy crawl (`python -m nianbao.crawler.run`) in a child process, because the Twisted reactor
 cannot restart inside one process (so `nianbao demo` can crawl twice). It holds the data lock a build
 takes too (a build never reads a WARC being written) and checks the free space first. Exit status:
 0 every source complete, 1 some source incomplete, 2 bad arguments or registry, 73 not enough free
@@ -17,7 +17,7 @@ from nianbao.config import EXIT_NO_SPACE, DataDir, free_space_problem
 
 
 def register(subparsers) -> None:
-    from crawler.run import add_arguments
+    from nianbao.crawler.run import add_arguments
 
     p = subparsers.add_parser("crawl", help="crawl report columns into WARC files", description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -26,10 +26,10 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from crawler.run import to_argv
+    from nianbao.crawler.run import to_argv
     from nianbao.runlock import RunLocked, run_lock
 
-    from archive.build import remove_partial
+    from nianbao.archive.build import remove_partial
 
     data = DataDir.resolve(args.data_dir).ensure()
     args.data_dir = str(data.root)
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"nianbao crawl: {problem}", file=sys.stderr)
                 return EXIT_NO_SPACE
             record_registry(data, args.sources, args.source, args.start_url)
-            return subprocess.call([sys.executable, "-m", "crawler.run", *to_argv(args)])
+            return subprocess.call([sys.executable, "-m", "nianbao.crawler.run", *to_argv(args)])
     except RunLocked as exc:
         print(f"nianbao crawl: {exc} (a crawl or build is running)", file=sys.stderr)
         return 75
@@ -54,9 +54,9 @@ def record_registry(data: DataDir, sources: str | None, names: list[str] | tuple
     """Store the registry entries this crawl fetches in <data>/registry.yaml (archive.sources.record_crawled):
     the named sources, else every enabled, unfrozen one of the registry, plus ad-hoc --start-url
     columns. A registry the crawler will refuse records nothing (the crawl says why)."""
-    from crawler.registry import RegistryError, adhoc_source, load_sources
+    from nianbao.crawler.registry import RegistryError, adhoc_source, load_sources
 
-    from archive.sources import record_crawled
+    from nianbao.archive.sources import record_crawled
 
     try:
         if start_urls:

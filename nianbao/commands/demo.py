@@ -67,7 +67,7 @@ def reset(data: DataDir) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from archive.build import build_archive
+    from nianbao.archive.build import build_archive
     from nianbao.demo.portal import DemoPortal
 
     data = demo_dir(args.data_dir)
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
             portal.write_registry(registry)
             done = step("crawling the demo portal into WARC files")
             # Loopback only, so no politeness delays (--impolite); every page fetched (--revalidate all).
-            crawl = subprocess.run([sys.executable, "-m", "crawler.run", "--data-dir", str(data.root),
+            crawl = subprocess.run([sys.executable, "-m", "nianbao.crawler.run", "--data-dir", str(data.root),
                                     "--sources", str(registry), "--impolite", "--revalidate", "all"],
                                    capture_output=True, text=True)
             done()

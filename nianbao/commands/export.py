@@ -32,7 +32,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import sqlite_utils
 
-    from archive.export import export
+    from nianbao.archive.export import export
 
     data = DataDir.resolve(args.data_dir)
     path = args.db or data.database

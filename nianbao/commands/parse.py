@@ -37,7 +37,7 @@ def _read(path: str) -> bytes:
 
 
 def run(args: argparse.Namespace) -> int:
-    from parsers.document import parse_document
+    from nianbao.parsers.document import parse_document
 
     failures = 0
     reports: list[dict[str, Any]] = []

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from nianbao.config import DataDir, add_data_dir_argument
+from nianbao.site import metadata_path
 
 DEFAULT_PORT = 8001
 # Settings for a large read-only archive: CSV of all rows; no suggested facets (they count every
@@ -40,8 +41,8 @@ SETTINGS: dict[str, str] = {
 
 
 def default_metadata() -> Path:
-    """datasette-metadata.json at the repository root (beside the nianbao package)."""
-    return Path(__file__).resolve().parents[2] / "datasette-metadata.json"
+    """datasette-metadata.json: the repository's (one copy), or the wheel's packaged copy of it."""
+    return metadata_path()
 
 
 def datasette_command(db_path: Path, inspect_file: Path, metadata: Path, host: str, port: int,

@@ -104,7 +104,7 @@ def apply_tamper(report: dict[str, Any], tamper: list[dict[str, Any]]) -> None:
 
 @lru_cache(maxsize=1)
 def _portals_cached() -> tuple[DemoPortalSpec, ...]:
-    from parsers.render import random_report
+    from nianbao.parsers.render import random_report
 
     raw = load_raw()
     portals: list[DemoPortalSpec] = []

@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from crawler.fixture_portal import Extra, FixturePortal, Portal, Report, Site
-from crawler.fixture_portal.site import CHALLENGE_PAGE, FileMeta, SiteBuilder
+from nianbao.crawler.fixture_portal import Extra, FixturePortal, Portal, Report, Site
+from nianbao.crawler.fixture_portal.site import CHALLENGE_PAGE, FileMeta, SiteBuilder
 from nianbao.demo.content import DemoPortalSpec, DemoReport, portals
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -34,7 +34,7 @@ def _page(site_name: str, title: str, body: str, encoding: str) -> str:
 
 
 def _article(report: DemoReport) -> str:
-    from parsers.render import render_report
+    from nianbao.parsers.render import render_report
 
     page = render_report(report.canonical, style=report.style)
     start, end = page.find('<div class="article">'), page.rfind("</div>")

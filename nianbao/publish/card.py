@@ -21,8 +21,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from archive.pairing import REPORTISH
-from archive.rules import APPLICANT_COLUMNS, _is_result_row
+from nianbao.archive.pairing import REPORTISH
+from nianbao.archive.rules import APPLICANT_COLUMNS, _is_result_row
 
 from nianbao.publish.search import section_anchor
 
@@ -95,7 +95,7 @@ class Cell:
 
 def ocr_threshold() -> float:
     try:
-        from parsers.ocr.scan import THRESHOLD  # type: ignore[import-not-found]
+        from nianbao.parsers.ocr.scan import THRESHOLD  # type: ignore[import-not-found]
         return float(THRESHOLD)
     except Exception:  # noqa: BLE001 - OCR not installed: the default
         return DEFAULT_OCR_THRESHOLD

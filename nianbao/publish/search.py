@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
-from archive.search import cjk_query, query_terms
+from nianbao.archive.search import cjk_query, query_terms
 
 from nianbao.publish.snippet import highlight
 

@@ -18,7 +18,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from archive.search import _TOKEN, cjk_tokens, query_terms
+from nianbao.archive.search import _TOKEN, cjk_tokens, query_terms
 
 _BREAKS = re.compile(r"\s*[\r\n]+\s*")
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from archive.ids import payload_digest, stable_id
-from archive.lookups import write_lookups
-from archive.schema import FTS, create_indexes, create_tables
-from archive.search import enable_fts, fill_section_search, index_rows
-from archive.totals import fill_report_totals
+from nianbao.archive.ids import payload_digest, stable_id
+from nianbao.archive.lookups import write_lookups
+from nianbao.archive.schema import FTS, create_indexes, create_tables
+from nianbao.archive.search import enable_fts, fill_section_search, index_rows
+from nianbao.archive.totals import fill_report_totals
 
 import sqlite_utils
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.records import http_status_and_type
+from nianbao.archive.records import http_status_and_type
 
 
 class OriginalNotFound(LookupError):

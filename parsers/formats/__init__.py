@@ -9,6 +9,6 @@
 The single entry that dispatches over them is parsers.document.parse_document.
 """
 
-from parsers.formats.sniff import IMAGE_KINDS, Sniffed, declared_kind, sniff
+from nianbao.parsers.formats.sniff import IMAGE_KINDS, Sniffed, declared_kind, sniff
 
 __all__ = ["IMAGE_KINDS", "Sniffed", "declared_kind", "sniff"]

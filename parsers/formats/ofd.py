@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from parsers.formats.page import GridCell, heading, page, paragraph, table
+from nianbao.parsers.formats.page import GridCell, heading, page, paragraph, table
 
 TOL = 0.6  # mm: rulings closer than this are one ruling; glyphs on baselines closer than this one line
 _NUM_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")

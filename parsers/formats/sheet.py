@@ -12,7 +12,7 @@ import datetime as dt
 import io
 from typing import Any
 
-from parsers.formats.page import GridCell, page, paragraph, table
+from nianbao.parsers.formats.page import GridCell, page, paragraph, table
 
 Grid = dict[tuple[int, int], str]        # (row, col) -> text, 0-based, non-empty cells only
 Merges = list[tuple[int, int, int, int]]  # (first row, first col, last row, last col), inclusive

@@ -1,6 +1,6 @@
 """OCR of scanned reports (image-only PDFs, page images) into the HTML every other format is read from.
 
-    from parsers.ocr import needs_ocr, scan_pdf, scan_images, pdf_scan_to_html, images_to_html
+    from nianbao.parsers.ocr import needs_ocr, scan_pdf, scan_images, pdf_scan_to_html, images_to_html
     if needs_ocr(pdf_bytes):
         result = scan_pdf(pdf_bytes, dpi=200, cache=cache)   # {"status", "html", "cells", "lines", "pages"}
         report = parse_report(result["html"])
@@ -11,7 +11,7 @@ engine.py (tesserocr, one API reused) → labels.py snap to the template's label
 textlayer.py decides which PDF pages need it.
 """
 
-from parsers.ocr.scan import (
+from nianbao.parsers.ocr.scan import (
     DEFAULT_DPI,
     OCR_VERSION,
     THRESHOLD,
@@ -21,7 +21,7 @@ from parsers.ocr.scan import (
     scan_pdf,
     scan_to_html,
 )
-from parsers.ocr.textlayer import needs_ocr, pages_needing_ocr
+from nianbao.parsers.ocr.textlayer import needs_ocr, pages_needing_ocr
 
 __all__ = ["DEFAULT_DPI", "OCR_VERSION", "THRESHOLD", "images_to_html", "needs_ocr", "pages_needing_ocr",
            "pdf_scan_to_html", "scan_images", "scan_pdf", "scan_to_html"]

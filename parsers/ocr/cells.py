@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from parsers.ocr.engine import Engine
-from parsers.ocr.labels import snap
+from nianbao.parsers.ocr.engine import Engine
+from nianbao.parsers.ocr.labels import snap
 
 _NUMBER_RE = re.compile(r"^-?\d+(?:\.\d+)?$")
 SINGLE_READING_CAP = 0.75   # below parsers.ocr.scan.THRESHOLD: what one model alone read is flagged

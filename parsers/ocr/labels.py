@@ -13,8 +13,8 @@ import random
 import re
 from functools import lru_cache
 
-from parsers.keys import template_keys
-from parsers.labels import norm
+from nianbao.parsers.keys import template_keys
+from nianbao.parsers.labels import norm
 
 _VALUE_RE = re.compile(r"^[\d.\-]*(?:元|万元)?$")
 _CJK_RE = re.compile(r"[\u4e00-\u9fff]")
@@ -37,7 +37,7 @@ def known_labels() -> tuple[str, ...]:
     """Every label the template prints, normalised (parsers.labels.norm), longest first."""
     from lxml import html as lxml_html
 
-    from parsers.render import CN_NUMERALS, random_report, render_report
+    from nianbao.parsers.render import CN_NUMERALS, random_report, render_report
 
     found: set[str] = set()
     for edition in ("2019", "2021"):

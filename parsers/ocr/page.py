@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from parsers.ocr import layout
-from parsers.ocr.cells import CellReading, read_cell
-from parsers.ocr.engine import Engine
+from nianbao.parsers.ocr import layout
+from nianbao.parsers.ocr.cells import CellReading, read_cell
+from nianbao.parsers.ocr.engine import Engine
 
 
 @dataclass

@@ -22,9 +22,9 @@ from typing import Any, Iterable
 
 from PIL import Image
 
-from parsers.ocr.engine import Engine, default_engine
-from parsers.ocr.layout import span_cells
-from parsers.ocr.page import PageResult, read_page
+from nianbao.parsers.ocr.engine import Engine, default_engine
+from nianbao.parsers.ocr.layout import span_cells
+from nianbao.parsers.ocr.page import PageResult, read_page
 
 OCR_VERSION = "1"          # bump when a change alters readings: cached results of older versions are ignored
 THRESHOLD = 0.80           # cells read below this confidence are flagged low_confidence (bench/ocr.py measures)

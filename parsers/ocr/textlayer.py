@@ -14,8 +14,8 @@ from functools import lru_cache
 
 import pypdfium2 as pdfium
 
-from parsers.keys import template_keys
-from parsers.labels import norm
+from nianbao.parsers.keys import template_keys
+from nianbao.parsers.labels import norm
 
 _CID_RE = re.compile(r"\(cid:\d+\)")
 

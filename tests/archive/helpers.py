@@ -106,7 +106,7 @@ def build_fake(root: Path):
     """Build `root/nianbao.db` from every WARC in `root/warcs` with the stand-in parser (no registry)."""
     import sqlite_utils
 
-    from archive.build import build_archive
+    from nianbao.archive.build import build_archive
 
     out = root / "nianbao.db"
     build_archive(out, warcs=sorted((root / "warcs").glob("*.warc.gz")), parse=json_parser,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from archive.build import build_archive
+from nianbao.archive.build import build_archive
 from tests.archive.helpers import FAKE_VERSION, body, canonical, json_parser
 
 

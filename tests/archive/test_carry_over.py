@@ -8,7 +8,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from archive.build import build_archive
+from nianbao.archive.build import build_archive
 from nianbao.config import DataDir
 from nianbao.nightly import mirror_runs
 from tests.archive.helpers import FAKE_VERSION, body, canonical, json_parser

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from archive.columns import METADATA, SCHEMA_DOC, descriptions, doc_block, schema_columns
-from archive.totals import REPORT_COLUMNS
+from nianbao.archive.columns import METADATA, SCHEMA_DOC, descriptions, doc_block, schema_columns
+from nianbao.archive.totals import REPORT_COLUMNS
 
 
 def test_every_column_of_every_table_and_view_is_described():
@@ -20,11 +20,11 @@ def test_every_column_of_every_table_and_view_is_described():
 def test_the_metadata_says_what_archive_columns_says():
     tables = json.loads(METADATA.read_text(encoding="utf-8"))["databases"]["nianbao"]["tables"]
     for table, columns in descriptions().items():
-        assert tables[table]["columns"] == columns, f"{table}: run `python -m archive.columns`"
+        assert tables[table]["columns"] == columns, f"{table}: run `python -m nianbao.archive.columns`"
 
 
 def test_docs_schema_carries_the_same_column_reference():
-    assert doc_block() in SCHEMA_DOC.read_text(encoding="utf-8"), "run `python -m archive.columns`"
+    assert doc_block() in SCHEMA_DOC.read_text(encoding="utf-8"), "run `python -m nianbao.archive.columns`"
 
 
 def test_data_and_code_licences_are_distinct_and_an_about_link_exists():

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from archive.build import build_archive
+from nianbao.archive.build import build_archive
 from nianbao.commands import build as build_cmd
 from nianbao.commands import check as check_cmd
 from nianbao.commands import export as export_cmd

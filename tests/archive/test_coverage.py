@@ -9,9 +9,9 @@ from pathlib import Path
 import sqlite_utils
 import yaml
 
-from archive.build import build_archive
-from archive.schema import deadline_sql
-from archive.sources import record_crawled, registry_for_build
+from nianbao.archive.build import build_archive
+from nianbao.archive.schema import deadline_sql
+from nianbao.archive.sources import record_crawled, registry_for_build
 from nianbao.deadlines import deadline
 from tests.archive.helpers import FAKE_VERSION, Warc, body, canonical, json_parser
 

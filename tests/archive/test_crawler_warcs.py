@@ -11,8 +11,8 @@ import pytest
 import sqlite_utils
 from scrapy.http import HtmlResponse, Request
 
-from archive.build import build_archive
-from crawler.warc import WarcRecorder, payload_digest
+from nianbao.archive.build import build_archive
+from nianbao.crawler.warc import WarcRecorder, payload_digest
 
 COLUMN = "https://www.pingtan.gov.cn/zwgk/zfxxgk/zfxxgknb/"
 URL_2022 = COLUMN + "202302/t20230220_1.htm"

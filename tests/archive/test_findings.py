@@ -7,8 +7,8 @@ import json
 
 import sqlite_utils
 
-from archive.build import build_archive
-from archive.findings import describe, describe_chain
+from nianbao.archive.build import build_archive
+from nianbao.archive.findings import describe, describe_chain
 from tests.archive.helpers import FAKE_VERSION, canonical, json_parser
 
 
@@ -107,7 +107,7 @@ def test_rule_failures_view_has_kind_cells_expected_and_printed(tmp_path):
 
 def test_kind_without_a_stored_one_falls_back_in_sql(tmp_path):
     """An archive written without the build's notes (the synthetic one) still gets a kind."""
-    from archive.schema import create_tables
+    from nianbao.archive.schema import create_tables
     db = sqlite_utils.Database(tmp_path / "s.db")
     create_tables(db)
     db["document_versions"].insert({"id": "v1", "agency": "甲", "year": 2023, "is_latest": 1})
@@ -120,7 +120,7 @@ def test_kind_without_a_stored_one_falls_back_in_sql(tmp_path):
 
 
 def test_inconsistent_reports_is_filtered_by_kind_and_paged(tmp_path):
-    from archive.columns import METADATA
+    from nianbao.archive.columns import METADATA
     test_rule_failures_view_has_kind_cells_expected_and_printed(tmp_path)
     db = sqlite_utils.Database(tmp_path / "n.db")
     sql = json.loads(METADATA.read_text(encoding="utf-8"))["databases"]["nianbao"]["queries"][

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from archive.build import ArchiveBuilder, _with_hints
-from archive.identity import hints_for, is_navigation, normalize_agency, registry_index
+from nianbao.archive.build import ArchiveBuilder, _with_hints
+from nianbao.archive.identity import hints_for, is_navigation, normalize_agency, registry_index
 from tests.archive.helpers import Warc, body, build_fake, canonical, json_parser, navigation_agencies
 
 REGISTRY = [{"name": "pingtan", "agency": "平潭综合实验区", "region": "福建省福州市平潭县"},

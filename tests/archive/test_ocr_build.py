@@ -13,11 +13,11 @@ import sqlite3
 
 import pytest
 
-from archive.build import build_archive
-from archive.ocr_cache import OcrCache
-from parsers.document import parse_document
-from parsers.ocr import engine as ocr_engine
-from parsers.ocr.engine import default_engine
+from nianbao.archive.build import build_archive
+from nianbao.archive.ocr_cache import OcrCache
+from nianbao.parsers.document import parse_document
+from nianbao.parsers.ocr import engine as ocr_engine
+from nianbao.parsers.ocr.engine import default_engine
 from tests.conftest import REPO
 
 SCANS = REPO / "tests" / "fixtures" / "scans"

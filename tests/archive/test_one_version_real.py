@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from archive.build import build_archive
+from nianbao.archive.build import build_archive
 from tests.archive.helpers import Warc, navigation_agencies
 
 pytest.importorskip("docx")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from archive.build import build_archive
+from nianbao.archive.build import build_archive
 
 GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "parsers" / "golden"
 
@@ -118,7 +118,7 @@ def test_parallel_parse_gives_the_same_database(shared_dir, tmp_path):
 
 
 def test_check_reruns_to_the_stored_results(archive):
-    from archive.check import check_archive
+    from nianbao.archive.check import check_archive
 
     summary = check_archive(archive)
     stored = archive.execute("select count(*) from rule_results").fetchone()[0]

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from archive.build import build_archive
-from parsers.render import random_report, render_report
-from parsers.values import COUNT_BOUND, KIND_COUNT, KIND_MONEY_10K, KIND_MONEY_YUAN, read_value
+from nianbao.archive.build import build_archive
+from nianbao.parsers.render import random_report, render_report
+from nianbao.parsers.values import COUNT_BOUND, KIND_COUNT, KIND_MONEY_10K, KIND_MONEY_YUAN, read_value
 from tests.archive.helpers import FAKE_VERSION, Warc, body, canonical, json_parser
 
 TWENTY = "12345678901234567890"  # beyond 2^63
@@ -255,7 +255,7 @@ def test_a_failed_build_removes_its_partial_file_and_keeps_the_database(tmp_path
     out = tmp_path / "nianbao.db"
     build_archive(out, files=[src], parse=json_parser, parser_version=FAKE_VERSION, registry_path=src / "none.yaml")
     before = out.read_bytes()
-    from archive import build as build_module
+    from nianbao.archive import build as build_module
 
     def full(self, *args, **kwargs):
         raise sqlite3.OperationalError("database or disk is full")

@@ -13,8 +13,8 @@ import pytest
 import sqlite_utils
 from datasette.app import Datasette
 
-from archive.build import build_archive
-from archive.search import cjk_query, cjk_snippet, cjk_tokens
+from nianbao.archive.build import build_archive
+from nianbao.archive.search import cjk_query, cjk_snippet, cjk_tokens
 from tests.archive.helpers import FAKE_VERSION, body, canonical, json_parser
 
 SENTENCES = [

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import sqlite_utils
 
-from archive.build import build_archive
-from archive.totals import REPORT_COLUMNS
+from nianbao.archive.build import build_archive
+from nianbao.archive.totals import REPORT_COLUMNS
 from tests.archive.helpers import FAKE_VERSION, body, canonical, json_parser
 
 # The `reports` view before report_totals: the 总计 column re-summed from the cells.

@@ -15,8 +15,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run_crawl(data_dir: Path, *args: str, timeout: int = 240) -> subprocess.CompletedProcess:
-    """`python -m crawler.run` against a data dir (Twisted cannot restart in the test process)."""
-    return subprocess.run([sys.executable, "-m", "crawler.run", "--data-dir", str(data_dir), *args],
+    """`python -m nianbao.crawler.run` against a data dir (Twisted cannot restart in the test process)."""
+    return subprocess.run([sys.executable, "-m", "nianbao.crawler.run", "--data-dir", str(data_dir), *args],
                           capture_output=True, text=True, timeout=timeout, cwd=REPO)
 
 

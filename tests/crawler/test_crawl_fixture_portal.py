@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.fixture_portal import FixturePortal, LoggedRequest, Report
+from nianbao.crawler.fixture_portal import FixturePortal, LoggedRequest, Report
 from tests.crawler.helpers import Rec, records, run_crawl, summaries
 
 
@@ -109,7 +109,7 @@ def test_first_crawl_archives_reports_and_attachments(crawls):
     assert attachments[docx_url].body[:4] == b"PK\x03\x04"
     pdf = attachments[A["t2024"][0]]
     assert pdf.body.startswith(b"%PDF-") and pdf.http_headers["content-type"] == "application/pdf"
-    from parsers.attachments import attachment_to_html
+    from nianbao.parsers.attachments import attachment_to_html
     assert "丙实验区2024年度政府信息公开工作年度报告" in attachment_to_html(pdf.content, "application/pdf")
     assert "<table>" in attachment_to_html(attachments[docx_url].content, None)
     # list pages: static 3, TRS 3 (index, index_1, index_2 from createPageHTML), years 3 (root + 2 sub-columns)

@@ -10,8 +10,8 @@ import urllib.request
 
 import pytest
 
-from crawler.fixture_portal.fidelity import COLUMNS, CRUMBS, FidelityPortal, load
-from parsers.keys import result_rows
+from nianbao.crawler.fixture_portal.fidelity import COLUMNS, CRUMBS, FidelityPortal, load
+from nianbao.parsers.keys import result_rows
 
 APPLICANTS = ("natural_person", "commercial_enterprise", "research_institution", "social_welfare_org",
               "legal_service_org", "other_org")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from crawler.fixture_portal import FixturePortal, big_site
+from nianbao.crawler.fixture_portal import FixturePortal, big_site
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,12 @@ from urllib.parse import urlparse
 
 import pytest
 
-from crawler.fixture_portal import FixturePortal, big_site
+from nianbao.crawler.fixture_portal import FixturePortal, big_site
 from tests.crawler.helpers import REPO, records, run_crawl, summaries
 
 
 def start_crawl(data, registry) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "crawler.run", "--data-dir", str(data), "--sources", str(registry),
+    return subprocess.Popen([sys.executable, "-m", "nianbao.crawler.run", "--data-dir", str(data), "--sources", str(registry),
                              "--impolite", "--run-id", "part1"], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -92,7 +92,7 @@ def test_kill_between_the_warc_record_and_the_state_commit(tmp_path):
     with FixturePortal(tmp_path / "site", big_site(40, 20)) as portal:
         registry = portal.write_registry(tmp_path / "sources.yaml")
         data = tmp_path / "data"
-        killed = subprocess.run([sys.executable, "-m", "crawler.run", "--data-dir", str(data), "--sources",
+        killed = subprocess.run([sys.executable, "-m", "nianbao.crawler.run", "--data-dir", str(data), "--sources",
                                  str(registry), "--impolite", "--run-id", "part1"], cwd=REPO, capture_output=True,
                                 text=True, timeout=240, env={**os.environ, "NIANBAO_TEST_KILL_AFTER_RESPONSES": "12"})
         assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]

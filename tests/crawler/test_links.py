@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crawler.links import (
+from nianbao.crawler.links import (
     attachment_links,
     column_prefix,
     is_report_title,

@@ -12,17 +12,17 @@ import yaml
 from scrapy.http import HtmlResponse, Request
 from scrapy.settings import Settings
 
-from crawler.fixture_portal import FixturePortal, default_site
-from crawler.registry import load_sources
-from crawler.run import select_sources
-from crawler.spiders.trs import TrsSpider
+from nianbao.crawler.fixture_portal import FixturePortal, default_site
+from nianbao.crawler.registry import load_sources
+from nianbao.crawler.run import select_sources
+from nianbao.crawler.spiders.trs import TrsSpider
 from nianbao.health import failure_class
 from tests.crawler.helpers import REPO, records, run_crawl, summaries
 
 
 def test_polite_defaults():
     s = Settings()
-    s.setmodule("crawler.settings")
+    s.setmodule("nianbao.crawler.settings")
     assert s.getbool("ROBOTSTXT_OBEY") and s.getbool("AUTOTHROTTLE_ENABLED")
     assert 1 <= s.getint("CONCURRENT_REQUESTS_PER_DOMAIN") <= 2
     assert s.getfloat("DOWNLOAD_DELAY") >= 1
@@ -31,9 +31,9 @@ def test_polite_defaults():
     assert s.getint("DOWNLOAD_TIMEOUT") == 60 and s.getint("DOWNLOAD_MAXSIZE") == 64 * 1024 * 1024
     mws = s.getdict("DOWNLOADER_MIDDLEWARES")
     # on the downloader side of HttpCompression (590) and Redirect (600): raw bodies, every hop
-    assert mws["crawler.middlewares.WarcCaptureMiddleware"] > 600
+    assert mws["nianbao.crawler.middlewares.WarcCaptureMiddleware"] > 600
     assert mws["scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware"] is None
-    assert mws["crawler.middlewares.SharedRobotsTxtMiddleware"] == 100
+    assert mws["nianbao.crawler.middlewares.SharedRobotsTxtMiddleware"] == 100
 
 
 def test_robots_override_and_flaky_server(tmp_path):

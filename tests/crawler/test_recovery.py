@@ -11,8 +11,8 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
-from crawler.fixture_portal import FixturePortal, Portal, Report, Site
-from crawler.state import CrawlState, good_copy
+from nianbao.crawler.fixture_portal import FixturePortal, Portal, Report, Site
+from nianbao.crawler.state import CrawlState, good_copy
 from tests.crawler.helpers import REPO, records, run_crawl, summaries
 
 TITLE = "年度政府信息公开工作年度报告"
@@ -112,7 +112,7 @@ def _crawl_with_fault(tmp_path, env: dict[str, str] | None = None, **fault) -> t
     with FixturePortal(tmp_path / "site", _one_report_site()) as portal:
         registry = portal.write_registry(tmp_path / "sources.yaml")
         path = portal.fault("q0", "status", times=1, **fault)
-        proc = subprocess.run([sys.executable, "-m", "crawler.run", "--data-dir", str(tmp_path / "data"),
+        proc = subprocess.run([sys.executable, "-m", "nianbao.crawler.run", "--data-dir", str(tmp_path / "data"),
                                "--sources", str(registry), "--impolite", "--run-id", "ra"],
                               capture_output=True, text=True, timeout=240, cwd=REPO,
                               env={**os.environ, **(env or {})})

@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from crawler.fixture_portal import FixturePortal
+from nianbao.crawler.fixture_portal import FixturePortal
 from tests.crawler.helpers import REPO, records, run_crawl, summaries
 from tests.ports import unused_port
 

@@ -14,10 +14,10 @@ import lxml.html
 import pytest
 from scrapy.http import HtmlResponse, Request
 
-from crawler.fixture_portal import FixturePortal, LoggedRequest, api_site
-from crawler.search_api import SearchApi, find_search_api, parse_search_page
-from crawler.spiders.column import ColumnSpider
-from crawler.state import state_key
+from nianbao.crawler.fixture_portal import FixturePortal, LoggedRequest, api_site
+from nianbao.crawler.search_api import SearchApi, find_search_api, parse_search_page
+from nianbao.crawler.spiders.column import ColumnSpider
+from nianbao.crawler.state import state_key
 from tests.crawler.helpers import Rec, records, run_crawl, summaries
 
 PINGTAN = "https://www.pingtan.gov.cn/zwgk/zfxxgk/zfxxgknb/"
@@ -126,7 +126,7 @@ def test_api_request_is_the_scripts_request_in_the_portals_slot():
 
 
 def test_pingtan_list_page_starts_the_api_and_skips_index_probes(shared_dir):
-    from crawler.spiders.trs import TrsSpider
+    from nianbao.crawler.spiders.trs import TrsSpider
 
     spider = TrsSpider(start_url=PINGTAN)
     spider.max_list_pages = 100

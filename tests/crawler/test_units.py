@@ -9,11 +9,11 @@ from datetime import datetime, timedelta, timezone
 import docx
 import pytest
 
-from crawler.fixture_portal.pdf import make_pdf
-from crawler.junk import classify_junk
-from crawler.registry import DEFAULT_REGISTRY, RegistryError, adhoc_source, load_sources
-from crawler.state import CrawlState, Policy, iso
-from parsers.attachments import attachment_to_html
+from nianbao.crawler.fixture_portal.pdf import make_pdf
+from nianbao.crawler.junk import classify_junk
+from nianbao.crawler.registry import DEFAULT_REGISTRY, RegistryError, adhoc_source, load_sources
+from nianbao.crawler.state import CrawlState, Policy, iso
+from nianbao.parsers.attachments import attachment_to_html
 
 
 # -- junk ---------------------------------------------------------------------------------------
@@ -156,8 +156,8 @@ def test_unreadable_attachments_give_none():
 
 # -- recovery: what is a good copy, Retry-After, a killed crawl's WARC -------------------------------------
 def test_suspect_page_asks_does_it_look_like_the_real_thing():
-    from crawler.fixture_portal.server import UNKNOWN_WAF_PAGE
-    from crawler.junk import suspect_page
+    from nianbao.crawler.fixture_portal.server import UNKNOWN_WAF_PAGE
+    from nianbao.crawler.junk import suspect_page
 
     assert suspect_page(b"", "text/html", "report") == "empty_response"
     assert suspect_page(b"  \r\n", "application/pdf", "attachment") == "empty_response"
@@ -174,7 +174,7 @@ def test_suspect_page_asks_does_it_look_like_the_real_thing():
 
 
 def test_retry_after_seconds_and_http_date():
-    from crawler.middlewares import retry_after_seconds
+    from nianbao.crawler.middlewares import retry_after_seconds
 
     now = datetime(2026, 1, 1, 2, 0, tzinfo=timezone.utc)
     assert retry_after_seconds(b"120", now) == 120.0
@@ -204,8 +204,8 @@ def test_policy_redirects_and_loops_are_no_copy(tmp_path):
 def test_reconcile_records_what_a_killed_crawl_wrote(tmp_path):
     from scrapy.http import HtmlResponse, Request
 
-    from crawler.reconcile import reconcile
-    from crawler.warc import WarcRecorder, payload_digest
+    from nianbao.crawler.reconcile import reconcile
+    from nianbao.crawler.warc import WarcRecorder, payload_digest
 
     warcs = tmp_path / "warcs"
     st = CrawlState(tmp_path / "s.db")
@@ -227,7 +227,7 @@ def test_reconcile_records_what_a_killed_crawl_wrote(tmp_path):
 
 
 def test_no_real_page_is_suspect(shared_dir):
-    from crawler.junk import suspect_page
+    from nianbao.crawler.junk import suspect_page
 
     pages = sorted((shared_dir / "real").glob("*.html"))
     assert len(pages) >= 10
@@ -240,7 +240,7 @@ def test_a_failed_revalidation_leaves_the_page_due(tmp_path):
     from scrapy.http import Request
     from twisted.python.failure import Failure
 
-    from crawler.spiders.column import ColumnSpider
+    from nianbao.crawler.spiders.column import ColumnSpider
 
     t0 = datetime(2026, 1, 1, 2, 0, tzinfo=timezone.utc)
     spider = ColumnSpider(start_url="http://a.gov.cn/nb/")

@@ -18,10 +18,10 @@ from urllib.parse import urlparse
 
 from scrapy.http import HtmlResponse
 
-from crawler.fixture_portal import FixturePortal, big_site
-from crawler.reconcile import check_warc, reconcile
-from crawler.state import CrawlState
-from crawler.warc import OPEN_SUFFIX, WarcRecorder
+from nianbao.crawler.fixture_portal import FixturePortal, big_site
+from nianbao.crawler.reconcile import check_warc, reconcile
+from nianbao.crawler.state import CrawlState
+from nianbao.crawler.warc import OPEN_SUFFIX, WarcRecorder
 from nianbao.config import DataDir
 from tests.crawler.helpers import REPO, read_warc, records, run_crawl
 
@@ -63,7 +63,7 @@ def test_open_while_written_final_name_after_close(tmp_path):
         registry = portal.write_registry(tmp_path / "sources.yaml")
         data = tmp_path / "data"
         warcs = data / "warcs"
-        proc = subprocess.Popen([sys.executable, "-m", "crawler.run", "--data-dir", str(data), "--sources",
+        proc = subprocess.Popen([sys.executable, "-m", "nianbao.crawler.run", "--data-dir", str(data), "--sources",
                                  str(registry), "--impolite", "--run-id", "slow"], cwd=REPO,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         slow = portal.report_url("b0")[len(portal.base_url):]
@@ -88,7 +88,7 @@ def test_kill_leaves_open_build_skips_next_crawl_closes_build_reads_once(tmp_pat
         registry = portal.write_registry(tmp_path / "sources.yaml")
         data = tmp_path / "data"
         warcs = data / "warcs"
-        killed = subprocess.run([sys.executable, "-m", "crawler.run", "--data-dir", str(data), "--sources",
+        killed = subprocess.run([sys.executable, "-m", "nianbao.crawler.run", "--data-dir", str(data), "--sources",
                                  str(registry), "--impolite", "--run-id", "part1"], cwd=REPO, capture_output=True,
                                 text=True, timeout=240, env={**os.environ, "NIANBAO_TEST_KILL_AFTER_RESPONSES": "12"})
         assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]

@@ -8,7 +8,7 @@ import sys
 
 from scrapy.http import HtmlResponse, Request, Response
 
-from crawler.warc import WarcRecorder, payload_digest
+from nianbao.crawler.warc import WarcRecorder, payload_digest
 from tests.crawler.helpers import read_warc
 
 

@@ -28,7 +28,7 @@ def _v(x):
 
 def expected_rules() -> dict[tuple[str, int, str, str], bool]:
     """(agency, year, rule, scope) -> ok, for the latest version of every demo report."""
-    from parsers.keys import result_rows
+    from nianbao.parsers.keys import result_rows
 
     out: dict[tuple[str, int, str, str], bool] = {}
     by_key = {(r.agency, r.year): r for r in reports()}

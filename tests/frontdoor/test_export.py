@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from archive.build import build_archive
-from archive.columns import METADATA
+from nianbao.archive.build import build_archive
+from nianbao.archive.columns import METADATA
 from tests.archive.helpers import FAKE_VERSION, body, canonical, json_parser
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 import sqlite_utils
 
-from archive.schema import create_tables
+from nianbao.archive.schema import create_tables
 from nianbao.health import classify_error, failure_class, source_health
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crawler.fixture_portal import Report
+from nianbao.crawler.fixture_portal import Report
 from nianbao.demo.portal import DemoPortal
 from nianbao.runlock import run_lock
 from tests.ports import unused_port

@@ -22,7 +22,7 @@ import pytest
 from nianbao.cli import describe_error, main
 from nianbao.config import DataDir, free_space_problem
 from nianbao.runlock import RunLocked, run_lock
-from parsers.render import random_report, render_report
+from nianbao.parsers.render import random_report, render_report
 from tests.archive.helpers import Warc
 
 REPO = Path(__file__).resolve().parents[2]
@@ -167,7 +167,7 @@ def test_disk_full_during_a_build_is_one_line_and_no_partial_file(tmp_path, monk
     assert main(["build", "--data-dir", str(data)]) == 0
     before = (data / "nianbao.db").read_bytes()
     capsys.readouterr()
-    from archive import build as build_module
+    from nianbao.archive import build as build_module
 
     def full(self, *args, **kwargs):
         raise sqlite3.OperationalError("database or disk is full")
@@ -206,7 +206,7 @@ def test_a_stale_partial_file_is_removed_by_the_next_crawl(tmp_path):
 
 # -- read-only data directory -------------------------------------------------------------------------------------
 def _archive(data: Path) -> None:
-    from archive.build import build_archive
+    from nianbao.archive.build import build_archive
 
     build_archive(data / "nianbao.db", warcs=[write_warc(data)], registry_path=data / "none.yaml")
 

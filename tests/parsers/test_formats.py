@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from nianbao.cli import main
-from parsers import document
-from parsers.document import parse_document
-from parsers.formats import office, sniff
+from nianbao.parsers import document
+from nianbao.parsers.document import parse_document
+from nianbao.parsers.formats import office, sniff
 from tests.conftest import REPO
 
 FORMATS = REPO / "tests" / "fixtures" / "formats"
@@ -212,7 +212,7 @@ def test_ofd_without_rulings_gives_text_not_shifted_numbers():
 
 def test_html_pages_are_parse_report_unchanged(shared_dir):
     """The door adds only `format` to what parse_report gives for an HTML page (any charset)."""
-    from parsers import parse_report
+    from nianbao.parsers import parse_report
 
     pages = sorted((shared_dir / "real").glob("*.html"))
     assert pages
@@ -279,7 +279,7 @@ def _ofd(content: str, template: str | None = None) -> bytes:
 def test_ofd_rulings_in_pieces_on_a_template_page_make_one_table():
     """A form's rulings drawn per cell edge (pieces that only touch end to end), on the template page the
     page names, with text under a points→mm CTM: one 3×3 table whose top row is one merged cell."""
-    from parsers.formats.ofd import ofd_to_html
+    from nianbao.parsers.formats.ofd import ofd_to_html
 
     def path(x0: float, y0: float, x1: float, y1: float) -> str:
         return (f'<ofd:PathObject ID="9" Boundary="0 0 200 200"><ofd:AbbreviatedData>M {x0} {y0} L {x1} {y1} '

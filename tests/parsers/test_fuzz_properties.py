@@ -18,9 +18,9 @@ from functools import lru_cache
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from parsers import parse_report
-from parsers.document import parse_document
-from parsers.render import HTML_STYLES, STYLES, random_report, render_report
+from nianbao.parsers import parse_report
+from nianbao.parsers.document import parse_document
+from nianbao.parsers.render import HTML_STYLES, STYLES, random_report, render_report
 from tests.conftest import REPO, SHARED
 
 _spec = importlib.util.spec_from_file_location("bench_fuzz", REPO / "bench" / "fuzz.py")

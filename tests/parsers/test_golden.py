@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from parsers import parse_report
+from nianbao.parsers import parse_report
 from tests.conftest import REPO, SHARED
 
 GOLDEN = REPO / "tests" / "fixtures" / "parsers" / "golden"

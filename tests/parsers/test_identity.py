@@ -17,16 +17,16 @@ import sys
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from parsers import parse_report
-from parsers.metadata import agency_of, find_title, is_agency_like, is_news_title, normalize_agency, region_levels
-from parsers.navigation import (
+from nianbao.parsers import parse_report
+from nianbao.parsers.metadata import agency_of, find_title, is_agency_like, is_news_title, normalize_agency, region_levels
+from nianbao.parsers.navigation import (
     ends_with_column_name,
     is_column_name,
     is_link_label_line,
     is_navigation_text,
     is_site_name,
 )
-from parsers.render import HTML_STYLES, random_report, render_report
+from nianbao.parsers.render import HTML_STYLES, random_report, render_report
 from tests.conftest import REPO
 
 IDENTITY = REPO / "tests" / "fixtures" / "parsers" / "identity"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from parsers import parse_report
-from parsers.attachments import attachment_to_html
+from nianbao.parsers import parse_report
+from nianbao.parsers.attachments import attachment_to_html
 
 LAYOUT = Path(__file__).resolve().parents[1] / "fixtures" / "layout"
 FIXTURES = sorted(p for p in LAYOUT.iterdir() if p.suffix in (".pdf", ".docx"))
@@ -67,7 +67,7 @@ def test_every_cell_as_printed(path: Path):
 def test_identity_from_the_document_itself(path: Path):
     """Through the one door: agency and year from page 1's title block (PDF) or the leading title
     paragraph (DOCX), the same cells as above."""
-    from parsers.document import parse_document
+    from nianbao.parsers.document import parse_document
 
     truth = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
     report = parse_document(path.read_bytes(), filename=path.name)
@@ -111,7 +111,7 @@ def test_print_header_over_a_table_part_stays_out_of_its_cells(name: str, row: s
     opens a page (with a row cut by the break, or the next row, unruled at its head), its footer
     (address, x/y) right below a part ending a page. Neither is an open cell's text run on past its
     rulings: no cell holds any of it, and the row under the header keeps its label and columns."""
-    from parsers.pdf_layout import read_pdf
+    from nianbao.parsers.pdf_layout import read_pdf
 
     layout = read_pdf((LAYOUT / f"{name}.pdf").read_bytes())
     texts = [c.text for kind, t in layout.blocks if kind == "table" for c in t.cells]
@@ -126,7 +126,7 @@ def test_print_header_over_a_table_part_stays_out_of_its_cells(name: str, row: s
 def _report(seed: int, edition: str = "2021") -> dict:
     import random
 
-    from parsers.render import random_report
+    from nianbao.parsers.render import random_report
 
     return random_report(random.Random(seed), year=2023, agency="某某区人民政府", edition=edition, blank_rate=0.2)
 
@@ -154,7 +154,7 @@ def _assert_cells(report: dict, truth: dict) -> None:
 @pytest.mark.parametrize("repeat_header", [False, True])
 @pytest.mark.parametrize("at", [1, 9, 20])
 def test_table3_continued_in_a_second_html_table(repeat_header, at):
-    from parsers.render import render_report
+    from nianbao.parsers.render import render_report
 
     truth = _report(at)
     page = _split_table3(render_report(truth, style="plain"), at, repeat_header,
@@ -166,7 +166,7 @@ def test_table3_continued_in_a_second_html_table(repeat_header, at):
 
 
 def test_a_quoted_copy_of_a_table_never_overwrites_what_was_read():
-    from parsers.render import _Style, _table3, render_report
+    from nianbao.parsers.render import _Style, _table3, render_report
 
     truth = _report(5)
     last_year = _report(6)
@@ -178,7 +178,7 @@ def test_a_quoted_copy_of_a_table_never_overwrites_what_was_read():
 
 
 def test_group_label_in_the_first_row_label_cell():
-    from parsers.labels import request_row_key
+    from nianbao.parsers.labels import request_row_key
 
     assert request_row_key("三、本年度办理结果（一）予以公开") == "granted"
     assert request_row_key("三、本年度办理结果\n（二）部分公开（区分处理的，只计这一情形，不计其他情形）") == "partially_granted"
@@ -189,7 +189,7 @@ def test_group_label_in_the_first_row_label_cell():
 
 
 def test_a_2019_report_printing_the_three_2021_other_rows_keeps_them():
-    from parsers.render import _Style, _table3, render_report
+    from nianbao.parsers.render import _Style, _table3, render_report
 
     truth = _report(7, edition="2019")
     page = render_report(truth, style="plain")
@@ -221,7 +221,7 @@ def test_docx_title_block_below_a_red_letter_header_with_the_body_on_its_own_lin
     import docx
     from docx.shared import Pt
 
-    from parsers.attachments import docx_to_html
+    from nianbao.parsers.attachments import docx_to_html
 
     document = docx.Document()
     for text, size in (("某某市某某区人民政府办公室文件", 28), ("某府办〔2024〕1号", 12), ("某某区住房和城乡建设局", 18),

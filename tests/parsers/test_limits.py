@@ -14,11 +14,11 @@ from functools import lru_cache
 
 import pytest
 
-from parsers import parse_report
-from parsers.decode import decode_bytes
-from parsers.document import parse_document
-from parsers.nesting import flatten
-from parsers.render import random_report, render_report
+from nianbao.parsers import parse_report
+from nianbao.parsers.decode import decode_bytes
+from nianbao.parsers.document import parse_document
+from nianbao.parsers.nesting import flatten
+from nianbao.parsers.render import random_report, render_report
 from tests.conftest import SHARED
 
 STATUSES = {"parsed", "partial", "no_tables", "pre2019", "not_a_report"}
@@ -205,7 +205,7 @@ def _pdf_bytes(pdf) -> bytes:
 
 
 def test_render_dpi_bounds_page_size_and_pixels():
-    from parsers.ocr.scan import MAX_PIXELS, render_dpi
+    from nianbao.parsers.ocr.scan import MAX_PIXELS, render_dpi
 
     assert render_dpi(595, 842, 200) == 200                     # A4: 3.9 Mpx at 200 dpi
     assert render_dpi(0, 842, 200) is None and render_dpi(595, -1, 200) is None
@@ -217,7 +217,7 @@ def test_render_dpi_bounds_page_size_and_pixels():
 def test_large_page_rendered_at_lower_dpi_within_pixel_cap():
     import pypdfium2 as pdfium
 
-    from parsers.ocr.scan import MAX_PIXELS, render_pdf_pages
+    from nianbao.parsers.ocr.scan import MAX_PIXELS, render_pdf_pages
 
     pdf = pdfium.PdfDocument.new()
     pdf.new_page(4000, 4000)                                   # 1.41 m square: 123 Mpx at 200 dpi
@@ -260,7 +260,7 @@ def test_ocr_reads_at_most_max_pages():
 
     from PIL import Image
 
-    from parsers.ocr.scan import MAX_PAGES, scan_pdf
+    from nianbao.parsers.ocr.scan import MAX_PAGES, scan_pdf
 
     pages = [Image.new("L", (170, 240), 255) for _ in range(40)]   # blank image pages, 612 x 864 pt
     buffer = io.BytesIO()
@@ -309,7 +309,7 @@ def test_docx_with_inflate_error_in_custom_props_reaches_converter():
     """A zlib error in docProps/custom.xml (read by sniff only for the WPS marker) is the converter's to
     report, not the outer safety net's."""
     from bench.fuzz import byte_flip
-    from parsers.formats import sniff
+    from nianbao.parsers.formats import sniff
     from tests.conftest import REPO
 
     # byte_flip(Random(21)) of this fixture breaks the deflate stream sniff inflates for the WPS marker
@@ -320,7 +320,7 @@ def test_docx_with_inflate_error_in_custom_props_reaches_converter():
 
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-be-bom", "utf-32-le-bom"])
 def test_utf16_without_bom_and_utf32_bom_are_html(encoding):
-    from parsers.formats import sniff
+    from nianbao.parsers.formats import sniff
 
     page = generated()
     data = {"utf-16-le": lambda: page.encode("utf-16-le"), "utf-16-be": lambda: page.encode("utf-16-be"),
@@ -334,7 +334,7 @@ def test_utf16_without_bom_and_utf32_bom_are_html(encoding):
 
 
 def test_binary_with_zero_bytes_is_not_taken_for_utf16():
-    from parsers.formats import sniff
+    from nianbao.parsers.formats import sniff
 
     rng = random.Random(3)
     noise = bytes(rng.randrange(256) for _ in range(4096))

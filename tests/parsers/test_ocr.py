@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from parsers import parse_report
-from parsers.ocr import THRESHOLD, needs_ocr, pages_needing_ocr, scan_images, scan_pdf
-from parsers.ocr.engine import Engine
-from parsers.ocr.labels import known_labels, snap
-from parsers.labels import norm
+from nianbao.parsers import parse_report
+from nianbao.parsers.ocr import THRESHOLD, needs_ocr, pages_needing_ocr, scan_images, scan_pdf
+from nianbao.parsers.ocr.engine import Engine
+from nianbao.parsers.ocr.labels import known_labels, snap
+from nianbao.parsers.labels import norm
 
 SCANS = Path(__file__).resolve().parents[1] / "fixtures" / "scans"
 FIXTURES = ("county_2023", "shanghai_2019", "pingtan_2025", "broken_text_2022")

@@ -13,10 +13,10 @@ import json
 import pytest
 from lxml import etree
 
-from parsers.document import parse_document
-from parsers.grid import ocr_provenance
-from parsers.ocr.engine import default_engine
-from parsers.report import parse_report
+from nianbao.parsers.document import parse_document
+from nianbao.parsers.grid import ocr_provenance
+from nianbao.parsers.ocr.engine import default_engine
+from nianbao.parsers.report import parse_report
 from tests.conftest import REPO
 
 SCANS = REPO / "tests" / "fixtures" / "scans"

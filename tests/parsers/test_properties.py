@@ -6,8 +6,8 @@ import random
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from parsers import parse_report
-from parsers.render import STYLES, random_report, render_report
+from nianbao.parsers import parse_report
+from nianbao.parsers.render import STYLES, random_report, render_report
 
 STATUSES = {"parsed", "partial", "no_tables", "pre2019", "not_a_report"}
 TEMPLATE_WORDS = ["规章", "行政规范性文件", "信息内容", "本年制发件数", "本年新制作数量", "自然人", "商业企业",

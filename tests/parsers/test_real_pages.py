@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import pytest
 
-from parsers import check_carry_chain, parse_report
+from nianbao.parsers import check_carry_chain, parse_report
 from tests.conftest import SHARED
 
 

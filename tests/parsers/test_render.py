@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from parsers.keys import applicant_columns, request_columns, request_rows, result_rows, template_keys
-from parsers.render import HTML_STYLES, random_report, render_report
+from nianbao.parsers.keys import applicant_columns, request_columns, request_rows, result_rows, template_keys
+from nianbao.parsers.render import HTML_STYLES, random_report, render_report
 from tests.conftest import SHARED
 
 

@@ -8,13 +8,13 @@ import random
 import pytest
 
 from nianbao.cli import main
-from parsers import check_carry_chain, parse_report
-from parsers.decode import decode_bytes
-from parsers.labels import active_row_key, appeal_outcome_key, appeal_procedure_key, request_row_key
-from parsers.metadata import agency_of, find_title, year_of
-from parsers.render import random_report
-from parsers.sections import split_sections
-from parsers.values import KIND_COUNT, KIND_MONEY_10K, KIND_MONEY_YUAN, KIND_SIGNED, read_value
+from nianbao.parsers import check_carry_chain, parse_report
+from nianbao.parsers.decode import decode_bytes
+from nianbao.parsers.labels import active_row_key, appeal_outcome_key, appeal_procedure_key, request_row_key
+from nianbao.parsers.metadata import agency_of, find_title, year_of
+from nianbao.parsers.render import random_report
+from nianbao.parsers.sections import split_sections
+from nianbao.parsers.values import KIND_COUNT, KIND_MONEY_10K, KIND_MONEY_YUAN, KIND_SIGNED, read_value
 from tests.conftest import SHARED
 
 

@@ -10,8 +10,8 @@ import re
 import pytest
 from lxml import etree, html as lxml_html
 
-from parsers import parse_report
-from parsers.render import random_report, render_report
+from nianbao.parsers import parse_report
+from nianbao.parsers.render import random_report, render_report
 from tests.conftest import REPO
 
 VARIANTS = REPO / "tests" / "fixtures" / "parsers" / "variants"

@@ -26,9 +26,9 @@ from pathlib import Path
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from archive.build import build_archive
-from archive.rules import report_rules
-from parsers.render import random_report, render_report
+from nianbao.archive.build import build_archive
+from nianbao.archive.rules import report_rules
+from nianbao.parsers.render import random_report, render_report
 
 PREFIX = "浙江省宁波市"
 AGENCIES = {

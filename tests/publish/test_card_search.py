@@ -229,7 +229,7 @@ def test_search_finds_section_text_with_highlight_and_card_anchor(server):
 
 def test_search_pages_are_short_and_complete(server):
     with db(server) as conn:
-        from archive.search import register_functions
+        from nianbao.archive.search import register_functions
         register_functions(conn)
         everything = {r[0] for r in conn.execute("select id from sections where text like '%公开%'")}
         seen, before, pages = [], None, 0
