@@ -87,7 +87,7 @@ def _takes_cache(parse: Parser) -> bool:
 
 def _classify_junk() -> Callable[[bytes, str], str | None] | None:
     try:
-        from nianbao.crawler.junk import classify_junk
+        from nianbao.parsers.junk import classify_junk
         return classify_junk
     except ImportError:
         return None

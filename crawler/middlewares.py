@@ -24,7 +24,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 from scrapy.http import Request, Response
 
-from nianbao.crawler.junk import classify_junk, suspect_page
+from nianbao.parsers.junk import classify_junk, suspect_page
 from nianbao.crawler.state import iso, state_key, utcnow
 from nianbao.crawler.warc import payload_digest
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 
-from nianbao.crawler.junk import suspect_page
+from nianbao.parsers.junk import suspect_page
 from nianbao.crawler.state import CrawlState, iso, utcnow
 from nianbao.crawler.warc import OPEN_SUFFIX
 

@@ -7,7 +7,7 @@ derivable from the WARCs and kept apart from the archive so a rebuild never lose
 Revalidation policy (why the second night fetches a few percent of detail pages): a detail page or
 attachment already fetched is revalidated when it is *due*:
   - never stored a good copy, or its last answer was not the real thing: an error, junk (a challenge,
-    soft 404 or login page, an empty 200 or a page that looks like no report at all: crawler/junk.py),
+    soft 404 or login page, an empty 200 or a page that looks like no report at all: parsers/junk.py),
     a redirect loop, or a redirect to a page that has no good copy itself, or
   - last fetched `cycle_days` (default 30) or more ago (every report is rechecked at least monthly), or
   - last fetched at least `min_hours` (20) ago AND today is its rotation day: bucket(url) =

@@ -33,7 +33,7 @@ class LoggedRequest:
     wall: float = 0.0  # time.time() then (to compare with an HTTP-date)
 
 
-# An anti-bot gateway page that crawler.junk's markers do not know: a script shell, no text.
+# An anti-bot gateway page that parsers.junk's markers do not know: a script shell, no text.
 UNKNOWN_WAF_PAGE = (b'<!DOCTYPE html><html><head><meta charset="utf-8"><title></title>'
                     b'<script src="/_gw/check.js?v=7"></script><script>var _g=window["\x5f\x67"]||{};'
                     b'_g.t=+new Date();setTimeout(function(){_g.run&&_g.run()},800);</script></head>'

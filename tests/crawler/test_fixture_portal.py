@@ -62,7 +62,7 @@ def test_charsets_redirects_404s_robots(portal):
     assert get(portal.report_url("s2019")).status == 404
     assert get(portal.base_url + "/robots.txt").read() == b"User-agent: *\nDisallow: /static/zfxxgknb/private/\n"
     challenge = get(portal.report_url("s2020")).read()
-    from nianbao.crawler.junk import classify_junk
+    from nianbao.parsers.junk import classify_junk
     assert classify_junk(challenge, "") == "challenge_page"
 
 

@@ -10,7 +10,7 @@ import docx
 import pytest
 
 from nianbao.crawler.fixture_portal.pdf import make_pdf
-from nianbao.crawler.junk import classify_junk
+from nianbao.parsers.junk import classify_junk
 from nianbao.crawler.registry import DEFAULT_REGISTRY, RegistryError, adhoc_source, load_sources
 from nianbao.crawler.state import CrawlState, Policy, iso
 from nianbao.parsers.attachments import attachment_to_html
@@ -157,7 +157,7 @@ def test_unreadable_attachments_give_none():
 # -- recovery: what is a good copy, Retry-After, a killed crawl's WARC -------------------------------------
 def test_suspect_page_asks_does_it_look_like_the_real_thing():
     from nianbao.crawler.fixture_portal.server import UNKNOWN_WAF_PAGE
-    from nianbao.crawler.junk import suspect_page
+    from nianbao.parsers.junk import suspect_page
 
     assert suspect_page(b"", "text/html", "report") == "empty_response"
     assert suspect_page(b"  \r\n", "application/pdf", "attachment") == "empty_response"
@@ -227,7 +227,7 @@ def test_reconcile_records_what_a_killed_crawl_wrote(tmp_path):
 
 
 def test_no_real_page_is_suspect(shared_dir):
-    from nianbao.crawler.junk import suspect_page
+    from nianbao.parsers.junk import suspect_page
 
     pages = sorted((shared_dir / "real").glob("*.html"))
     assert len(pages) >= 10

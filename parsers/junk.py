@@ -2,6 +2,10 @@
 
 Such pages are archived like any response (nothing is dropped) but never parsed as reports, and a
 challenge page must not overwrite the stored copy of a report. Pure function, no I/O.
+
+Beside the parsers (not in the crawler) because both ends of the data flow ask it: the crawler at
+fetch time (`WARC-Nianbao-Junk`, retries) and the archive when it reads a capture; the archive must
+never import the crawler (tests/test_import_direction.py).
 """
 
 from __future__ import annotations
