@@ -6,6 +6,7 @@ Loading validates the entries so a bad registry fails loudly before any request 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,24 @@ def load_sources(path: str | Path | None = None) -> list[Source]:
             raise RegistryError(f"{path}: duplicate source name {s.name!r}")
         seen.add(s.name)
     return sources
+
+
+def source_host(source: Source) -> str:
+    """The host a source's requests go to: lowercase hostname[:port] of its first start (column) URL.
+
+    The unit of politeness and of distributed work: every source on one host shares one download
+    slot, one robots.txt and one worker lease."""
+    parts = urlsplit(source.start_urls[0])
+    host = (parts.hostname or "").lower()
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+def sources_by_host(sources: Iterable[Source]) -> dict[str, list[Source]]:
+    """Group sources by `source_host`: hosts sorted, sources in their given (registry) order within a host."""
+    groups: dict[str, list[Source]] = {}
+    for source in sources:
+        groups.setdefault(source_host(source), []).append(source)
+    return {host: groups[host] for host in sorted(groups)}
 
 
 def adhoc_source(start_url: str, name: str | None = None) -> Source:

@@ -15,12 +15,13 @@ import argparse
 import json
 import shutil
 import sys
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from nianbao.config import DataDir, add_data_dir_argument
-from nianbao.crawler.registry import RegistryError, Source, adhoc_source, load_sources
+from nianbao.crawler.registry import RegistryError, Source, adhoc_source, load_sources, sources_by_host
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +36,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sources", default=None, help="registry file (default: the bundled crawler/sources.yaml)")
     p.add_argument("--source", action="append", default=[], metavar="NAME",
                    help="crawl this registry entry (repeatable); default: every enabled, unfrozen entry")
+    p.add_argument("--host", action="append", default=[], metavar="HOST",
+                   help="crawl only the registry sources on this host (hostname[:port], repeatable)")
+    p.add_argument("--worker-id", default=None, metavar="ID",
+                   help="this crawl machine's id, carried in WARC file names (distributed crawls)")
     p.add_argument("--start-url", action="append", default=[], metavar="URL",
                    help="crawl an ad-hoc column with the generic spider (repeatable)")
     p.add_argument("--revalidate", choices=("policy", "all", "none"), default="policy",
@@ -54,11 +59,14 @@ def to_argv(args: argparse.Namespace) -> list[str]:
     """The options in `args` as command-line words (to re-run them in a fresh process)."""
     argv: list[str] = []
     for flag, value in (("--data-dir", args.data_dir), ("--sources", args.sources), ("--revalidate", args.revalidate),
-                        ("--now", args.now), ("--run-id", args.run_id), ("--log-level", args.log_level)):
+                        ("--now", args.now), ("--run-id", args.run_id), ("--log-level", args.log_level),
+                        ("--worker-id", args.worker_id)):
         if value:
             argv += [flag, str(value)]
     for name in args.source:
         argv += ["--source", name]
+    for host in args.host:
+        argv += ["--host", host]
     for url in args.start_url:
         argv += ["--start-url", url]
     if args.impolite:
@@ -79,8 +87,14 @@ def select_sources(args: argparse.Namespace) -> list[Source]:
         missing = [n for n in args.source if n not in by_name]
         if missing:
             raise RegistryError(f"no such source(s): {', '.join(missing)} (known: {', '.join(sorted(by_name))})")
-        return [by_name[n] for n in args.source]
-    return [s for s in sources if s.enabled and not s.frozen]
+        sources = [by_name[n] for n in args.source]
+    else:
+        sources = [s for s in sources if s.enabled and not s.frozen]
+    hosts = getattr(args, "host", None)  # callers building a Namespace by hand may not set it
+    if hosts:
+        wanted = {h.lower() for h in hosts}
+        sources = [s for host, group in sources_by_host(sources).items() if host in wanted for s in group]
+    return sources
 
 
 def crawl(args: argparse.Namespace) -> int:
@@ -98,7 +112,7 @@ def crawl(args: argparse.Namespace) -> int:
         print("nianbao crawl: no enabled sources to crawl", file=sys.stderr)
         return 0
     data = DataDir.resolve(args.data_dir).ensure()
-    run_id = args.run_id or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    run_id = args.run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
     base = Settings()
     base.setmodule("nianbao.crawler.settings", priority="project")
@@ -109,6 +123,8 @@ def crawl(args: argparse.Namespace) -> int:
     base.set("NIANBAO_REVALIDATE", args.revalidate, priority="cmdline")
     if args.now:
         base.set("NIANBAO_NOW", args.now, priority="cmdline")
+    if args.worker_id:
+        base.set("NIANBAO_WORKER_ID", args.worker_id, priority="cmdline")
     if args.impolite:
         for key, value in {"AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0, "CONCURRENT_REQUESTS": 32,
                            "CONCURRENT_REQUESTS_PER_DOMAIN": 16, "NIANBAO_RETRY_BACKOFF_BASE": 0}.items():
