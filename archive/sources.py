@@ -1,5 +1,9 @@
-"""The crawler's source registry as plain dicts for the `sources` table (tolerant: the archive must
-build even when the registry is missing or the crawler package changes)."""
+"""The registry as the archive keeps it: rows for the `sources` table, and the data directory's own copy.
+
+The archive reads a registry only through `nianbao.registry` (its one reader; the archive never imports
+the crawler nor opens `crawler/sources.yaml` by path). Tolerant: the archive must build even when the
+registry is missing, and keeps entries as written even when the crawler's validation rules change.
+"""
 
 from __future__ import annotations
 
@@ -7,31 +11,25 @@ from pathlib import Path
 
 import yaml
 
-DEFAULT_REGISTRY = Path(__file__).resolve().parent.parent / "crawler" / "sources.yaml"
+from nianbao.registry import read_entries
 
 
-def load_sources(path: Path | None = None) -> list[dict]:
-    path = Path(path) if path else DEFAULT_REGISTRY
-    if not path.is_file():
-        return []
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    entries = data.get("sources", []) if isinstance(data, dict) else data
+def source_rows(path: Path | None = None) -> list[dict]:
+    """The registry's entries (default: the bundled one; none when the file is missing), sorted by name,
+    every key kept, `start_urls` always a list."""
     out = []
-    for e in entries or []:
-        if isinstance(e, dict) and e.get("name"):
-            urls = e.get("start_urls") or []
-            out.append({**e, "start_urls": [urls] if isinstance(urls, str) else list(urls)})
+    for e in read_entries(path, missing_ok=True):
+        urls = e.get("start_urls") or []
+        out.append({**e, "start_urls": [urls] if isinstance(urls, str) else list(urls)})
     return sorted(out, key=lambda e: str(e["name"]))
 
 
+load_sources = source_rows  # the old name, for archive/build.py until its split lands (then: source_rows)
+
+
 def _raw_entries(path: Path | None) -> dict[str, dict]:
-    """The registry file's entries by name, as written (unlike load_sources: no normalising)."""
-    path = Path(path) if path else DEFAULT_REGISTRY
-    if not path.is_file():
-        return {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    entries = data.get("sources", []) if isinstance(data, dict) else data
-    return {str(e["name"]): e for e in entries or [] if isinstance(e, dict) and e.get("name")}
+    """The registry file's entries by name, as written (unlike source_rows: no normalising)."""
+    return {str(e["name"]): e for e in read_entries(path, missing_ok=True)}
 
 
 def record_crawled(data_registry: Path, registry_path: Path | None, names: list[str],

@@ -226,7 +226,7 @@ def crawl_results(db_path: Path, run_id: str) -> tuple[list[dict[str, Any]], dic
 def expected_sources(opts: NightlyOptions) -> list[str]:
     """The sources this run should crawl (to notice one whose spider never reported)."""
     try:
-        from nianbao.crawler.registry import load_sources
+        from nianbao.registry import load_sources
 
         if opts.source:
             return list(opts.source)

@@ -54,7 +54,7 @@ def record_registry(data: DataDir, sources: str | None, names: list[str] | tuple
     """Store the registry entries this crawl fetches in <data>/registry.yaml (archive.sources.record_crawled):
     the named sources, else every enabled, unfrozen one of the registry, plus ad-hoc --start-url
     columns. A registry the crawler will refuse records nothing (the crawl says why)."""
-    from nianbao.crawler.registry import RegistryError, adhoc_source, load_sources
+    from nianbao.registry import RegistryError, adhoc_source, load_sources
 
     from nianbao.archive.sources import record_crawled
 
