@@ -38,6 +38,7 @@ from nianbao.archive import findings
 from nianbao.archive.rules import carry_chain_function
 from nianbao.archive.schema import BUILD_COLUMNS, FTS, TABLES, add_build_columns, create_indexes, create_tables
 from nianbao.archive.sources import load_sources
+from nianbao.config import OPEN_SUFFIXES, closed_warcs  # noqa: F401 (the data dir's naming; re-exported)
 from nianbao.parsers.values import BOUNDS, COUNT_BOUND, measure_kind
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,6 @@ log = logging.getLogger(__name__)
 USABLE = ("parsed", "partial")
 REPORT_ROLES = ("report", "attachment")
 BUILD_ERROR = "build_error"  # status of a document whose rows could not be built (error in its warnings)
-# WARC files a crawler is still writing (docs/architecture.md): never read by a build
-OPEN_SUFFIXES = (".open", ".partial")
 # what `--from-files` picks up in a folder (a file named on the command line is read whatever its name;
 # the parser decides the format by its bytes)
 FILE_SUFFIXES = (".html", ".htm", ".shtml", ".xhtml", ".txt", ".pdf", ".docx", ".doc", ".wps", ".rtf", ".ofd",
@@ -1395,12 +1394,6 @@ def remove_partial(out: Path) -> list[Path]:
         except FileNotFoundError:
             pass
     return removed
-
-
-def closed_warcs(paths: Iterable[Path]) -> list[Path]:
-    """WARC files a crawler has finished: names ending in .open or .partial are still being written
-    (docs/architecture.md) and never read."""
-    return [Path(p) for p in paths if not Path(p).name.endswith(OPEN_SUFFIXES)]
 
 
 def _build_into(db: sqlite_utils.Database, tmp: Path, out: Path, *, warcs: list[Path] | None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,16 @@ MIN_FREE_ENV = "NIANBAO_MIN_FREE_MB"
 DEFAULT_MIN_FREE_MB = 200
 EXIT_NO_SPACE = 73  # sysexits EX_CANTCREAT: `nianbao crawl` / `build` refused to start for want of space
 MB = 1024 * 1024
+# WARC files a crawler is still writing (docs/architecture.md): a name ending so is never read by a build.
+# Here, with the data directory's layout, because both ends share it: the crawler names its files
+# `….warc.gz.open` (crawler.warc.OPEN_SUFFIX, the first of these) and the archive skips them.
+OPEN_SUFFIXES = (".open", ".partial")
+
+
+def closed_warcs(paths: Iterable[Path | str]) -> list[Path]:
+    """WARC files a crawler has finished: names ending in .open or .partial are still being written
+    (docs/architecture.md) and never read."""
+    return [Path(p) for p in paths if not Path(p).name.endswith(OPEN_SUFFIXES)]
 
 
 @dataclass(frozen=True)
@@ -63,9 +74,7 @@ class DataDir:
 
     def warc_files(self) -> list[Path]:
         """The WARC files a build reads: closed ones only, in name order (`*.warc.gz`, then `*.warc`);
-        a name ending in .open or .partial is still being written (archive.build.closed_warcs)."""
-        from nianbao.archive.build import closed_warcs
-
+        a name ending in .open or .partial is still being written (closed_warcs)."""
         if not self.warcs.is_dir():
             return []
         return closed_warcs(sorted(self.warcs.glob("*.warc.gz")) + sorted(self.warcs.glob("*.warc")))
