@@ -1,4 +1,4 @@
-"""Issue 11 acceptance, end to end: crawl the acceptance portal (crawler/fixture_portal/fidelity.py) with
+"""Issue 11 acceptance, end to end: crawl the acceptance portal (tests/crawler/fidelity_portal.py) with
 the real crawler on 127.0.0.1, build the archive from its WARCs, and hold the archive to the planted
 truth (tests/crawler/fixtures/fidelity/reports.json, made by make_fidelity.py):
 
@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from nianbao.archive.build import build_archive
-from nianbao.crawler.fixture_portal.fidelity import COLUMNS, SITE_NAME, FidelityPortal
+from tests.crawler.fidelity_portal import COLUMNS, SITE_NAME, FidelityPortal
 from tests.crawler.helpers import records, run_crawl, summaries
 
 REPORT_STATUSES = ("parsed", "partial", "no_tables", "pre2019")

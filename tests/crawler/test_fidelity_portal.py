@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from nianbao.crawler.fixture_portal.fidelity import COLUMNS, CRUMBS, FidelityPortal, load
+from tests.crawler.fidelity_portal import COLUMNS, CRUMBS, FidelityPortal, load
 from nianbao.parsers.keys import result_rows
 
 APPLICANTS = ("natural_person", "commercial_enterprise", "research_institution", "social_welfare_org",

@@ -13,6 +13,9 @@ One department prints its name three ways over the years; consecutive years chai
 previous 结转下年度) except one planted break. The content (every cell's truth) and the attachment
 files come from tests/crawler/fixtures/fidelity (`make_fidelity.py`, committed output).
 
+A test fixture, so it lives with the tests (it reads tests/ data): built on the product's fixture
+portal machinery (nianbao.crawler.fixture_portal, which `nianbao demo` uses), not shipped in the wheel.
+
     with FidelityPortal(tmp / "site") as portal:
         registry = portal.write_registry(tmp / "sources.yaml")
         portal.reports      # the planted reports (dicts with "canonical": the truth)
@@ -29,7 +32,7 @@ from typing import Any
 from nianbao.crawler.fixture_portal import Extra, FixturePortal, Portal, Report, Site
 from nianbao.crawler.fixture_portal.site import FileMeta, SiteBuilder
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "tests" / "crawler" / "fixtures" / "fidelity"
+DATA_DIR = Path(__file__).resolve().parent / "fixtures" / "fidelity"
 SITE_NAME = "临江市白沙区人民政府门户网站"
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 COLUMNS = {
