@@ -5,7 +5,7 @@ for comparison, with them lifted to what Datasette allowed before (issue 15).
     .venv/bin/python bench/hostile.py                    # both modes, 4 hostile queries
     .venv/bin/python bench/hostile.py --mode hardened --hostile 8 --data-dir data
 
-The archive: --data-dir (any nianbao data dir), else a synthetic one (nianbao.publish.synthetic,
+The archive: --data-dir (any nianbao data dir), else a synthetic one (bench/synthetic.py,
 --reports, cached in data/bench-hostile/<n>/). The server is the one `nianbao serve` runs, on
 127.0.0.1. "before" serves the same with num_sql_threads 3 and the plugin's limits lifted through
 plugins.nianbao.limits (SQLite's own maxima, no result budget or response cap, ad-hoc SQL under the
@@ -100,7 +100,7 @@ def archive(args) -> Path:
         return Path(args.data_dir) / "nianbao.db"
     db = REPO / "data" / "bench-hostile" / str(args.reports) / "nianbao.db"
     if not db.is_file():
-        from nianbao.publish import synthetic
+        from bench import synthetic
 
         print(f"generating {args.reports:,} synthetic reports into {db} …", flush=True)
         synthetic.build(db, args.reports)

@@ -223,7 +223,7 @@ def main() -> int:
     data = Path(args.dir) if args.dir else REPO / "data" / "bench-serve" / str(args.reports)
     db = data / "nianbao.db"
     if args.rebuild or not db.is_file():
-        from nianbao.publish import synthetic
+        from bench import synthetic
 
         print(f"generating {args.reports:,} synthetic reports into {db} …", flush=True)
         started = time.perf_counter()

@@ -129,7 +129,7 @@ def test_edited_report_shows_its_latest_version(tmp_path):
 
 
 def test_synthetic_archive_every_row_key(tmp_path):
-    from nianbao.publish import synthetic
+    from bench import synthetic
 
     planted = synthetic.build(tmp_path / "s.db", 120)
     conn = sqlite3.connect(tmp_path / "s.db")

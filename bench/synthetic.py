@@ -1,60 +1,57 @@
-"""A synthetic archive following docs/schema.md, for the publishing tests and bench/serve.py.
+"""A synthetic archive following docs/schema.md, for bench/serve.py, bench/hostile.py and the archive tests.
 
-Rows are inserted directly (sqlite3 executemany on the tables `archive.schema` declares), not
-parsed from pages: 100,000 reports through the parser would take far longer than a benchmark
-should, and the tests need known findings. The generator plants, deterministically from a seed:
-reports that don't add up (balance / outcomes_sum / row_total / appeals_total failures), carry-over
-chains that break between years, documents edited after publication (two versions whose numbers
-differ), agency × year gaps and late publications, and section texts with and without 复议 / 收费.
-With `warc_dir`, every capture is a real WARC response record (warcio) holding an HTML rendering
-of the report, one capture is a revisit, and one archived page carries a script that must not run.
+Rows are inserted directly (sqlite3 executemany on the tables `archive.schema` declares), not parsed
+from pages: 100,000 reports through the parser would take far longer than a benchmark should, and the
+tests need known findings. Everything the generator knows of the template, the rules and the WARC
+format is the product's own, never restated here: the template's keys (`parsers.keys`), the rules
+(`parsers.checks.run_checks` and `check_carry_chain`, whose results become `rule_results`), the report
+page (`parsers.render.render_report`, whose bytes give the version id as a crawl's would), the deadlines
+(`nianbao.deadlines`) and, with `warc_dir`, the crawler's WARC writer (`crawler.warc.WarcRecorder`).
+
+It plants, deterministically from a seed: reports that don't add up (outcomes_sum / row_total /
+appeals_total failures), carry-over chains that break between years, documents edited after
+publication (two versions whose numbers differ), agency × year gaps and late publications, and section
+texts with and without 复议 / 收费. With `warc_dir`, every capture is a response record holding its
+rendered page, one capture is a revisit, and one archived page carries a script that must not run.
+
+A generator for benchmarks and tests, so it lives in bench/ (not in the installed package).
 """
 
 from __future__ import annotations
 
-import io
 import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
+
+import sqlite_utils
 
 from nianbao.archive.ids import payload_digest, stable_id
 from nianbao.archive.lookups import write_lookups
 from nianbao.archive.schema import FTS, create_indexes, create_tables
 from nianbao.archive.search import enable_fts, fill_section_search, index_rows
 from nianbao.archive.totals import fill_report_totals
+from nianbao.deadlines import deadline
+from nianbao.parsers.checks import check_carry_chain, run_checks
+from nianbao.parsers.keys import (
+    active_cells,
+    appeal_outcomes,
+    appeal_procedures,
+    applicant_columns,
+    request_columns,
+    request_rows,
+    result_rows,
+    section_titles,
+)
+from nianbao.parsers.render import render_report
+from nianbao.parsers.values import measure_kind
 
-import sqlite_utils
-
-COLUMNS = ["natural_person", "commercial_enterprise", "research_institution", "social_welfare_org",
-           "legal_service_org", "other_org", "total"]
-APPLICANTS = COLUMNS[:-1]
-DENIED = ["denied_state_secret", "denied_prohibited_by_law", "denied_three_safeties_one_stability",
-          "denied_third_party_rights", "denied_internal_affairs", "denied_process_information",
-          "denied_enforcement_case_file", "denied_administrative_query"]
-UNAVAILABLE = ["unavailable_not_held", "unavailable_needs_creation", "unavailable_unclear_after_correction"]
-NOT_PROCESSED = ["not_processed_petition", "not_processed_repeated", "not_processed_publication",
-                 "not_processed_excessive", "not_processed_reconfirmation"]
-OTHER = {"2021": ["other_no_correction", "other_fee_unpaid", "other_other"], "2019": ["other"]}
-RESULTS = {ed: ["granted", "partially_granted", *DENIED, *UNAVAILABLE, *NOT_PROCESSED, *OTHER[ed]]
-           for ed in ("2019", "2021")}
-ROWS = {ed: ["new_received", "carried_over", *RESULTS[ed], "total", "carried_forward"] for ed in RESULTS}
-PROCEDURES = ["review", "litigation_direct", "litigation_after_review"]
-OUTCOMES = ["upheld", "corrected", "other", "pending", "total"]
-ACTIVE = {
-    "2021": [("rules", "issued"), ("rules", "repealed"), ("rules", "in_force"),
-             ("normative_documents", "issued"), ("normative_documents", "repealed"),
-             ("normative_documents", "in_force"), ("licensing", "decisions"),
-             ("penalties", "decisions"), ("coercive_measures", "decisions"), ("fees", "amount_10k_yuan")],
-    "2019": [("rules", "produced"), ("rules", "published"), ("rules", "published_total"),
-             ("normative_documents", "produced"), ("normative_documents", "published"),
-             ("normative_documents", "published_total"), ("licensing", "items_prev_year"),
-             ("licensing", "items_change"), ("licensing", "decisions"), ("penalties", "decisions"),
-             ("fees", "items_prev_year"), ("fees", "items_change")],
-}
 YEARS = [2019, 2020, 2021, 2022, 2023]
-SECTION_TITLES = {1: "总体情况", 2: "主动公开政府信息情况", 3: "收到和处理政府信息公开申请情况",
-                  4: "政府信息公开行政复议、行政诉讼情况", 5: "存在的主要问题及改进情况", 6: "其他需要报告的事项"}
+FIRST_2021_YEAR = 2021  # the generator writes the 2019 edition for earlier years, the 2021 one from then on
+HTML = "text/html; charset=utf-8"
+# the position of each table in the stored cells (0-based page table index, first data row, first value col)
+POSITION = {"active": (1, 1, 1), "requests": (2, 3, 1), "appeals": (3, 2, 0)}
 PROVINCES = {
     "河南省": ["郑州市", "洛阳市", "开封市"], "浙江省": ["杭州市", "宁波市", "温州市"],
     "广东省": ["广州市", "深圳市", "佛山市"], "四川省": ["成都市", "绵阳市"], "江苏省": ["南京市", "苏州市"],
@@ -122,11 +119,17 @@ def _split(total: int, parts: int, rng: random.Random) -> list[int]:
     return out
 
 
+def _edition(year: int) -> str:
+    return "2021" if year >= FIRST_2021_YEAR else "2019"
+
+
 def _requests_grid(edition: str, carried_over: list[int], rng: random.Random) -> dict[str, list[int]]:
-    """A consistent table 3: per applicant column, then the total column as the row sums."""
-    grid: dict[str, list[int]] = {row: [0] * 7 for row in ROWS[edition]}
-    results = RESULTS[edition]
-    for c in range(6):
+    """A consistent table 3, row -> values in `request_columns()` order: per applicant column, then the
+    total column as the row sums."""
+    columns, applicants = request_columns(), applicant_columns()
+    grid: dict[str, list[int]] = {row: [0] * len(columns) for row in request_rows(edition)}
+    results = result_rows(edition)
+    for c in range(len(applicants)):
         scale = 40 if c == 0 else 6
         new = int(rng.expovariate(1 / scale)) if rng.random() < (0.95 if c == 0 else 0.4) else 0
         co = carried_over[c]
@@ -144,27 +147,56 @@ def _requests_grid(edition: str, carried_over: list[int], rng: random.Random) ->
             grid[row][c] = k
         grid["total"][c] = handled
         grid["carried_forward"][c] = forward
+    total = columns.index("total")
     for row in grid:
-        grid[row][6] = sum(grid[row][:6])
+        grid[row][total] = sum(grid[row][c] for c in range(len(columns)) if c != total)
     return grid
 
 
-def _check(edition: str, grid: dict[str, list[int]], appeals: dict[str, dict[str, int]]) -> list[tuple]:
-    """(rule, scope, ok, expected, actual) as the archive's checker records them."""
+def _appeals(rng: random.Random) -> dict[str, dict[str, int]]:
+    """Table 4, procedure -> outcome -> count, totals consistent."""
+    outcomes = appeal_outcomes()
+    parts = [o for o in outcomes if o != "total"]
+    appeals = {p: {o: 0 for o in outcomes} for p in appeal_procedures()}
+    for p in appeals:
+        if rng.random() < (0.3 if p == "review" else 0.15):
+            appeals[p]["upheld"] = rng.randint(0, 6)
+            appeals[p]["corrected"] = rng.randint(0, 2)
+            appeals[p]["pending"] = rng.randint(0, 2)
+        appeals[p]["total"] = sum(appeals[p][o] for o in parts)
+    return appeals
+
+
+def _active(edition: str, rng: random.Random) -> list[dict[str, Any]]:
+    """Table 2's cells in template order: counts, signed changes, money with two decimals."""
     out = []
-    for c, col in enumerate(COLUMNS):
-        lhs = grid["new_received"][c] + grid["carried_over"][c]
-        rhs = grid["total"][c] + grid["carried_forward"][c]
-        out.append(("balance", col, int(lhs == rhs), lhs, rhs))
-        s = sum(grid[r][c] for r in RESULTS[edition])
-        out.append(("outcomes_sum", col, int(s == grid["total"][c]), s, grid["total"][c]))
-    for row in ROWS[edition]:
-        s = sum(grid[row][:6])
-        out.append(("row_total", row, int(s == grid[row][6]), s, grid[row][6]))
-    for p in PROCEDURES:
-        s = sum(appeals[p][o] for o in OUTCOMES[:-1])
-        out.append(("appeals_total", p, int(s == appeals[p]["total"]), s, appeals[p]["total"]))
+    table, r0, c0 = POSITION["active"]
+    for i, (row, measure) in enumerate(active_cells(edition)):
+        kind = measure_kind(measure)
+        value: int | float = round(rng.uniform(0, 500), 2) if kind.startswith("money") else \
+            rng.randint(-5, 20) if kind == "signed" else rng.randint(0, 60)
+        out.append({"row": row, "measure": measure, "value": value, "raw": str(value),
+                    "position": {"table": table, "row": r0 + i, "col": c0}})
     return out
+
+
+def _report(agency: str, year: int, edition: str, published: date, grid: dict[str, list[int]],
+            appeals: dict[str, dict[str, int]], active: list[dict], sections: list[tuple[int, str, str]]) -> dict:
+    """The canonical report (parsers' shape) of one version: what the renderer draws and the rules check."""
+    t, r0, c0 = POSITION["requests"]
+    rows = request_rows(edition)
+    requests = [{"row": row, "column": col, "value": grid[row][c], "raw": str(grid[row][c]),
+                 "position": {"table": t, "row": r0 + rows.index(row), "col": c0 + c}}
+                for row in rows for c, col in enumerate(request_columns())]
+    t, r0, c0 = POSITION["appeals"]
+    outcomes = appeal_outcomes()
+    appeal_cells = [{"procedure": p, "outcome": o, "value": appeals[p][o], "raw": str(appeals[p][o]),
+                     "position": {"table": t, "row": r0, "col": c0 + p_i * len(outcomes) + o_i}}
+                    for p_i, p in enumerate(appeal_procedures()) for o_i, o in enumerate(outcomes)]
+    return {"title": f"{agency}{year}年政府信息公开工作年度报告", "agency": agency, "year": year,
+            "edition": edition, "status": "parsed", "published": published.isoformat(), "active": active,
+            "requests": requests, "appeals": appeal_cells,
+            "sections": [{"number": n, "heading": h, "text": text} for n, h, text in sections]}
 
 
 def _sections(agency: str, year: int, review: int, fees: bool, rng: random.Random) -> list[tuple[int, str, str]]:
@@ -179,61 +211,68 @@ def _sections(agency: str, year: int, review: int, fees: bool, rng: random.Rando
         5: "存在的主要问题：公开内容不够全面，解读形式单一。改进措施：加强培训，完善制度。",
         6: "无其他需要报告的事项。",
     }
-    return [(n, SECTION_TITLES[n], texts[n]) for n in range(1, 7)]
+    titles = section_titles()
+    return [(n, titles[n], texts[n]) for n in sorted(texts)]
 
 
-def render_html(report: dict, script: bool = False) -> str:
-    """A plain HTML page for an archived capture (enough for a person to recognise the report)."""
-    rows = "".join(
-        f"<tr><td>{row}</td>" + "".join(f"<td>{v}</td>" for v in values) + "</tr>"
-        for row, values in report["grid"].items()
-    )
-    sections = "".join(f"<h2>{n}、{h}</h2><p>{t}</p>" for n, h, t in report["sections"])
-    evil = ""
+EVIL_SCRIPT = ("<p id=\"marker\">原始页面 original page</p>"
+               "<script>document.getElementById('marker').textContent='SCRIPT RAN';"
+               "document.title='PWNED';fetch('/-/pwned?from=archived-page');</script>")
+
+
+def render_page(report: dict, script: bool = False) -> bytes:
+    """The report's page as the product's renderer draws it; `script` adds one that must never run
+    when the archived original is shown."""
+    page = render_report(report, style="plain")
     if script:
-        evil = ("<script>document.getElementById('marker').textContent='SCRIPT RAN';"
-                "document.title='PWNED';fetch('/-/pwned?from=archived-page');</script>")
-    return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{report['title']}</title></head>"
-            f"<body><h1>{report['title']}</h1><p id=\"marker\">原始页面 original page</p>{sections}"
-            f"<table border=\"1\">{rows}</table>{evil}</body></html>")
+        page = page.replace("</body>", EVIL_SCRIPT + "</body>", 1)
+    return page.encode("utf-8")
+
+
+def _rule_row(vid: str, check: dict, other: str | None = None) -> tuple:
+    """A parsers.checks result as a `rule_results` row (blank cells read as 0 flagged as the build does)."""
+    return (vid, check["rule"], str(check["scope"]), int(bool(check["ok"])), check["expected"], check["actual"],
+            int(bool(check.get("blank_as_zero"))), None, other)
 
 
 class _WarcSink:
-    """Appends response (and one revisit) records to a single WARC file, remembering offsets."""
+    """The crawler's WARC writer (crawler.warc.WarcRecorder) fed Scrapy responses, remembering where each
+    record lands (offset, length) as the build's captures do."""
 
-    def __init__(self, path: Path):
-        from warcio.warcwriter import WARCWriter
+    def __init__(self, directory: Path):
+        from nianbao.crawler.warc import WarcRecorder
 
-        self.path = path
-        self.fh = path.open("wb")
-        self.writer = WARCWriter(self.fh, gzip=True)
+        self.recorder = WarcRecorder(directory, "synthetic", "synthetic", {"software": "bench/synthetic.py"})
 
-    def response(self, url: str, when: str, body: bytes, content_type: str) -> tuple[int, int, str]:
-        from warcio.statusandheaders import StatusAndHeaders
+    @property
+    def name(self) -> str:
+        return self.recorder.filename
 
-        http = StatusAndHeaders("200 OK", [("Content-Type", content_type)], protocol="HTTP/1.1")
-        record = self.writer.create_warc_record(
-            url, "response", payload=io.BytesIO(body), http_headers=http,
-            warc_headers_dict={"WARC-Date": when, "WARC-Nianbao-Source": "synthetic",
-                               "WARC-Nianbao-Role": "report"})
-        return self._write(record)
+    @staticmethod
+    def _response(url: str, body: bytes, status: int = 200) -> Any:
+        from scrapy.http import HtmlResponse
 
-    def revisit(self, url: str, when: str, refers_to: str, digest: str) -> tuple[int, int, str]:
-        from warcio.statusandheaders import StatusAndHeaders
+        return HtmlResponse(url, status=status, headers={"Content-Type": HTML}, body=body)
 
-        http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
-        record = self.writer.create_revisit_record(
-            url, digest=digest, refers_to_uri=url, refers_to_date=when, http_headers=http,
-            warc_headers_dict={"WARC-Date": when, "WARC-Refers-To": refers_to})
-        return self._write(record)
+    def _placed(self, write) -> tuple[int, int, Any]:
+        start = self.recorder.path.stat().st_size
+        result = write()
+        return start, self.recorder.path.stat().st_size - start, result
 
-    def _write(self, record) -> tuple[int, int, str]:
-        start = self.fh.tell()
-        self.writer.write_record(record)
-        return start, self.fh.tell() - start, record.rec_headers.get_header("WARC-Record-ID")
+    def response(self, url: str, body: bytes) -> tuple[int, int, str, str]:
+        """(offset, length, record id, WARC-Date) of a response record."""
+        off, ln, (rid, when) = self._placed(lambda: self.recorder.write_response(self._response(url, body), "report"))
+        return off, ln, rid, when
+
+    def revisit(self, url: str, digest: str, refers_to: str, refers_date: str) -> tuple[int, int, str]:
+        """(offset, length, record id) of an identical-payload-digest revisit of `refers_to`."""
+        refers = {"record_id": refers_to, "url": url, "date": refers_date}
+        off, ln, rid = self._placed(lambda: self.recorder.write_revisit(
+            self._response(url, b""), "report", digest, refers))
+        return off, ln, rid
 
     def close(self) -> None:
-        self.fh.close()
+        self.recorder.close()
 
 
 def build(db_path: Path, n_reports: int, warc_dir: Path | None = None, seed: int = 0,
@@ -258,10 +297,8 @@ def build(db_path: Path, n_reports: int, warc_dir: Path | None = None, seed: int
     agencies = _agencies(n_agencies, rng)
     db["agencies"].insert_all(agencies, replace=True)
     db["sources"].insert({"name": "synthetic", "agency": "synthetic", "enabled": 1, "frozen": 0,
-                          "note": "generated by nianbao.publish.synthetic"}, replace=True)
-    if warc_dir:
-        Path(warc_dir).mkdir(parents=True, exist_ok=True)
-    sink = _WarcSink(Path(warc_dir) / "synthetic-00000.warc.gz") if warc_dir else None
+                          "note": "generated by bench/synthetic.py"}, replace=True)
+    sink = _WarcSink(Path(warc_dir)) if warc_dir else None
     buffers: dict[str, list[tuple]] = {t: [] for t in (
         "captures", "documents", "document_versions", "requests", "appeals", "active_disclosure",
         "sections", "rule_results")}
@@ -283,41 +320,37 @@ def build(db_path: Path, n_reports: int, warc_dir: Path | None = None, seed: int
         fts_rows["sections"].clear()
         fts_rows["document_versions"].clear()
 
+    columns = request_columns()
+    total_col = columns.index("total")
     for agency in agencies:
         if made >= n_reports:
             break
         name = agency["name"]
-        prev_forward = [0] * 7
+        prev_forward = [0] * len(columns)
+        prev_report: dict | None = None
         prev_version: str | None = None
         for year in YEARS:
             if made >= n_reports:
                 break
             if rng.random() < 0.07:
                 planted.missing.add((name, year))
-                prev_version = None
+                prev_version = prev_report = None
                 continue
-            edition = "2019" if year <= 2020 else "2021"
-            carried = list(prev_forward[:6])
+            edition = _edition(year)
+            carried = list(prev_forward)
             chain_break = prev_version is not None and rng.random() < 0.05
             if chain_break:
                 carried[0] += rng.randint(1, 5)
             grid = _requests_grid(edition, carried, rng)
-            appeals = {p: {o: 0 for o in OUTCOMES} for p in PROCEDURES}
-            for p in PROCEDURES:
-                if rng.random() < (0.3 if p == "review" else 0.15):
-                    appeals[p]["upheld"] = rng.randint(0, 6)
-                    appeals[p]["corrected"] = rng.randint(0, 2)
-                    appeals[p]["pending"] = rng.randint(0, 2)
-                appeals[p]["total"] = sum(appeals[p][o] for o in OUTCOMES[:-1])
+            appeals = _appeals(rng)
             # Planted arithmetic errors: published numbers that don't add up.
             if rng.random() < 0.04:
-                grid["granted"][6] += rng.randint(1, 9)       # outcomes_sum + row_total on the total column
+                grid["granted"][total_col] += rng.randint(1, 9)  # outcomes_sum + row_total on the total column
             if rng.random() < 0.02:
                 appeals["review"]["total"] += 1
-            deadline = date(year + 1, 1, 31) if agency["level"] == "department" else date(year + 1, 3, 31)
+            due = deadline(agency["level"], year)
             late = rng.random() < 0.06
-            published = deadline + timedelta(days=rng.randint(1, 90)) if late else \
-                deadline - timedelta(days=rng.randint(0, 40))
+            published = due + timedelta(days=rng.randint(1, 90)) if late else due - timedelta(days=rng.randint(0, 40))
             if late:
                 planted.late.add((name, year))
             doc_id = stable_id("doc", name, year)
@@ -326,65 +359,59 @@ def build(db_path: Path, n_reports: int, warc_dir: Path | None = None, seed: int
             review = appeals["review"]["total"]
             fees = rng.random() < 0.3
             sections = _sections(name, year, review, fees, rng)
+            active = _active(edition, rng)
             edited = rng.random() < 0.04
-            versions = [("v1", grid)]
+            versions = [grid]
             if edited:
                 old = {k: list(v) for k, v in grid.items()}
                 for row in ("new_received", "granted", "total"):  # first published with 3 more
                     old[row][0] += 3
-                    old[row][6] += 3
-                versions = [("v1", old), ("v2", grid)]
+                    old[row][total_col] += 3
+                versions = [old, grid]
                 planted.edited_documents.add(doc_id)
             fetched_base = f"{published.isoformat()}T08:00:00Z"
             version_ids = []
-            for vi, (_, g) in enumerate(versions, start=1):
+            report: dict = {}
+            for vi, g in enumerate(versions, start=1):
                 is_latest = int(vi == len(versions))
-                report = {"title": title, "grid": g, "sections": sections}
+                report = _report(name, year, edition, published, g, appeals, active, sections)
                 script = sink is not None and planted.script_capture_id is None and is_latest
-                body = render_html(report, script=script).encode("utf-8")
+                body = render_page(report, script=script)
                 digest = payload_digest(body)
                 vid = stable_id(doc_id, digest)
                 version_ids.append(vid)
                 fetched = fetched_base if vi == 1 else f"{(published + timedelta(days=30)).isoformat()}T08:00:00Z"
-                offset = length = record_id = None
+                offset = length = record_id = record_date = None
                 warc_file = None
                 if sink:
-                    offset, length, record_id = sink.response(url, fetched, body, "text/html; charset=utf-8")
-                    warc_file = sink.path.name
+                    offset, length, record_id, record_date = sink.response(url, body)
+                    warc_file = sink.name
                 cap_id = stable_id(warc_file or "synthetic.warc.gz", offset if offset is not None else vid)
                 if script:
                     planted.script_capture_id = cap_id
                 planted.capture_ids.append(cap_id)
-                checks = _check(edition, g, appeals)
-                if is_latest and prev_version is not None:
-                    for c, col in enumerate(COLUMNS):
-                        exp, act = prev_forward[c], g["carried_over"][c]
-                        checks.append(("carry_chain", col, int(exp == act), exp, act))
-                failures = [c for c in checks if not c[2]]
+                checks = [_rule_row(vid, c) for c in run_checks(report)]
+                if is_latest and prev_report is not None:
+                    checks += [_rule_row(vid, c, prev_version) for c in check_carry_chain(prev_report, report)]
+                failures = [c for c in checks if not c[3]]
                 buffers["captures"].append((
                     cap_id, url, fetched, "response", "report", "synthetic", None, 200,
-                    "text/html; charset=utf-8", digest, None, None, warc_file, offset, length, record_id, vid))
+                    HTML, digest, None, None, warc_file, offset, length, record_id, vid))
                 version_rowid += 1
+                n_cells = len(report["active"]) + len(report["requests"]) + len(report["appeals"])
                 buffers["document_versions"].append((
                     vid, doc_id, vi, is_latest, name, year, edition, "parsed", title, published.isoformat(),
                     url, "synthetic", digest, fetched, fetched, None, "synthetic", cap_id,
-                    sum(len(v) for v in g.values()) + 15, len(failures), "[]"))
+                    n_cells, len(failures), "[]"))
                 fts_rows["document_versions"].append((version_rowid, title, name))
-                for row, values in g.items():
-                    for c, col in enumerate(COLUMNS):
-                        r = ROWS[edition].index(row)
-                        buffers["requests"].append((vid, row, col, values[c], str(values[c]), None, 2, r + 3, c + 1))
-                for p_i, p in enumerate(PROCEDURES):
-                    for o_i, o in enumerate(OUTCOMES):
-                        buffers["appeals"].append((vid, p, o, appeals[p][o], str(appeals[p][o]), None, 3, 2, p_i * 5 + o_i))
-                for a_i, (row, measure) in enumerate(ACTIVE[edition]):
-                    value = round(rng.uniform(0, 500), 2) if measure == "amount_10k_yuan" else rng.randint(0, 60)
-                    buffers["active_disclosure"].append((vid, row, measure, value, str(value), None, 1, 1 + a_i, 1))
-                for rule, scope, ok, exp, act in checks:
-                    other = prev_version if rule == "carry_chain" else None
-                    buffers["rule_results"].append((vid, rule, scope, ok, exp, act, 0, None, other))
-                    if not ok and is_latest:
-                        planted.rule_failures.add((vid, rule, scope))
+                for key, table, a, b in (("active", "active_disclosure", "row", "measure"),
+                                         ("requests", "requests", "row", "column"),
+                                         ("appeals", "appeals", "procedure", "outcome")):
+                    buffers[table] += [(vid, c[a], c[b], c["value"], c["raw"], None, c["position"]["table"],
+                                        c["position"]["row"], c["position"]["col"]) for c in report[key]]
+                buffers["rule_results"] += checks
+                if is_latest:
+                    planted.rule_failures |= {(vid, c[1], c[2]) for c in failures}
                 for seq, (number, heading, text) in enumerate(sections):
                     section_id += 1
                     buffers["sections"].append((section_id, vid, seq, number, heading, text, name, year, title))
@@ -395,22 +422,24 @@ def build(db_path: Path, n_reports: int, warc_dir: Path | None = None, seed: int
                     if is_latest and "收费" in text:
                         planted.versions_with_shoufei.add(vid)
                 if is_latest:
-                    planted.received_by_year[year] = planted.received_by_year.get(year, 0) + g["new_received"][6]
+                    received = g["new_received"][total_col]
+                    planted.received_by_year[year] = planted.received_by_year.get(year, 0) + received
                     if sink and planted.revisit_capture_id is None and vi == 1 and not edited:
-                        # The same page fetched again a day later, unchanged: a revisit record.
+                        # The same page fetched again, unchanged: an identical-payload-digest revisit.
                         when = f"{(published + timedelta(days=1)).isoformat()}T08:00:00Z"
-                        off, ln, rid = sink.revisit(url, when, record_id, digest)
+                        off, ln, rid = sink.revisit(url, digest, record_id, record_date)
                         rev_id = stable_id(warc_file, off)
                         planted.revisit_capture_id = rev_id
                         buffers["captures"].append((
                             rev_id, url, when, "revisit", "report", "synthetic", None, 200,
-                            "text/html; charset=utf-8", digest, record_id, None, warc_file, off, ln, None, vid))
+                            HTML, digest, record_id, None, warc_file, off, ln, None, vid))
             if chain_break:
                 planted.carry_breaks.add((name, year))
             buffers["documents"].append((
                 doc_id, name, year, f"doc|{name}|{year}", url, fetched_base, fetched_base, None,
                 len(versions), version_ids[-1]))
             prev_forward = grid["carried_forward"]
+            prev_report = report
             prev_version = version_ids[-1]
             made += 1
             if made % batch == 0:
