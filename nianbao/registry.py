@@ -89,7 +89,8 @@ def _source_from_dict(raw: dict[str, Any], where: str) -> Source:
     if isinstance(robots, dict) and "ignore" in robots:
         robots_obey, robots_reason = False, str(robots["ignore"] or "").strip()
         if len(robots_reason) < 10:
-            raise RegistryError(f"{where} ({name}): ignoring robots.txt needs a written reason (robots: {{ignore: why}})")
+            raise RegistryError(f"{where} ({name}): ignoring robots.txt needs a written reason "
+                                "(robots: {ignore: why})")
     elif robots != "obey":
         raise RegistryError(f"{where} ({name}): robots must be 'obey' or {{ignore: reason}}")
     return Source(

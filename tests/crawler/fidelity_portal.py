@@ -109,10 +109,11 @@ class FidelityBuilder(SiteBuilder):
         if listing:  # list pages: the fixture chrome's header becomes the portal's menu and a breadcrumb
             self._crumb += 1
             title = re.search(r"<title>(.*?)</title>", text).group(1)
-            text = re.sub(r'<div class="header">.*?</div>', lambda _: MENU + "\n" + CRUMBS[self._crumb % 4], text, 1)
+            text = re.sub(r'<div class="header">.*?</div>', lambda _: MENU + "\n" + CRUMBS[self._crumb % 4], text,
+                          count=1)
             text = text.replace(f"<title>{title}</title>", f"<title>{title}{TITLE_SUFFIX[self._crumb % 2]}</title>", 1)
             text = re.sub(r'<div class="footer">.*?</div>', '<div class="footer">主办单位：临江市白沙区人民政府办公室'
-                          "　地址：白沙区江滨路1号　技术支持：fixture</div>", text, 1)
+                          "　地址：白沙区江滨路1号　技术支持：fixture</div>", text, count=1)
         super()._html(portal, path, text, listing)
 
     def _build_portal(self, portal: Portal, port: int) -> None:
