@@ -1175,7 +1175,8 @@ def _read_record(path: Path, record: Any, records: Any) -> tuple[str, dict, byte
                                "warc_length": length, "record_id": record_id}, None
         return None
     status, ctype = http_status_and_type(record)
-    digest = h.get_header("WARC-Payload-Digest")
+    # a 304 revisit (server-not-modified: no payload digest) names its copy's digest in a nianbao header
+    digest = h.get_header("WARC-Payload-Digest") or h.get_header("WARC-Nianbao-Refers-To-Digest")
     if rtype == "response" and body is not None and not digest:
         digest = payload_digest(body)
     capture = {

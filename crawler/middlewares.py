@@ -3,7 +3,9 @@
 `WarcCaptureMiddleware` runs on the downloader side of HttpCompressionMiddleware and
 RedirectMiddleware, so it writes bodies exactly as received (still gzip-encoded, with their
 Content-Encoding), every redirect, every error and robots.txt. It also decides revisit vs new
-response from the crawler's own state (ETag/Last-Modified/digest) and updates that state.
+response from the crawler's own state (ETag/Last-Modified/digest) and updates that state. The files
+and the state connection belong to the `WarcCapture` extension (crawler/extensions.py), which the
+middleware asks for the recorder of each request; without it (EXTENSIONS disabling it) nothing is captured.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import zlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from time import monotonic
 from typing import Any
@@ -19,14 +21,15 @@ from urllib.parse import urljoin, urlsplit
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.http import Request, Response
 from scrapy.utils.asyncio import call_later
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
-from scrapy.http import Request, Response
 
-from nianbao.parsers.junk import classify_junk, suspect_page
+from nianbao.crawler.extensions import WarcCapture
 from nianbao.crawler.state import iso, state_key, utcnow
 from nianbao.crawler.warc import payload_digest
+from nianbao.parsers.junk import classify_junk, suspect_page
 
 
 def decoded_body(response: Response) -> bytes:
@@ -57,20 +60,20 @@ class WarcCaptureMiddleware:
     """Archive each response (or a `revisit` when unchanged) and its request; update crawl state."""
 
     def __init__(self, crawler: Any):
-        self.crawler = crawler
+        self.capture = WarcCapture.of(crawler)
         # fault injection for tests: die (SIGKILL) after the N-th response record is written and
         # before its crawl-state commit, the window a kill -9 can hit (crawler/reconcile.py)
         self.kill_after = crawler.settings.getint("NIANBAO_TEST_KILL_AFTER_RESPONSES", 0)
         self.responses = 0
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> "WarcCaptureMiddleware":
+    def from_crawler(cls, crawler: Any) -> WarcCaptureMiddleware:
         return cls(crawler)
 
     def process_response(self, request: Request, response: Response) -> Response:
-        spider = self.crawler.spider
-        recorder = getattr(spider, "recorder", None)
-        state = getattr(spider, "crawl_db", None)
+        capture = self.capture
+        recorder = capture.recorder_for(request) if capture is not None else None
+        state = capture.state if capture is not None else None
         if recorder is None or state is None:
             return response
         url = response.url
@@ -134,9 +137,7 @@ class WarcCaptureMiddleware:
                 loop = "redirect_loop" if location in chain else None
                 state.update(key, **common, status=response.status, location=location, junk=loop)
                 if loop:  # Scrapy's dupefilter drops the looping request silently: say it here
-                    note = getattr(spider, "note_error", None)
-                    if note is not None:
-                        note(chain[0], response.status, loop, role)
+                    capture.note_error(chain[0], response.status, loop, role, recorder.source)
             else:
                 outcome = "error"
                 state.update(key, **common, status=response.status)
@@ -161,8 +162,8 @@ def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) 
     if when is None:
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 class BackoffRetryMiddleware(RetryMiddleware):

@@ -52,6 +52,10 @@ COOKIES_ENABLED = True
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
 
+# WARC capture: the extension owns the files (opens them on spider_opened, closes them with each source's
+# summary); the middleware below writes every exchange into them.
+EXTENSIONS = {"nianbao.crawler.extensions.WarcCapture": 0}
+
 # Keep every byte: our WARC middleware sits on the downloader side of HttpCompressionMiddleware (590)
 # and RedirectMiddleware (600), so it sees bodies still compressed and every redirect and error.
 DOWNLOADER_MIDDLEWARES = {
@@ -66,6 +70,9 @@ DOWNLOADER_MIDDLEWARES = {
 NIANBAO_WARC_DIR = "data/warcs"
 NIANBAO_STATE_DB = "data/crawl_state.db"
 NIANBAO_RUN_ID = ""
+# In WARC file names (nianbao-{run}-{source}-{stamp}-{worker}-{pid}.warc.gz): the job queue's workers set it
+# (`--worker-id`); unset (one machine), names carry no worker part (crawler/warc.py).
+NIANBAO_WORKER_ID = ""
 NIANBAO_REVALIDATE = "policy"  # policy | all | none (see crawler/state.py)
 NIANBAO_CYCLE_DAYS = 30
 NIANBAO_MAX_LIST_PAGES = 2000  # per source: a pagination trap stops here (crawl marked incomplete)

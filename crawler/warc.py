@@ -6,7 +6,17 @@ written the file is named `….warc.gz.open` (OPEN_SUFFIX) and `close()` renames
 `….warc.gz` name, so a build (which skips `*.open`) never reads a file being written; an `.open`
 file a killed crawl left is reconciled and renamed by the next crawl (crawler/reconcile.py). Conventions are
 those of docs/architecture.md (extra `WARC-Nianbao-*` headers, `revisit` for unchanged pages,
-one `crawl-summary` metadata record per source per crawl).
+one `crawl-summary` metadata record per source per crawl, under a `urn:` target so that replay tools never
+take it for a capture of the column).
+
+Revisits follow WARC 1.1 §6.7: a 304 is the server's own assertion, written with the `server-not-modified`
+profile (no WARC-Payload-Digest: this fetch saw no payload; the digest of the copy it confirms is kept in
+`WARC-Nianbao-Refers-To-Digest` so a reader links it without the record it refers to); a 200 whose payload
+digest equals the stored copy's is an `identical-payload-digest` revisit.
+
+A file name is `nianbao-{run}-{source}-{stamp}[-{worker}]-{pid}.warc.gz`: `worker` is the Scrapy setting
+NIANBAO_WORKER_ID (the job queue's workers set it, so files from several machines never collide); unset, the
+name has no worker part (one machine: stamp and pid suffice, and no host name is published in the archive).
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import time
 from http import HTTPStatus
 from io import BytesIO
@@ -30,6 +41,21 @@ WARC_VERSION = "1.1"
 # would make readers de-chunk again and `warcio check` fail. Renamed, not dropped, so nothing is lost.
 FRAMING_HEADERS = {"transfer-encoding"}
 OPEN_SUFFIX = ".open"  # docs/architecture.md: a name ending in .open is being written; builds skip it
+NOT_MODIFIED_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+REFERS_TO_DIGEST = "WARC-Nianbao-Refers-To-Digest"  # a 304 revisit: the payload digest of the copy it confirms
+SUMMARY_KIND = "crawl-summary"  # WARC-Nianbao-Kind of the per-source summary metadata record
+
+
+def summary_target(source: str, run_id: str) -> str:
+    """The WARC-Target-URI of a crawl summary: a name, not the column's URL (which replay tools would
+    otherwise serve as the column page)."""
+    return f"urn:nianbao:{SUMMARY_KIND}:{source}:{run_id}"
+
+
+def safe_worker_id(worker_id: str | None) -> str | None:
+    """A worker id as it may appear in a file name (letters, digits, `_` and `.`; None when empty)."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.]+", "_", worker_id or "").strip("_.")
+    return cleaned or None
 
 
 def payload_digest(body: bytes) -> str:
@@ -51,11 +77,14 @@ def _headers(raw_headers: Any) -> list[tuple[str, str]]:
 class WarcRecorder:
     """Appends records to one gzipped WARC file."""
 
-    def __init__(self, directory: str | Path, run_id: str, source: str, info: dict[str, Any]):
+    def __init__(self, directory: str | Path, run_id: str, source: str, info: dict[str, Any],
+                 worker_id: str | None = None):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
+        self.run_id = run_id
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-        self.filename = f"nianbao-{run_id}-{source}-{stamp}-{os.getpid()}.warc.gz"
+        worker = safe_worker_id(worker_id)
+        self.filename = f"nianbao-{run_id}-{source}-{stamp}{'-' + worker if worker else ''}-{os.getpid()}.warc.gz"
         self.path = self.directory / self.filename
         n = 1
         while self.path.exists():  # same second, same pid (resume in-process): never overwrite
@@ -142,25 +171,34 @@ class WarcRecorder:
 
     def write_revisit(self, response: Any, role: str, digest: str, refers_to: dict[str, str],
                       parent: str | None = None) -> str:
-        """An unchanged page (304, or 200 with an identical payload digest): headers only."""
+        """An unchanged page, headers only: a 304 as a `server-not-modified` revisit, a 200 with the
+        stored copy's payload `digest` as an `identical-payload-digest` one. `refers_to`: the stored
+        copy's `url`, `date` (its WARC-Date) and `record_id`."""
         protocol = getattr(response, "protocol", None) or "HTTP/1.1"
         http = StatusAndHeaders(self._status_line(response), _headers(response.headers), protocol=protocol)
         extra = self._extra(role, parent, None)
         if refers_to.get("record_id"):
             extra["WARC-Refers-To"] = refers_to["record_id"]
-        record = self.writer.create_revisit_record(
-            response.url, digest, refers_to["url"], refers_to["date"], http_headers=http,
-            warc_headers_dict=extra)
+        if response.status == 304:
+            extra.update({"WARC-Profile": NOT_MODIFIED_PROFILE, "WARC-Refers-To-Target-URI": refers_to["url"],
+                          "WARC-Refers-To-Date": refers_to["date"], REFERS_TO_DIGEST: digest})
+            record = self.writer.create_warc_record(response.url, "revisit", http_headers=http,
+                                                    warc_headers_dict=extra)
+        else:
+            record = self.writer.create_revisit_record(
+                response.url, digest, refers_to["url"], refers_to["date"], http_headers=http,
+                warc_headers_dict=extra)
         self._write(record)
         self.records += 1
         return record.rec_headers.get_header("WARC-Record-ID")
 
-    def write_summary(self, summary: dict[str, Any], target: str) -> str:
+    def write_summary(self, summary: dict[str, Any], target: str | None = None) -> str:
+        """The crawl summary (JSON) as a metadata record, by default under `summary_target`."""
         payload = json.dumps(summary, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
         record = self.writer.create_warc_record(
-            target, "metadata", payload=BytesIO(payload), length=len(payload),
-            warc_content_type="application/json",
-            warc_headers_dict={"WARC-Nianbao-Kind": "crawl-summary", "WARC-Nianbao-Source": self.source})
+            target or summary_target(self.source, self.run_id), "metadata", payload=BytesIO(payload),
+            length=len(payload), warc_content_type="application/json",
+            warc_headers_dict={"WARC-Nianbao-Kind": SUMMARY_KIND, "WARC-Nianbao-Source": self.source})
         self._write(record)
         self.records += 1
         return record.rec_headers.get_header("WARC-Record-ID")

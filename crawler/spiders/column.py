@@ -9,7 +9,6 @@ complete crawl are fetched once to tell moved (redirect) from withdrawn; the per
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from typing import Any, AsyncIterator
 from dataclasses import asdict
@@ -21,14 +20,12 @@ from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.http import FormRequest, Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 
-from nianbao import __version__
 from nianbao.crawler.links import (attachment_links, column_prefix, is_attachment_url, is_report_title, parse_list_page,
                            strip_fragment)
-from nianbao.crawler.reconcile import mark_checked, reconcile
 from nianbao.crawler.registry import Source
 from nianbao.crawler.search_api import SearchApi, find_search_api, parse_search_page
-from nianbao.crawler.state import CrawlState, Policy, iso, parse_iso, utcnow
-from nianbao.crawler.warc import WarcRecorder
+from nianbao.crawler.extensions import capture_error, crawl_summary, run_clock
+from nianbao.crawler.state import CrawlState, Policy, iso, utcnow
 
 MAX_SUBCOLUMN_DEPTH = 3
 ERROR_STATUSES = [304, 400, 401, 403, 404, 410, 500, 502, 503, 504]
@@ -50,7 +47,6 @@ class ColumnSpider(scrapy.Spider):
         self.allowed_domains = list(source.domains)
         self.columns = [column_prefix(u) for u in source.start_urls]
         self.state: dict[str, Any] = {}
-        self.recorder: WarcRecorder | None = None
         self.crawl_db: CrawlState | None = None
         self._vanished_checked = False
         self._lists_seen: set[str] = set()
@@ -65,24 +61,9 @@ class ColumnSpider(scrapy.Spider):
         spider.crawl_db = CrawlState(s.get("NIANBAO_STATE_DB"))
         spider.max_list_pages = s.getint("NIANBAO_MAX_LIST_PAGES", 2000)
         spider.policy = Policy(mode=s.get("NIANBAO_REVALIDATE", "policy"), cycle_days=s.getint("NIANBAO_CYCLE_DAYS", 30))
-        now = s.get("NIANBAO_NOW")
-        spider.now = parse_iso(now) if now else utcnow()
-        spider.run_id = s.get("NIANBAO_RUN_ID") or spider.now.strftime("%Y%m%dT%H%M%SZ")
-        info = {
-            "software": f"nianbao-crawler/{__version__} (Scrapy {scrapy.__version__})",
-            "format": "WARC File Format 1.1",
-            "isPartOf": f"nianbao run {spider.run_id}",
-            "description": f"source {spider.source.name}: {', '.join(spider.source.start_urls)}",
-            "http-header-user-agent": s.get("USER_AGENT"),
-            "robots": "obey" if s.getbool("ROBOTSTXT_OBEY") else f"ignore ({spider.source.robots_reason})",
-            "nianbao-settings": json.dumps({k: s.get(k) for k in (
-                "ROBOTSTXT_OBEY", "AUTOTHROTTLE_ENABLED", "CONCURRENT_REQUESTS_PER_DOMAIN", "DOWNLOAD_DELAY",
-                "RETRY_TIMES", "DOWNLOAD_TIMEOUT", "DOWNLOAD_MAXSIZE", "NIANBAO_REVALIDATE",
-                "NIANBAO_CYCLE_DAYS", "JOBDIR")}, default=str, sort_keys=True),
-        }
-        # a killed crawl's WARC may hold copies its crawl state never recorded: record them first
-        reconcile(spider.crawl_db, s.get("NIANBAO_WARC_DIR"), spider.source.name)
-        spider.recorder = WarcRecorder(s.get("NIANBAO_WARC_DIR"), spider.run_id, spider.source.name, info)
+        spider.now, spider.run_id = run_clock(s)
+        # the WARC files are the WarcCapture extension's (crawler/extensions.py): it tells us what only it saw
+        crawler.signals.connect(spider.note_error, signal=capture_error)
         crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
         return spider
 
@@ -465,12 +446,11 @@ class ColumnSpider(scrapy.Spider):
         return "no_list_page"
 
     def closed(self, reason: str) -> None:
-        if self.recorder is None:
+        if self.crawl_db is None:
             return
         summary = self.summary(reason)
-        self.recorder.write_summary(summary, self.start_urls[0])
-        self.recorder.close()
-        mark_checked(self.crawl_db, self.recorder.directory, self.recorder.filename, self.source.name, True)
+        # the capture writes it as the file's last record and closes the file
+        self.crawler.signals.send_catch_log(crawl_summary, source=self.source.name, summary=summary)
         if summary["complete"]:
             for url in summary["withdrawn"]:
                 self.crawl_db.update(url, withdrawn_at=summary["finished"])
