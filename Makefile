@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench system-deps clean
+.PHONY: demo test bench system-deps replay-env clean
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,11 +46,21 @@ DEMO_ARGS ?=
 demo: $(STAMP)
 	$(VENV)/bin/nianbao demo $(DEMO_ARGS)
 
-test: $(STAMP) system-deps
+# pywb, for the WARC replay test (tests/crawler/test_warc_replay.py), in a venv of its own: it pins
+# redis==2.10.6, which the crawl queue's redis client (dramatiq[redis]) excludes from .venv.
+REPLAY := .venv-replay
+REPLAY_STAMP := $(REPLAY)/.installed
+$(REPLAY_STAMP):
+	test -x $(REPLAY)/bin/python || $(PYTHON) -m venv $(REPLAY)
+	$(REPLAY)/bin/python -m pip install -q 'pywb>=2.9,<3'
+	touch $(REPLAY_STAMP)
+replay-env: $(REPLAY_STAMP)
+
+test: $(STAMP) $(REPLAY_STAMP) system-deps
 	$(PY) -m pytest
 
 bench: $(STAMP)
 	$(PY) bench/parse.py
 
 clean:
-	rm -rf $(VENV) data test-artifacts .pytest_cache
+	rm -rf $(VENV) $(REPLAY) data test-artifacts .pytest_cache

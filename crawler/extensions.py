@@ -100,7 +100,8 @@ class WarcCapture:
             "isPartOf": f"nianbao run {self.run_id}",
             "description": f"source {source.name}: {', '.join(source.start_urls)}",
             "http-header-user-agent": s.get("USER_AGENT"),
-            "robots": "obey" if s.getbool("ROBOTSTXT_OBEY") else f"ignore ({source.robots_reason})",
+            "robots": "obey" if s.getbool("ROBOTSTXT_OBEY") and source.robots_obey
+            else f"ignore ({source.robots_reason})",
             "nianbao-settings": json.dumps({k: s.get(k) for k in RECORDED_SETTINGS}, default=str, sort_keys=True),
         }
         if self.worker_id:

@@ -3,6 +3,8 @@
 Covers the canonical tables, reports and report_totals, rule_failures (findings), coverage and the label
 tables. `--bom` starts each CSV with a UTF-8 byte-order mark so Excel reads the Chinese text as UTF-8
 (the site's CSV links have none: Datasette 0.65 offers no such option).
+`--wacz OUT.wacz` packages the data directory's closed WARCs as one WACZ for replay tools instead
+(nianbao/publish/wacz.py; needs no archive).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ def register(subparsers) -> None:
                    help="do not write datapackage.json")
     p.add_argument("--out", type=Path, help="output folder (default <data>/export)")
     p.add_argument("--table", action="append", dest="tables", help="only these tables/views (repeatable)")
+    p.add_argument("--wacz", type=Path, metavar="OUT.wacz",
+                   help="write the data directory's WARCs as a WACZ (replay tools) instead of the tables")
     p.set_defaults(func=run)
 
 
@@ -35,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     from nianbao.archive.export import export
 
     data = DataDir.resolve(args.data_dir)
+    if args.wacz:
+        return run_wacz(data, args.wacz)
     path = args.db or data.database
     if not path.exists():
         print(f"nianbao export: no archive at {path} (run `nianbao build`)", file=sys.stderr)
@@ -50,4 +56,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"{out / (name + '.' + args.format)}: {n} rows")
     if args.datapackage:
         print(f"{out / 'datapackage.json'}: {len(counts)} resources")
+    return 0
+
+
+def run_wacz(data: DataDir, out: Path) -> int:
+    from nianbao.publish.wacz import WaczError, write_wacz
+
+    try:
+        result = write_wacz(data.warc_files(), out)
+    except WaczError as exc:
+        print(f"nianbao export: {exc}", file=sys.stderr)
+        return 1
+    print(f"{result.path}: {result.warcs} WARC files, {result.index_lines} index lines, {result.pages} pages, "
+          f"{result.size} bytes")
     return 0
