@@ -28,6 +28,9 @@ COMMAND_MODULES: list[str] = [
     "demo",
     "status",
     "nightly",
+    "dispatch",
+    "worker",
+    "crawl_state",
 ]
 
 
