@@ -190,3 +190,22 @@ def test_the_column_never_replays_as_the_crawl_summary(nights, wayback):
                        if r.type == "metadata" and r.headers["WARC-Nianbao-Source"] == "fixture-static")
         status, headers, body = fetch(f"{wayback}/{timestamp(summary)}id_/{url}")
         assert status == 200 and headers["content-type"].startswith("text/html") and not body.startswith(b"{")
+
+
+def test_the_archive_links_304_revisits_to_their_version(nights, tmp_path):
+    """A server-not-modified revisit has no payload digest: the archive links it by the confirmed copy's."""
+    import sqlite3
+
+    from nianbao.archive.build import build_archive
+
+    out = tmp_path / "nianbao.db"
+    build_archive(out, warcs=[f for night in nights["files"] for f in night])
+    db = sqlite3.connect(out)
+    db.row_factory = sqlite3.Row
+    url = nights["urls"]["report"]
+    first, second = (db.execute("select * from captures where url = ? and record_type = ?", [url, t]).fetchone()
+                     for t in ("response", "revisit"))
+    assert second["http_status"] == 304 and second["payload_digest"] == first["payload_digest"]
+    assert first["version_id"] and second["version_id"] == first["version_id"]
+    version = db.execute("select * from document_versions where id = ?", [first["version_id"]]).fetchone()
+    assert version["last_seen"] >= second["fetched"] > version["first_seen"]  # seen again on night 2
