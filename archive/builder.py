@@ -1,0 +1,229 @@
+"""The version builder: captures in record order → versions, cells, sections, rules.
+
+`ArchiveBuilder` is one object split by job over mixins: this module takes the records (parse, new
+version or one seen again, a failed document rolled back); archive/rows.py buffers and writes rows;
+archive/merge.py joins a page and its attachment; archive/finish.py writes what is known at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sqlite_utils
+
+from nianbao.archive import findings, pairing
+from nianbao.archive.finish import FinishMixin
+from nianbao.archive.identity import hints_for, normalize_agency, registry_index
+from nianbao.archive.ids import document_key, stable_id
+from nianbao.archive.merge import MergeMixin
+from nianbao.archive.parsing import USABLE, Parser, _classify_junk, parse_capture
+from nianbao.archive.rows import RowsMixin
+from nianbao.archive.rules import carry_chain_function
+from nianbao.archive.version import BUILD_ERROR, Version, _earlier, _later, _text
+
+log = logging.getLogger("nianbao.archive.build")
+
+
+class ArchiveBuilder(RowsMixin, MergeMixin, FinishMixin):
+    """Feed captures in record order; `finish()` writes the metadata and indexes."""
+
+    def __init__(self, db: sqlite_utils.Database, parse: Parser, parser_version: str,
+                 batch_size: int = 200000, registry: list[dict] | None = None, ocr_cache: Any = None):
+        self.db = db
+        self.ocr_cache = ocr_cache  # OCR results kept across builds (archive/ocr_cache.py), or None
+        self.ocr_rows = False  # whether any OCR'd cell was buffered (rows with the _OCR_TAIL columns)
+        self.parse = parse
+        self.parser_version = parser_version
+        self.batch_size = batch_size
+        self.registry = registry or []
+        self.registry_by_name = registry_index(self.registry)
+        self.junk = _classify_junk()
+        self.carry_chain = carry_chain_function()
+        self.ocr_threshold = findings.ocr_threshold()
+        self.versions: dict[str, Version] = {}
+        self.by_digest: dict[str, str] = {}  # payload digest -> version id
+        self.captures: list[dict] = []
+        self.summaries: list[dict] = []
+        self.buffers: dict[str, list] = {t: [] for t in
+                                         ("active_disclosure", "requests", "appeals", "rule_results")}
+        self.section_rows: list[dict] = []
+        self.section_id = 0
+        self.n_buffered = 0
+        self.stats = {"records": 0, "parsed": 0, "parse_seconds": 0.0, "cells": 0, "rule_failures": 0,
+                      "build_errors": 0, "damaged_records": 0}
+        self.order = 0
+        self.failed: set[str] = set()  # versions turned build_error while their rows sat in the buffers
+
+    # -- input ------------------------------------------------------------------------------------
+    def add_capture(self, capture: dict, body: bytes | None, parseable: bool,
+                    require_report: bool = False, parsed: tuple[dict, float | None] | None = None) -> None:
+        """A response (or input file). Parse it when it shows a report whose payload is new
+        (`parsed`: the result of `parse_capture` already computed by a worker process)."""
+        self.order += 1
+        capture.setdefault("version_id", None)
+        self.captures.append(capture)
+        if not parseable or (body is None and parsed is None):
+            if body is not None and capture.get("role") == "list":
+                self._classify(capture, body)
+            return
+        digest = capture["payload_digest"]
+        known = self.by_digest.get(digest)
+        if known:
+            self._seen_again(known, capture)
+            return
+        if parsed is not None:
+            report = parsed[0]
+            self._count_parse(parsed[1])
+        else:
+            report = self._parse(capture, body)
+        if report.get("status") not in USABLE and not capture.get("junk") and body is not None \
+                and self._classify(capture, body):
+            report = {"status": capture["junk"], "warnings": [f"junk page: {capture['junk']}"]}
+        if require_report and report.get("status") == "not_a_report":
+            return
+        mark = self._mark()
+        try:
+            version = self._new_version(capture, report)
+        except Exception as exc:  # one document never stops the build: it is kept as a build_error
+            log.warning("build error on %s: %s: %s", capture.get("url"), type(exc).__name__, exc)
+            self._rollback(mark)
+            version = self._error_version(capture, exc)
+        capture["version_id"] = version.id
+        if self.n_buffered >= self.batch_size:
+            self.flush()
+
+    def add_damaged(self, capture: dict) -> None:
+        """A WARC record (or stretch of a file) that could not be read: kept as a capture with its error."""
+        self.order += 1
+        capture.setdefault("version_id", None)
+        self.captures.append(capture)
+        self.stats["damaged_records"] += 1
+
+    # -- one document's failure: its rows out, a build_error version in ------------------------------
+    def _mark(self) -> tuple:
+        return ({t: len(rows) for t, rows in self.buffers.items()}, len(self.section_rows), self.section_id,
+                self.n_buffered, len(self.versions), self.stats["cells"], self.stats["rule_failures"])
+
+    def _rollback(self, mark: tuple) -> None:
+        """Drop what a failed document buffered (nothing of it was written: flushes wait for it)."""
+        lengths, n_sections, section_id, n_buffered, n_versions, cells, failures = mark
+        for table, rows in self.buffers.items():
+            del rows[lengths[table]:]
+        del self.section_rows[n_sections:]
+        self.section_id, self.n_buffered = section_id, n_buffered
+        self.stats["cells"], self.stats["rule_failures"] = cells, failures
+        for vid in list(self.versions)[n_versions:]:
+            v = self.versions.pop(vid)
+            if self.by_digest.get(v.digest) == vid:
+                del self.by_digest[v.digest]
+
+    @staticmethod
+    def _error_text(exc: BaseException) -> str:
+        return f"build error: {type(exc).__name__}: {exc}"[:1000]
+
+    def _error_version(self, capture: dict, exc: BaseException) -> Version:
+        """A URL-keyed version of status build_error, no cells, the error in its warnings."""
+        key = document_key(None, None, capture["url"])
+        doc_id = stable_id(key)
+        vid = stable_id(doc_id, capture["payload_digest"])
+        v = Version(
+            id=vid, document_id=doc_id, document_key=key, agency=None, year=None, edition=None,
+            status=BUILD_ERROR, title=None, published=None, url=capture["url"], source=capture.get("source"),
+            digest=capture["payload_digest"], first_seen=capture.get("fetched"), last_seen=capture.get("fetched"),
+            parser_version=self.parser_version, capture_id=capture["id"], order=self.order,
+            warnings=[self._error_text(exc)], urls={capture["url"]},
+        )
+        self.versions[vid] = v
+        self.by_digest[capture["payload_digest"]] = vid
+        self.stats["build_errors"] += 1
+        return v
+
+
+    def add_revisit(self, capture: dict) -> None:
+        """An unchanged page: the version with that payload was still there at this time."""
+        self.order += 1
+        capture.setdefault("version_id", None)
+        self.captures.append(capture)
+        known = self.by_digest.get(capture.get("payload_digest") or "")
+        if known:
+            self._seen_again(known, capture)
+
+    def add_summary(self, summary: dict, meta: dict) -> None:
+        self.summaries.append({"summary": summary, **meta})
+
+    def _classify(self, capture: dict, body: bytes) -> str | None:
+        """Name a junk page (challenge, soft 404, login wall) with the crawler's current classifier.
+
+        Only pages the parser could not read as a report are asked: a page with the report's tables
+        is not junk, and the classifier costs as much as a parse on big portal pages."""
+        if self.junk is None or capture.get("junk"):
+            return capture.get("junk")
+        try:
+            capture["junk"] = self.junk(body, capture["url"])
+        except Exception as exc:  # never lose a record over a classifier bug
+            log.warning("junk classifier failed on %s: %s", capture["url"], exc)
+        return capture.get("junk")
+
+    def _seen_again(self, version_id: str, capture: dict) -> None:
+        v = self.versions[version_id]
+        v.last_seen = _later(v.last_seen, capture.get("fetched"))
+        v.first_seen = _earlier(v.first_seen, capture.get("fetched"))
+        v.urls.add(capture["url"])
+        if capture.get("parent_url"):
+            v.urls.add(capture["parent_url"])
+        capture["version_id"] = version_id
+
+    def _parse(self, capture: dict, body: bytes) -> dict:
+        report, seconds = parse_capture(capture, body, self.parse, self.ocr_cache)
+        self._count_parse(seconds)
+        return report
+
+    def _count_parse(self, seconds: float | None) -> None:
+        if seconds is not None:
+            self.stats["parse_seconds"] += seconds
+            self.stats["parsed"] += 1
+
+    def hints_for(self, capture: dict) -> dict:
+        """The registry's agency and region for the capture's source (`parse_report(hints=...)`)."""
+        return hints_for(capture, self.registry_by_name)
+
+    # -- one new version: cells go straight to the buffers ------------------------------------------
+    def _new_version(self, capture: dict, report: dict) -> Version:
+        raw_agency = report.get("agency") or None
+        region = (self.registry_by_name.get(capture.get("source") or "") or {}).get("region")
+        agency = normalize_agency(raw_agency, region)
+        year = report.get("year")
+        year = year if year.__class__ is int and 1000 <= year <= 9999 else None
+        status = str(report.get("status") or "unreadable")
+        named = (agency, year)
+        if status not in pairing.REPORTISH:
+            # only a report is filed under agency + year: a 解读 or a junk page that names the body and
+            # year keeps its own URL-keyed document (never a version of the report it talks about) and
+            # adds no agency
+            agency = year = None
+        key = document_key(agency, year, capture["url"])
+        doc_id = stable_id(key)
+        vid = stable_id(doc_id, capture["payload_digest"])
+        v = Version(
+            id=vid, document_id=doc_id, document_key=key, agency=agency, year=year,
+            edition=_text(report.get("edition")), status=status,
+            title=_text(report.get("title")), published=_text(report.get("published")), url=capture["url"],
+            source=capture.get("source"), digest=capture["payload_digest"],
+            first_seen=capture.get("fetched"), last_seen=capture.get("fetched"),
+            parser_version=str(report.get("parser_version") or self.parser_version),
+            capture_id=capture["id"], order=self.order,
+            warnings=[w if isinstance(w, str) else repr(w) for w in report.get("warnings") or []],
+            urls={capture["url"]},
+        )
+        if status not in pairing.REPORTISH and any(named):
+            v.warnings.append(f"{status}: agency/year read as {named[0]}/{named[1]} not filed")
+        elif raw_agency and not agency:
+            v.warnings.append(f"agency {raw_agency!r} dropped: navigation text, not a body")
+        if capture.get("parent_url"):
+            v.urls.add(capture["parent_url"])
+        self.versions[vid] = v
+        self.by_digest[capture["payload_digest"]] = vid
+        self._buffer_cells(v, report)
+        return v
+

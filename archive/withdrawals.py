@@ -1,0 +1,95 @@
+"""What crawl summaries mean to the archive: the crawler↔archive contract (docs/architecture.md).
+
+A crawl writes one `crawl-summary` metadata record per source per run. Read together they say which
+report URLs were listed when, which were withdrawn (never deleted: `withdrawn_at`) and which moved.
+Pure functions of the summaries: the builder passes what it read and writes the rows.
+"""
+
+from __future__ import annotations
+
+import json
+
+from nianbao.archive.version import _earlier, _later
+
+
+def withdrawals(summaries: list[dict]) -> dict[str, str | None]:
+    """URL -> time it was withdrawn (None while still listed), for every URL a complete summary listed.
+
+    `summaries` are {"summary": payload, "source": header, …} as read from the WARCs. A summary that
+    carries the crawler's verdicts (`withdrawn`, `moved`) is taken at its word: its `withdrawn` URLs
+    are withdrawn at its time, a `moved.from` URL follows its `moved.to` (never withdrawn by the move),
+    and a URL that merely vanished without a verdict (challenge page, 5xx, network error) waits for a
+    later crawl. Older summaries without those keys fall back to the listing difference: listed
+    before, absent now."""
+    state: dict[str, str | None] = {}
+    moved_to: dict[str, str] = {}
+    by_source: dict[str, list[dict]] = {}
+    for s in summaries:
+        summary = s["summary"]
+        by_source.setdefault(str(summary.get("source") or s.get("source") or ""), []).append(summary)
+    for source_summaries in by_source.values():
+        previous: set[str] | None = None
+        for summary in sorted(source_summaries,
+                              key=lambda x: (str(x.get("finished") or ""), str(x.get("run_id")))):
+            if not summary.get("complete"):
+                continue
+            current = set(summary.get("report_urls") or [])
+            when = summary.get("finished") or summary.get("started")
+            moves = {str(m["from"]): str(m["to"]) for m in summary.get("moved") or []
+                     if isinstance(m, dict) and m.get("from") and m.get("to") and m["from"] != m["to"]}
+            for old, new in moves.items():
+                moved_to[old] = new
+                state[old] = None
+            if "withdrawn" in summary:  # the crawler's verdicts
+                gone = {str(u) for u in summary.get("withdrawn") or []} - current - set(moves)
+            elif previous is not None:
+                gone = previous - current - set(moves)
+            else:
+                gone = set()
+            for url in sorted(gone):
+                moved_to.pop(url, None)
+                if state.get(url) is None:
+                    state[url] = when
+            for url in current:
+                state[url] = None
+                moved_to.pop(url, None)
+            previous = current
+    for old in moved_to:  # a moved URL shares the fate of the URL it moved to (chains followed)
+        seen, url = {old}, moved_to[old]
+        while url in moved_to and url not in seen:
+            seen.add(url)
+            url = moved_to[url]
+        state[old] = state.get(url)
+    return state
+
+
+def crawl_rows(summaries: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(crawl_summaries rows, crawl `runs` rows sorted by id) for the summaries read."""
+    rows, runs = [], {}
+    for s in summaries:
+        summ = s["summary"]
+        source, run_id = str(summ.get("source") or s.get("source") or ""), str(summ.get("run_id") or "")
+        errors = summ.get("errors") or []
+        rows.append({
+            "id": f"{source}|{run_id}", "source": source, "run_id": f"crawl:{run_id}",
+            "started": summ.get("started"), "finished": summ.get("finished"),
+            "complete": int(bool(summ.get("complete"))),
+            "n_report_urls": len(summ.get("report_urls") or []),
+            "n_fetched": len(summ.get("fetched") or []),
+            "n_not_modified": len(summ.get("not_modified") or []), "n_errors": len(errors),
+            "report_urls": json.dumps(summ.get("report_urls") or [], ensure_ascii=False),
+            "errors": json.dumps(errors, ensure_ascii=False),
+            "stats": json.dumps(summ.get("stats") or {}, ensure_ascii=False, sort_keys=True),
+            "warc_file": s.get("warc_file"), "warc_offset": s.get("warc_offset"),
+            "warc_length": s.get("warc_length"), "record_id": s.get("record_id"),
+        })
+        run = runs.setdefault(run_id, {"id": f"crawl:{run_id}", "kind": "crawl", "started": None,
+                                       "finished": None, "complete": 1, "stats": {}, "n_records": 0})
+        run["started"] = _earlier(run["started"], summ.get("started"))
+        run["finished"] = _later(run["finished"], summ.get("finished"))
+        run["complete"] = int(run["complete"] and bool(summ.get("complete")))
+        run["stats"][source] = summ.get("stats") or {}
+        run["n_records"] += len(summ.get("fetched") or []) + len(summ.get("not_modified") or [])
+    for run in runs.values():
+        run["stats"] = json.dumps(run["stats"], ensure_ascii=False, sort_keys=True)
+    return rows, sorted(runs.values(), key=lambda r: r["id"])
