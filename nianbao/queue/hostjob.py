@@ -120,7 +120,7 @@ def run_host(setup: WorkerSetup, job: dict[str, Any]) -> dict[str, Any]:
     except (OSError, ValueError):
         health = []
     return {"host": host, "worker": setup.worker_id, "exit": code, "health": health, "lines": lines,
-            "warcs": warcs, "seconds": round(time.time() - started, 3)}
+            "warcs": warcs, "started": round(started, 3), "seconds": round(time.time() - started, 3)}
 
 
 def _crawl(setup: WorkerSetup, job: dict[str, Any], hdata: DataDir) -> tuple[int, list[str], str]:
