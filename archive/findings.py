@@ -3,7 +3,7 @@
 A failed rule is not always an arithmetic error in the report: a blank 总计 cell read as 0 fails a
 sum that the body simply left unfilled, and a cell OCR read with low confidence may be our misreading.
 `describe` names the cells a failure adds up (their keys and the text the report prints for them,
-from the parser's own rule specs in parsers/checks.py when importable) and classifies it:
+from the parser's own rule specs in parsers/checks.py) and classifies it:
 
 - `page_attachment_mismatch`: a report's page and its attachment print different numbers;
 - `possible_ocr_error`: a cell involved was read by OCR below the threshold (`confidence`,
@@ -17,8 +17,10 @@ only, so the ~50 passing rules per report stay cheap; the `rule_failures` view r
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
+
+from nianbao.parsers.checks import rule_keys
 
 KINDS = ("arithmetic", "blank_as_zero", "possible_ocr_error", "page_attachment_mismatch")
 DEFAULT_OCR_THRESHOLD = 0.80  # parsers/ocr/scan.py THRESHOLD when importable
@@ -37,28 +39,10 @@ def ocr_threshold() -> float:
         return DEFAULT_OCR_THRESHOLD
 
 
-@lru_cache(maxsize=8)
-def _specs(edition: str | None) -> dict[tuple[str, str], tuple[tuple, tuple]]:
-    """(rule, scope) -> (keys on the computed side, keys on the printed side), from the parser."""
-    out: dict[tuple[str, str], tuple[tuple, tuple]] = {}
-    try:
-        from nianbao.parsers.checks import _appeal_specs, _column_specs
-    except ImportError:
-        return out
-    specs = list(_appeal_specs())
-    if edition in ("2019", "2021"):
-        specs += list(_column_specs(edition))
-    for rule, scope, e_keys, _, a_keys, _ in specs:
-        out[(rule, scope)] = (e_keys, a_keys)
-    return out
-
-
 def involved_keys(rule: str, scope: str, edition: str | None) -> tuple[tuple, tuple] | None:
-    """The cell keys of one rule: (computed side, printed side), or None for a rule not per report."""
-    if rule == "row_total":
-        from nianbao.archive.rules import APPLICANT_COLUMNS
-        return tuple((scope, c) for c in APPLICANT_COLUMNS), ((scope, "total"),)
-    return _specs(edition).get((rule, scope))
+    """The cell keys of one rule: (computed side, printed side), or None for a rule not per report
+    (parsers.checks.rule_keys: the rules' one definition)."""
+    return rule_keys(rule, scope, edition)
 
 
 def is_low_confidence(cell: dict[str, Any] | None, threshold: float) -> bool:

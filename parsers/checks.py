@@ -11,10 +11,18 @@ cell), Python's integers do not wrap, and a value that is not a number skips its
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from nianbao.parsers.keys import appeal_procedures, applicant_columns, request_columns, result_rows
+from nianbao.parsers.keys import (
+    appeal_outcomes,
+    appeal_procedures,
+    applicant_columns,
+    editions,
+    request_columns,
+    result_rows,
+)
+from nianbao.parsers.template import cached
 
 Number = int | float
 _NUMBERS = (int, float)
@@ -57,7 +65,7 @@ Keys = tuple[tuple[str, str], ...]
 Spec = tuple[str, str, Keys, tuple[str, ...], Keys, tuple[str, ...]]  # rule, scope, keys and names each side
 
 
-@lru_cache(maxsize=4)
+@cached
 def _column_specs(edition: str) -> tuple[Spec, ...]:
     """balance and outcomes_sum of each table 3 column, in output order (a pure function of the
     edition: built once, not ~14 times per report with their cell names)."""
@@ -72,16 +80,16 @@ def _column_specs(edition: str) -> tuple[Spec, ...]:
     return tuple(specs)
 
 
-@lru_cache(maxsize=256)
+@cached
 def _row_total_spec(row: str) -> Spec:
     columns = applicant_columns()
     return ("row_total", row, tuple((row, c) for c in columns), tuple(f"{row}/{c}" for c in columns),
             ((row, "total"),), (f"{row}/total",))
 
 
-@lru_cache(maxsize=1)
+@cached
 def _appeal_specs() -> tuple[Spec, ...]:
-    parts = ["upheld", "corrected", "other", "pending"]
+    parts = [o for o in appeal_outcomes() if o != "total"]
     return tuple(("appeals_total", procedure, tuple((procedure, o) for o in parts),
                   tuple(f"{procedure}/{o}" for o in parts), ((procedure, "total"),), (f"{procedure}/total",))
                  for procedure in appeal_procedures())
@@ -102,11 +110,22 @@ def _run(specs: tuple[Spec, ...], cells: dict[tuple[str, str], dict[str, Any]],
                        "actual": actual, "blank_as_zero": blanks_e + blanks_a})
 
 
+def rule_keys(rule: str, scope: str, edition: str | None) -> tuple[Keys, Keys] | None:
+    """The cell keys one per-report rule adds up: (computed side, printed side), or None for a rule
+    that is not per report (carry_chain) or a scope the edition does not have."""
+    if rule == "row_total":
+        spec: Spec | None = _row_total_spec(scope)
+    else:
+        specs = _appeal_specs() + (_column_specs(edition) if edition in editions() else ())
+        spec = next((s for s in specs if s[0] == rule and s[1] == scope), None)
+    return None if spec is None else (spec[2], spec[4])
+
+
 def run_checks(report: dict[str, Any]) -> list[dict[str, Any]]:
     """balance, outcomes_sum, row_total (table 3) and appeals_total (table 4) for one report."""
     edition = report.get("edition")
     checks: list[dict[str, Any]] = []
-    if edition in ("2019", "2021") and report.get("requests"):
+    if edition in editions() and report.get("requests"):
         req = _index(report["requests"], "row", "column")
         _run(_column_specs(edition), req, checks)
         rows = list(dict.fromkeys(row for row, _ in req))

@@ -1,62 +1,85 @@
-"""The national template's keys and labels, loaded once from the packaged copy of keys.json.
+"""The national template's keys and labels, as the parser asks for them.
 
-The copy ships as package data (`parsers/template_keys.json`) so the parser works installed,
-without ../shared; a test asserts it equals ../shared/template/keys.json.
+All of it derives from the template's data files (parsers/template/: one file per edition and one
+for what they share), so a new edition is a new file there, nothing here.
 """
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-from importlib import resources
 from typing import Any
 
-EDITIONS = ("2019", "2021")
+from nianbao.parsers.template import cached, edition, editions, keys
+
+__all__ = ["editions", "template_keys", "active_cells", "request_rows", "result_rows", "request_columns",
+           "applicant_columns", "appeal_procedures", "appeal_outcomes", "section_titles", "evidence"]
 
 
-@lru_cache(maxsize=1)
 def template_keys() -> dict[str, Any]:
-    """keys.json as a dict (cached; treat as read-only)."""
-    text = resources.files("nianbao.parsers").joinpath("template_keys.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    """The template in the shape of ../shared/template/keys.json (cached; treat as read-only)."""
+    return keys()
 
 
-@lru_cache(maxsize=4)
+@cached
 def active_cells(edition: str) -> tuple[tuple[str, str], ...]:
     """(row, measure) pairs of table 2 for an edition, in template order."""
     cells = template_keys()["active"][edition]["cells"]
     return tuple((row, measure) for row, measures in cells.items() for measure in measures)
 
 
-@lru_cache(maxsize=4)
+@cached
 def request_rows(edition: str) -> tuple[str, ...]:
     return tuple(template_keys()["requests"]["row_order"][edition])
 
 
-@lru_cache(maxsize=4)
+@cached
 def result_rows(edition: str) -> tuple[str, ...]:
     return tuple(template_keys()["requests"]["result_rows"][edition])
 
 
-@lru_cache(maxsize=4)
+@cached
 def request_columns() -> tuple[str, ...]:
     return tuple(template_keys()["requests"]["columns"])
 
 
-@lru_cache(maxsize=4)
+@cached
 def applicant_columns() -> tuple[str, ...]:
     return tuple(template_keys()["requests"]["applicant_columns"])
 
 
-@lru_cache(maxsize=4)
+@cached
 def appeal_procedures() -> tuple[str, ...]:
     return tuple(template_keys()["appeals"]["procedures"])
 
 
-@lru_cache(maxsize=4)
+@cached
 def appeal_outcomes() -> tuple[str, ...]:
     return tuple(template_keys()["appeals"]["outcomes"])
 
 
 def section_titles() -> dict[int, str]:
     return {int(k): v for k, v in template_keys()["sections"].items()}
+
+
+@cached
+def evidence() -> dict[tuple[str, str], tuple[str, ...]]:
+    """(kind, key) -> the editions a found key is evidence for, for keys not every edition has.
+
+    kind: `request_row`, `active_row`, `active_measure`, or `marker` (normalised text only some
+    editions print, e.g. 第二十条第(九) of 2019's procurement block). A key all editions share says
+    nothing about which one a table follows.
+    """
+    names = editions()
+    keys_ = template_keys()
+    sets: dict[tuple[str, str], set[str]] = {}
+    for name in names:
+        active = keys_["active"][name]
+        for row in keys_["requests"]["row_order"][name]:
+            sets.setdefault(("request_row", row), set()).add(name)
+        for row in active["cells"]:
+            sets.setdefault(("active_row", row), set()).add(name)
+        for measures in active["cells"].values():
+            for measure in measures:
+                sets.setdefault(("active_measure", measure), set()).add(name)
+        for marker in edition(name).get("markers", []):
+            sets.setdefault(("marker", marker), set()).add(name)
+    return {k: tuple(sorted(v)) for k, v in sets.items() if len(v) < len(names)}

@@ -10,6 +10,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from nianbao.parsers import template
+
 _SPACE_RE = re.compile(r"[\s\u00a0\u2000-\u200b\u3000\ufeff]+")
 _QUOTES_RE = re.compile(r"[\"'“”‘’「」『』]")
 # A leading ordinal: 一、 / （一） / (1) / 1. / 1、 / 第一部分 …
@@ -42,6 +44,44 @@ def core(text: str) -> str:
     every table asks for it, and the template's labels repeat in every report)."""
     return strip_ordinal(norm(text))
 
+
+@template.cached
+def _template_labels(kind: str) -> dict[str, str]:
+    """core(label) or a keyword -> key, for `kind` (request_row, active_row, active_measure), from the
+    template's data: the fallback after the keyword rules below, so an edition's new row is read by
+    the label its file gives it (and by the keywords its `match` lists) with no code here. The rules
+    come first and decide every label they know (the packaged editions' labels all are)."""
+    keys = template.keys()
+    out: dict[str, str] = {}
+    for name in template.editions():
+        if kind == "request_row":
+            labels = {r: keys["requests"]["rows"][r] for r in keys["requests"]["row_order"][name]}
+        else:
+            labels = keys["active"][name]["rows" if kind == "active_row" else "measures"]
+        for key, label in labels.items():
+            out.setdefault(core(label), key)
+        for key, words in template.edition(name).get("match", {}).get(kind, {}).items():
+            for word in words:
+                out.setdefault(norm(word), key)
+    return out
+
+
+def _from_template(kind: str, s: str) -> str | None:
+    """The key whose template label is `s` (core form), or whose match keyword `s` contains."""
+    labels = _template_labels(kind)
+    if s in labels:
+        return labels[s]
+    return next((key for word, key in labels.items() if len(word) > 1 and word in s), None) \
+        if any(template.edition(n).get("match", {}).get(kind) for n in template.editions()) else None
+
+
+def _clear_label_caches() -> None:
+    for func in (request_row_key, active_row_key, active_measure_key, _request_header_vote,
+                 _active_header_label):
+        func.cache_clear()
+
+
+template.on_change(_clear_label_caches)
 
 # ---------------------------------------------------------------- table 3 rows
 
@@ -94,6 +134,9 @@ def request_row_key(label: str) -> str | None:
         for key, test in _REQUEST_ROW_RULES:
             if test(s):  # type: ignore[operator]
                 return key
+        found = _from_template("request_row", s)
+        if found:
+            return found
         rest = _GROUP_PREFIX_RE.sub("", s, count=1)
         if rest == s:
             return None
@@ -174,7 +217,7 @@ def active_row_key(label: str) -> str | None:
     for key, test in _ACTIVE_ROWS:
         if test(s):  # type: ignore[operator]
             return key
-    return None
+    return _from_template("active_row", s)
 
 
 @lru_cache(maxsize=4096)
@@ -183,7 +226,7 @@ def active_measure_key(label: str) -> str | None:
     for key, test in _ACTIVE_MEASURES:
         if test(s):  # type: ignore[operator]
             return key
-    return None
+    return _from_template("active_measure", s)
 
 
 def is_active_header(labels: list[str]) -> bool:

@@ -31,18 +31,12 @@ from nianbao.parsers.keys import (
     section_titles,
     template_keys,
 )
+from nianbao.parsers.template import edition as edition_data
+from nianbao.parsers.template import editions, group_label
 
 STYLES = ("plain", "word", "ueditor", "fragment", "text")
 HTML_STYLES = STYLES[:-1]
 CN_NUMERALS = "零一二三四五六七八九十"
-
-# Table 3 label layout: row key -> (block label, group label, leaf label). Block/group cells span rows.
-_GROUP_OF = {
-    "denied": "（三）不予公开",
-    "unavailable": "（四）无法提供",
-    "not_processed": "（五）不予处理",
-    "other": "（六）其他处理",
-}
 
 _SENTENCES = [
     "坚持以公开为常态、不公开为例外，持续深化政务公开。",
@@ -164,8 +158,8 @@ def random_report(
     `blank_rate` leaves that share of zero applicant cells blank (value None, raw ""), which
     the rules read as 0, so they still hold.
     """
-    if edition not in ("2019", "2021"):
-        raise ValueError(f"edition must be '2019' or '2021', not {edition!r}")
+    if edition not in editions():
+        raise ValueError(f"edition must be one of {', '.join(editions())}, not {edition!r}")
     sections = []
     for number, heading in section_titles().items():
         if number in (2, 3, 4):
@@ -286,22 +280,8 @@ def _table2(report: dict[str, Any], edition: str, st: _Style) -> str:
     keys = template_keys()["active"][edition]
     labels, measures = keys["rows"], keys["measures"]
     raws = _raw_map(report.get("active", []), "row", "measure")
-    width = 4
-    if edition == "2021":
-        blocks = [
-            ("第二十条第（一）项", ["issued", "repealed", "in_force"], ["rules", "normative_documents"]),
-            ("第二十条第（五）项", ["decisions"], ["licensing"]),
-            ("第二十条第（六）项", ["decisions"], ["penalties", "coercive_measures"]),
-            ("第二十条第（八）项", ["amount_10k_yuan"], ["fees"]),
-        ]
-    else:
-        blocks = [
-            ("第二十条第（一）项", ["produced", "published", "published_total"], ["rules", "normative_documents"]),
-            ("第二十条第（五）项", ["items_prev_year", "items_change", "decisions"], ["licensing", "other_services"]),
-            ("第二十条第（六）项", ["items_prev_year", "items_change", "decisions"], ["penalties", "coercive_measures"]),
-            ("第二十条第（八）项", ["items_prev_year", "items_change"], ["fees"]),
-            ("第二十条第（九）项", ["projects", "amount_yuan"], ["procurement"]),
-        ]
+    width = 1 + max(len(block["measures"]) for block in edition_data(edition)["active"]["blocks"])
+    blocks = [(b["caption"], b["measures"], b["rows"]) for b in edition_data(edition)["active"]["blocks"]]
     parts = [st.table_open()]
     for caption, block_measures, rows in blocks:
         parts.append(st.tr([st.label(caption, colspan=width)]))
@@ -337,27 +317,30 @@ def _table3(report: dict[str, Any], edition: str, st: _Style) -> str:
         st.label("（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）", rowspan=3, colspan=3),
         st.label("申请人情况", colspan=7),
     ]))
-    parts.append(st.tr([st.label("自然人", rowspan=2), st.label("法人或其他组织", colspan=5), st.label("总计", rowspan=2)]))
+    parts.append(st.tr([st.label("自然人", rowspan=2), st.label("法人或其他组织", colspan=5),
+                        st.label("总计", rowspan=2)]))
     parts.append(st.tr([st.label(col_labels[c]) for c in applicant_columns()[1:]]))
     for row in ("new_received", "carried_over"):
         parts.append(st.tr([st.label(row_labels[row], colspan=3)] + values(row)))
+    block = keys["groups"][results[0]]  # 三、本年度办理结果, the block the result rows sit in
+    group_of = {row: group_label(row, keys["groups"]) for row in results}
     group_sizes: dict[str, int] = {}
-    for row in results:
-        prefix = "not_processed" if row.startswith("not_processed") else row.split("_")[0]
-        group_sizes[prefix] = group_sizes.get(prefix, 0) + 1
+    for group in group_of.values():
+        if group and group != block:
+            group_sizes[group] = group_sizes.get(group, 0) + 1
     seen_groups: set[str] = set()
     for index, row in enumerate(results):
         cells = []
         if index == 0:
-            cells.append(st.label("三、本年度办理结果", rowspan=len(results) + 1))  # 22 / 20: 总计 is inside the block
-        prefix = "not_processed" if row.startswith("not_processed") else row.split("_")[0]
+            cells.append(st.label(block, rowspan=len(results) + 1))  # 22 / 20: 总计 is inside the block
+        group = group_of[row]
         leaf = row_labels[row]
-        if row in ("granted", "partially_granted") or (row == "other" and edition == "2019"):
+        if group in (None, block):  # a row of its own under the block: （一）予以公开, 2019's （六）其他处理
             cells.append(st.label(leaf, colspan=2))
         else:
-            if prefix not in seen_groups:
-                seen_groups.add(prefix)
-                cells.append(st.label(_GROUP_OF[prefix], rowspan=group_sizes[prefix]))
+            if group not in seen_groups:
+                seen_groups.add(group)
+                cells.append(st.label(group, rowspan=group_sizes[group]))
             cells.append(st.label(leaf))
         parts.append(st.tr(cells + values(row)))
     parts.append(st.tr([st.label(row_labels["total"], colspan=2)] + values("total")))
@@ -425,7 +408,7 @@ def _render_text(report: dict[str, Any], edition: str, title: str) -> str:
 
 def render_report(report: dict[str, Any], *, edition: str | None = "2021", style: str = "plain") -> str:
     """The report as an HTML page in the national template (edition from the report if it has one)."""
-    edition = report.get("edition") if report.get("edition") in ("2019", "2021") else (edition or "2021")
+    edition = report.get("edition") if report.get("edition") in editions() else (edition or "2021")
     if style == "text":
         title = report.get("title") or f"{report.get('agency', '')}{report.get('year', '')}年政府信息公开工作年度报告"
         return _render_text(report, edition, title)

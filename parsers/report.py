@@ -17,10 +17,18 @@ from nianbao.parsers.checks import run_checks
 from nianbao.parsers.decode import decode_bytes
 from nianbao.parsers.grid import build_table
 from nianbao.parsers.htmltext import chrome_scan, has_hidden_hint, html_lines, lowered_bytes
-from nianbao.parsers.keys import active_cells, appeal_outcomes, appeal_procedures, request_columns, request_rows
+from nianbao.parsers.keys import (
+    active_cells,
+    appeal_outcomes,
+    appeal_procedures,
+    editions,
+    request_columns,
+    request_rows,
+)
 from nianbao.parsers.model import Cell, Table
 from nianbao.parsers.sections import LINK_MARK, split_sections
 from nianbao.parsers.tables import Found, edition_of, read_tables
+from nianbao.parsers.template import cached
 from nianbao.parsers.text_tables import split_text
 from nianbao.parsers.values import KIND_COUNT, measure_kind, read_value
 
@@ -310,7 +318,7 @@ def _active_cells(found: Found, edition: str, warnings: list[str]) -> list[dict[
     return out
 
 
-@lru_cache(maxsize=4)
+@cached
 def _request_keys(edition: str) -> tuple[tuple[str, str], ...]:
     return tuple((r, c) for r in request_rows(edition) for c in request_columns())
 
@@ -323,9 +331,10 @@ def _appeal_keys() -> tuple[tuple[str, str], ...]:
 def _request_cells(found: Found, edition: str, warnings: list[str]) -> list[dict[str, Any]]:
     rows, columns = request_rows(edition), request_columns()
     extra = sorted({r for r, _ in found.requests} - set(rows))
-    # hybrid editions: rows of the other edition (a 2021 table printing 其他处理 as one row) are kept
+    # hybrid editions: rows of another edition (a 2021 table printing 其他处理 as one row) are kept
     # as printed, before 总计; the edition's own rows there stay null (position null: rules skip them)
-    hybrid = [r for r in request_rows("2019" if edition == "2021" else "2021") if r in extra]
+    others = dict.fromkeys(r for other in editions() if other != edition for r in request_rows(other))
+    hybrid = [r for r in others if r in extra]
     if hybrid:
         warnings.append(f"table 3 prints row(s) {', '.join(hybrid)} of the other edition: kept as printed")
     if len(hybrid) < len(extra):

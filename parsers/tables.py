@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from nianbao.parsers import labels as L
-from nianbao.parsers.keys import appeal_outcomes, appeal_procedures, request_columns
+from nianbao.parsers.keys import (
+    active_cells,
+    appeal_outcomes,
+    appeal_procedures,
+    editions,
+    evidence,
+    request_columns,
+    request_rows,
+)
 from nianbao.parsers.model import Cell, Table
 from nianbao.parsers.values import looks_like_value
 
@@ -30,7 +38,8 @@ class Found:
     active_units: dict[tuple[str, str], str | None] = field(default_factory=dict)
     requests: dict[tuple[str, str], Cell] = field(default_factory=dict)
     appeals: dict[tuple[str, str], Cell] = field(default_factory=dict)
-    votes: dict[str, int] = field(default_factory=lambda: {"2019": 0, "2021": 0})
+    votes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(editions(), 0))
+    voted: list[tuple[str, ...]] = field(default_factory=list)  # the editions each vote went to
     kinds: list[str] = field(default_factory=list)
     other_tables: list[Table] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -222,7 +231,7 @@ def read_requests(refs: list[Ref], found: Found) -> None:
         else:
             data.append((table, r))
     order: list[str] = []
-    for cell, key in sorted(header_cells, key=lambda ck: (ck[0].col, ck[0].row)):
+    for _cell, key in sorted(header_cells, key=lambda ck: (ck[0].col, ck[0].row)):
         if key not in order:
             order.append(key)
     if not order:  # no header at all (a continuation table only): the template's order
@@ -278,17 +287,18 @@ def read_requests(refs: list[Ref], found: Found) -> None:
                 found.requests[(key, col)] = cell
         if len(found.requests) > before:  # only this row's (key, column)s were added
             filled.add(key)
-        if key in ("other_no_correction", "other_fee_unpaid", "other_other"):
-            found.votes["2021"] += 1
-        elif key == "other":
-            found.votes["2019"] += 1
+        _vote(found, "request_row", key)
 
 
 # ---------------------------------------------------------------- table 2
 
-_MEASURES_2021 = {"issued", "repealed", "in_force", "amount_10k_yuan"}
-_MEASURES_2019 = {"produced", "published", "published_total", "items_prev_year", "items_change",
-                  "projects", "amount_yuan"}
+def _vote(found: Found, kind: str, key: str | None) -> None:
+    """A key some editions print and others do not is a vote for those (parsers.keys.evidence)."""
+    names = evidence().get((kind, key), ())  # type: ignore[arg-type]
+    for name in names:
+        found.votes[name] += 1
+    if names:
+        found.voted.append(names)
 
 
 def read_active(refs: list[Ref], found: Found) -> None:
@@ -298,23 +308,20 @@ def read_active(refs: list[Ref], found: Found) -> None:
         own = table.rows[r]
         texts = _texts(own)
         if not _is_active_data(table, r):
-            if any("第二十条第(九)" in L.norm(t) for t in texts):
-                found.votes["2019"] += 1
+            for (kind, marker), _names in evidence().items():
+                if kind == "marker" and any(marker in L.norm(t) for t in texts):
+                    _vote(found, kind, marker)
             measures = [(L.active_measure_key(c.text), c) for c in own
                         if c.text and "信息内容" not in L.norm(c.text) and not L.norm(c.text).startswith("第二十条")]
             if measures:
                 header = measures
                 for key, _cell in measures:
-                    if key in _MEASURES_2021:
-                        found.votes["2021"] += 1
-                    elif key in _MEASURES_2019:
-                        found.votes["2019"] += 1
+                    _vote(found, "active_measure", key)
             continue
         nonblank = [c for c in own if c.text]
         label = nonblank[0]
         row = L.active_row_key(label.text)
-        if row in ("procurement", "other_services"):
-            found.votes["2019"] += 1
+        _vote(found, "active_row", row)
         values = own[own.index(label) + 1:]
         what = f"table 2 row {row}"
         if not header:
@@ -425,9 +432,20 @@ def read_tables(tables: list[Table]) -> Found:
 
 
 def edition_of(found: Found) -> str | None:
-    v19, v21 = found.votes["2019"], found.votes["2021"]
-    if v19 == v21:
+    """The edition with the most votes; None when there are none, or on a tie between editions the
+    evidence tells apart. Editions that got the very same votes (a later edition adding rows to an
+    earlier one's tables) go to the one with fewest cells: the evidence explains it with none left over."""
+    top = max(found.votes.values(), default=0)
+    leaders = [name for name, n in found.votes.items() if n == top]
+    if not top:
         return None
-    if v19 and v21:
-        found.warnings.append(f"edition evidence is mixed (2019: {v19}, 2021: {v21}); took the majority")
-    return "2019" if v19 > v21 else "2021"
+    if len(leaders) > 1:
+        if any(len(set(names) & set(leaders)) not in (0, len(leaders)) for names in found.voted):
+            return None
+        leaders = sorted(leaders, key=lambda name: (len(active_cells(name)) + len(request_rows(name)), name))
+    winner = leaders[0]
+    if any(winner not in names for names in found.voted):
+        found.warnings.append("edition evidence is mixed ("
+                              + ", ".join(f"{name}: {n}" for name, n in sorted(found.votes.items()))
+                              + "); took the majority")
+    return winner

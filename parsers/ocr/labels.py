@@ -3,8 +3,8 @@
 Why snap: the template is fixed, so a label read as "本年新收政府信息公开申请数呈" can only be
 "本年新收政府信息公开申请数量"; snapping it lets the table reader (parsers.labels, keyword rules)
 recognise the row. The known labels are not restated here: they are every non-numeric cell text
-parsers.render prints for both editions (its tables are the template's), plus the labels and
-section headings of parsers/template_keys.json.
+parsers.render prints for every edition (its tables are the template's), plus the labels and
+section headings of the template's data (parsers/template/).
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ import random
 import re
 from functools import lru_cache
 
-from nianbao.parsers.keys import template_keys
+from nianbao.parsers.keys import editions, template_keys
 from nianbao.parsers.labels import norm
+from nianbao.parsers.template import cached
+from nianbao.parsers.template import on_change as template_on_change
 
 _VALUE_RE = re.compile(r"^[\d.\-]*(?:元|万元)?$")
 _CJK_RE = re.compile(r"[\u4e00-\u9fff]")
@@ -32,7 +34,7 @@ def _strings(node: object) -> list[str]:
     return []
 
 
-@lru_cache(maxsize=1)
+@cached
 def known_labels() -> tuple[str, ...]:
     """Every label the template prints, normalised (parsers.labels.norm), longest first."""
     from lxml import html as lxml_html
@@ -40,7 +42,7 @@ def known_labels() -> tuple[str, ...]:
     from nianbao.parsers.render import CN_NUMERALS, random_report, render_report
 
     found: set[str] = set()
-    for edition in ("2019", "2021"):
+    for edition in editions():
         page = render_report(random_report(random.Random(0), edition=edition), edition=edition)
         for td in lxml_html.fromstring(page).iter("td"):
             text = norm(td.text_content())
@@ -122,3 +124,6 @@ def _ordinal(text: str) -> str:
     """The leading ordinal's numeral ("3" of "3.其他", "七" of "(七)总计"), or ""."""
     match = _ORDINAL_RE.match(text)
     return match.group(1) if match else ""
+
+
+template_on_change(snap.cache_clear)  # the known labels follow the template's editions

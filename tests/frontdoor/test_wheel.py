@@ -56,7 +56,7 @@ def test_the_wheel_installs_one_namespace_and_the_site_files(wheel):
     tops = {n.split("/")[0] for n in names}
     assert tops == {"nianbao", next(t for t in tops if t.endswith(".dist-info"))}, tops
     for expected in ("nianbao/crawler/spiders/column.py", "nianbao/parsers/document.py",
-                     "nianbao/archive/schema.py", "nianbao/parsers/template_keys.json",
+                     "nianbao/archive/schema.py", "nianbao/parsers/template/edition_2021.json",
                      "nianbao/crawler/sources.yaml", "nianbao/demo/content.yaml",
                      "nianbao/publish/templates/nianbao_report.html", "nianbao/site/datasette-metadata.json"):
         assert expected in names, expected

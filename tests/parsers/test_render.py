@@ -13,6 +13,7 @@ from tests.conftest import SHARED
 
 
 def test_packaged_keys_equal_shared_keys():
+    """The edition files composed are the reference keys.json (../shared/template), key for key."""
     shared = json.loads((SHARED / "template" / "keys.json").read_text(encoding="utf-8"))
     assert template_keys() == shared
 

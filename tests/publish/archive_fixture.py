@@ -102,7 +102,8 @@ def _set_carried_forward(report: dict, col: str, value: int) -> None:
 
 
 def _with_checks(report: dict) -> dict:
-    return {**report, "checks": report_rules(report["requests"], report["appeals"]), "parser_version": "test"}
+    checks = report_rules(report["requests"], report["appeals"], report.get("edition"))
+    return {**report, "checks": checks, "parser_version": "test"}
 
 
 def make_reports() -> Expect:
