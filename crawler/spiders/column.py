@@ -22,7 +22,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 
 from nianbao.crawler.links import (attachment_links, column_prefix, is_attachment_url, is_report_title, parse_list_page,
                            strip_fragment)
-from nianbao.crawler.registry import Source
+from nianbao.crawler.registry import Source, adhoc_source, load_sources
 from nianbao.crawler.search_api import SearchApi, find_search_api, parse_search_page
 from nianbao.crawler.extensions import capture_error, crawl_summary, run_clock
 from nianbao.crawler.state import CrawlState, Policy, iso, utcnow
@@ -31,16 +31,28 @@ MAX_SUBCOLUMN_DEPTH = 3
 ERROR_STATUSES = [304, 400, 401, 403, 404, 410, 500, 502, 503, 504]
 
 
+def registry_source(name: str, registry: str | None = None) -> Source:
+    """A registry entry by name (`-a source=NAME [-a registry=FILE]`), with the known names when absent."""
+    by_name = {s.name: s for s in load_sources(registry)}
+    if name not in by_name:
+        raise ValueError(f"no such source {name!r} in the registry (known: {', '.join(sorted(by_name))})")
+    return by_name[name]
+
+
 class ColumnSpider(scrapy.Spider):
     name = "column"
     handle_httpstatus_list = ERROR_STATUSES
 
-    def __init__(self, source: Source | None = None, start_url: str | None = None, **kwargs: Any):
+    def __init__(self, source: Source | str | None = None, start_url: str | None = None,
+                 registry: str | None = None, **kwargs: Any):
+        """`source` is a registry entry, or its name (`scrapy crawl column -a source=NAME`, read from
+        `registry` or the bundled registry); `start_url` an ad-hoc column."""
         super().__init__(**kwargs)
+        if isinstance(source, str):
+            source = registry_source(source, registry)
         if source is None:
             if not start_url:
                 raise ValueError("ColumnSpider needs source= (a registry entry) or start_url=")
-            from nianbao.crawler.registry import adhoc_source
             source = adhoc_source(start_url)
         self.source = source
         self.start_urls = list(source.start_urls)
@@ -48,6 +60,7 @@ class ColumnSpider(scrapy.Spider):
         self.columns = [column_prefix(u) for u in source.start_urls]
         self.state: dict[str, Any] = {}
         self.crawl_db: CrawlState | None = None
+        self._owns_db = False
         self._vanished_checked = False
         self._lists_seen: set[str] = set()
 
@@ -55,17 +68,33 @@ class ColumnSpider(scrapy.Spider):
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> "ColumnSpider":
         spider = super().from_crawler(crawler, *args, **kwargs)
-        s = crawler.settings
-        if not spider.source.robots_obey:
-            spider.logger.warning("robots.txt ignored for %s: %s", spider.source.name, spider.source.robots_reason)
-        spider.crawl_db = CrawlState(s.get("NIANBAO_STATE_DB"))
-        spider.max_list_pages = s.getint("NIANBAO_MAX_LIST_PAGES", 2000)
-        spider.policy = Policy(mode=s.get("NIANBAO_REVALIDATE", "policy"), cycle_days=s.getint("NIANBAO_CYCLE_DAYS", 30))
-        spider.now, spider.run_id = run_clock(s)
+        if not spider.source.robots_obey:  # the registry's written reason (settings are not frozen yet)
+            crawler.settings.set("ROBOTSTXT_OBEY", False, priority="spider")
+        spider.bind(crawler.settings)
         # the WARC files are the WarcCapture extension's (crawler/extensions.py): it tells us what only it saw
         crawler.signals.connect(spider.note_error, signal=capture_error)
         crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
         return spider
+
+    def bind(self, settings: Any, crawl_db: CrawlState | None = None) -> None:
+        """What a walk of this column takes from the crawl: its settings and the crawl state (its own
+        connection, or the host spider's shared one, which the host closes)."""
+        if not self.source.robots_obey:
+            self.logger.warning("robots.txt ignored for %s: %s", self.source.name, self.source.robots_reason)
+        self._owns_db = crawl_db is None
+        self.crawl_db = crawl_db or CrawlState(settings.get("NIANBAO_STATE_DB"))
+        self.max_list_pages = settings.getint("NIANBAO_MAX_LIST_PAGES", 2000)
+        self.policy = Policy(mode=settings.get("NIANBAO_REVALIDATE", "policy"),
+                             cycle_days=settings.getint("NIANBAO_CYCLE_DAYS", 30))
+        self.now, self.run_id = run_clock(settings)
+
+    def adopt(self, request: Request) -> Request:
+        """A request this walk schedules itself (the idle check); the host spider routes it (spiders/host.py)."""
+        return request
+
+    def request_stats(self) -> dict[str, Any]:
+        """The crawler's download figures for the summary; a host spider gives each walk its own share."""
+        return self.crawler.stats.get_stats() if self.crawler and self.crawler.stats else {}
 
     def _st(self) -> dict[str, Any]:
         """Run bookkeeping kept in `self.state`, which Scrapy persists in JOBDIR across a resume."""
@@ -348,9 +377,9 @@ class ColumnSpider(scrapy.Spider):
         if not vanished:
             return
         for url in vanished:
-            self.crawler.engine.crawl(Request(
+            self.crawler.engine.crawl(self.adopt(Request(
                 url, callback=self.parse_report, errback=self.on_error, dont_filter=True,
-                meta={"nianbao_role": "report", "vanished_check": True}))
+                meta={"nianbao_role": "report", "vanished_check": True})))
         raise DontCloseSpider
 
     def _classify_vanished(self, url: str, response: Response) -> None:
@@ -393,7 +422,7 @@ class ColumnSpider(scrapy.Spider):
         complete = (reason == "finished" and not st["list_errors"] and st["list_pages"] > 0
                     and not st.get("list_cap_hit"))
         report_urls = sorted({self.crawl_db.resolve(u) for u in st["listed"]})
-        stats = self.crawler.stats.get_stats() if self.crawler and self.crawler.stats else {}
+        stats = self.request_stats()
         cause = None if complete else self.incomplete_cause(reason)
         return {
             "source": self.source.name,
@@ -455,4 +484,5 @@ class ColumnSpider(scrapy.Spider):
             for url in summary["withdrawn"]:
                 self.crawl_db.update(url, withdrawn_at=summary["finished"])
         self.crawl_summary = summary
-        self.crawl_db.close()
+        if self._owns_db:
+            self.crawl_db.close()

@@ -174,7 +174,7 @@ def test_politeness_robots_offsite_user_agent(crawls):
     assert "/spam/2024.html" not in paths  # localhost ≠ 127.0.0.1: offsite
     assert "/static/zfxxgknb/202503/t20250314_2002.html" not in paths  # 解读
     assert "/static/zfxxgknb/202501/t20250105_1999.html" not in paths  # 通知
-    assert paths.count("/robots.txt") == 3  # one per source's crawler; each obeys it
+    assert paths.count("/robots.txt") == 1  # one per host: its three sources share one crawler (issue 16)
     assert all(q.user_agent.startswith("nianbao/") and "+https://" in q.user_agent for q in out["first"].log)
     errors = out["first"].summary("fixture-static")["errors"]
     assert {"url": U["sprivate"], "status": None, "class": "robots_forbidden", "role": "report"} in errors
