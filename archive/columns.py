@@ -24,7 +24,7 @@ COMMON: dict[str, str] = {
     "document_id": "报告 the document: one agency + year (→ documents.id)",
     "agency": "机关 agency (the body that published the report, name normalised)",
     "year": "报告年度 report year",
-    "edition": "模板版本 template edition (2019 / 2021)",
+    "edition": "模板版本 template edition ({editions})",
     "status": "解析状态 parse status (parsed, partial, no_tables, pre2019, …)",
     "title": "标题 the report's title as printed",
     "published": "页面标注的发布日期 publication date stated on the page (YYYY-MM-DD)",
@@ -80,7 +80,7 @@ COMMON: dict[str, str] = {
 # Each table's (and view's) own descriptions, by column.
 TABLES: dict[str, dict[str, str]] = {'reports': {'agency': '机关 agency',
              'year': '报告年度 report year',
-             'edition': '模板版本 template edition (2019 / 2021)',
+             'edition': '模板版本 template edition ({editions})',
              'status': '解析状态 parse status (parsed, partial, no_tables, pre2019, …)',
              'published': '页面标注的发布日期 publication date stated on the page',
              'received': '本年新收申请（件） new requests received (件)',
@@ -108,7 +108,7 @@ TABLES: dict[str, dict[str, str]] = {'reports': {'agency': '机关 agency',
                        'is_latest': '1 = 最新版本 the version the views show',
                        'agency': '机关 agency',
                        'year': '报告年度 report year',
-                       'edition': '模板版本 template edition',
+                       'edition': '模板版本 template edition ({editions})',
                        'status': '解析状态 parse status',
                        'title': '标题 title',
                        'published': '页面标注的发布日期 publication date stated on the page',
@@ -256,16 +256,31 @@ _MORE: dict[str, dict[str, str]] = {
         "report_urls": "报告网址 report URLs listed (JSON)",
         "errors": "错误 errors (JSON list of {url, status, class})",
     },
+    "editions": {
+        "edition": "模板版本 template edition (parsers/template/edition_<name>.json)",
+        "issued_by": "发布文件 the State Council office's notice that issued the format",
+        "years": "适用年度 report years it is used for",
+        "sort": "顺序 order (oldest first)",
+    },
     "active_rows": {
-        "label_2021": "中文标签（2021 版） label, 2021 edition",
-        "label_2019": "中文标签（2019 版） label, 2019 edition",
-        "measures_2021": "度量（2021 版） measures, 2021 edition (JSON list)",
-        "measures_2019": "度量（2019 版） measures, 2019 edition (JSON list)",
+        "label": "中文标签 label (the newest edition's that has the row)",
+        "sort": "顺序 order (the newest edition's first)",
+    },
+    "edition_active_rows": {
+        "edition": "模板版本 template edition (→ editions)",
+        "key": "行 row (→ active_rows)",
+        "label": "中文标签 label in this edition",
+        "measures": "度量 measures in this edition (JSON list, → active_measures)",
+        "sort": "模板顺序 order in this edition",
     },
     "request_rows": {
         "group_label": "分组标签 group label (e.g. 三、本年度办理结果)",
-        "sort_2021": "模板顺序（2021 版） order, 2021 edition",
-        "sort_2019": "模板顺序（2019 版） order, 2019 edition",
+        "sort": "顺序 order over all editions (each edition's own order: edition_request_rows)",
+    },
+    "edition_request_rows": {
+        "edition": "模板版本 template edition (→ editions)",
+        "key": "行 row (→ request_rows)",
+        "sort": "模板顺序 order in this edition",
     },
     "request_columns": {"is_applicant": "1 = 申请人类别列 an applicant-type column (not 总计)"},
     "rules": {
@@ -366,7 +381,11 @@ def schema_columns() -> dict[str, list[str]]:
 
 
 def describe(table: str, column: str) -> str | None:
-    return TABLES.get(table, {}).get(column) or COMMON.get(column)
+    """The description; `{editions}` in it names the template's editions (parsers/template)."""
+    from nianbao.parsers.template import editions
+
+    text = TABLES.get(table, {}).get(column) or COMMON.get(column)
+    return text.replace("{editions}", " / ".join(editions())) if text else text
 
 
 def descriptions() -> dict[str, dict[str, str]]:

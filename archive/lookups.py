@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-_REPO = Path(__file__).resolve().parent.parent
-KEYS_CANDIDATES = (
-    _REPO / "parsers" / "template_keys.json",          # the parser's shipped copy
-    _REPO.parent / "shared" / "template" / "keys.json",  # the reference, in a development checkout
-)
+from nianbao.parsers import template
 
 RULES = [
     ("balance", "each column of requests",
@@ -32,43 +27,33 @@ RULES = [
 
 
 def load_keys() -> dict[str, Any]:
-    """The template keys: the parser's copy when it ships one, else the reference file."""
-    for path in KEYS_CANDIDATES:
-        if path.is_file():
-            return json.loads(path.read_text(encoding="utf-8"))
-    raise FileNotFoundError(f"template keys not found in {[str(p) for p in KEYS_CANDIDATES]}")
-
-
-def _group_label(row: str, groups: dict[str, str]) -> str | None:
-    for pattern, label in groups.items():
-        if pattern == row or (pattern.endswith("*") and row.startswith(pattern[:-1])):
-            return label
-    return None
+    """The template keys, composed from the parser's edition files (parsers/template/)."""
+    return template.keys()
 
 
 def lookup_rows(keys: dict[str, Any]) -> dict[str, list[dict]]:
-    """Rows for every lookup table, in a fixed order."""
+    """Rows for every lookup table, in a fixed order.
+
+    What differs between editions is rows of `editions`, `edition_active_rows` and
+    `edition_request_rows`, keyed (edition, key), never a column per edition: a new edition adds rows.
+    """
     active = keys["active"]
-    editions = sorted(active)
+    editions = list(keys["editions"])
     row_keys: list[str] = []
     measure_keys: list[str] = []
-    for ed in reversed(editions):  # 2021 order first, then rows only 2019 has
+    for ed in reversed(editions):  # the newest edition's order first, then rows only older ones have
         for r in active[ed]["rows"]:
             if r not in row_keys:
                 row_keys.append(r)
         for m in active[ed]["measures"]:
             if m not in measure_keys:
                 measure_keys.append(m)
-    active_rows = [{
-        "key": r,
-        "label_2021": active.get("2021", {}).get("rows", {}).get(r),
-        "label_2019": active.get("2019", {}).get("rows", {}).get(r),
-        "measures_2021": json.dumps(active.get("2021", {}).get("cells", {}).get(r), ensure_ascii=False)
-        if r in active.get("2021", {}).get("cells", {}) else None,
-        "measures_2019": json.dumps(active.get("2019", {}).get("cells", {}).get(r), ensure_ascii=False)
-        if r in active.get("2019", {}).get("cells", {}) else None,
-        "sort": i,
-    } for i, r in enumerate(row_keys)]
+    active_rows = [{"key": r, "label": next(active[ed]["rows"][r] for ed in reversed(editions)
+                                            if r in active[ed]["rows"]), "sort": i}
+                   for i, r in enumerate(row_keys)]
+    edition_active_rows = [{"edition": ed, "key": r, "label": active[ed]["rows"][r],
+                            "measures": json.dumps(measures, ensure_ascii=False), "sort": i}
+                           for ed in editions for i, (r, measures) in enumerate(active[ed]["cells"].items())]
     active_measures = []
     for i, m in enumerate(measure_keys):
         eds = [ed for ed in editions if m in active[ed]["measures"]]
@@ -77,22 +62,26 @@ def lookup_rows(keys: dict[str, Any]) -> dict[str, list[dict]]:
     req = keys["requests"]
     order = req.get("row_order", {})
     request_rows = []
-    for r, label in req["rows"].items():
-        eds = [ed for ed in sorted(order) if r in order[ed]]
-        request_rows.append({
-            "key": r, "label": label, "group_label": _group_label(r, req.get("groups", {})),
-            "editions": ",".join(eds),
-            "sort_2021": order.get("2021", []).index(r) if r in order.get("2021", []) else None,
-            "sort_2019": order.get("2019", []).index(r) if r in order.get("2019", []) else None,
-        })
+    for i, (r, label) in enumerate(req["rows"].items()):
+        eds = [ed for ed in editions if r in order.get(ed, [])]
+        request_rows.append({"key": r, "label": label, "group_label": template.group_label(r, req.get("groups", {})),
+                             "editions": ",".join(eds), "sort": i})
+    edition_request_rows = [{"edition": ed, "key": r, "sort": i}
+                            for ed in editions for i, r in enumerate(order.get(ed, []))]
     applicants = set(req.get("applicant_columns", []))
     request_columns = [{"key": c, "label": label, "is_applicant": int(c in applicants), "sort": i}
                        for i, (c, label) in enumerate(req["columns"].items())]
     app = keys["appeals"]
+    known = set(template.editions())
     return {
+        "editions": [{"edition": ed, "issued_by": template.edition(ed).get("issued_by") if ed in known else None,
+                      "years": template.edition(ed).get("years") if ed in known else None, "sort": i}
+                     for i, ed in enumerate(editions)],
         "active_rows": active_rows,
         "active_measures": active_measures,
+        "edition_active_rows": edition_active_rows,
         "request_rows": request_rows,
+        "edition_request_rows": edition_request_rows,
         "request_columns": request_columns,
         "appeal_procedures": [{"key": k, "label": v, "sort": i}
                               for i, (k, v) in enumerate(app["procedures"].items())],

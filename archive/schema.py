@@ -212,20 +212,34 @@ TABLES: dict[str, dict] = {
         "pk": ("year", "row_key"),
         "foreign_keys": [("row_key", "request_rows", "key")],
     },
-    # Lookups: every key explained in the database itself (labels from the template's keys.json).
+    # Lookups: every key explained in the database itself (labels from the template's data, parsers/template/).
+    # The template's editions, and what differs between them as rows keyed (edition, key): a new
+    # edition (parsers/template/edition_<name>.json) adds rows here, never columns.
+    "editions": {
+        "columns": {"edition": str, "issued_by": str, "years": str, "sort": int},
+        "pk": "edition",
+    },
     "active_rows": {
-        "columns": {"key": str, "label_2021": str, "label_2019": str, "measures_2021": str,
-                    "measures_2019": str, "sort": int},
+        "columns": {"key": str, "label": str, "sort": int},
         "pk": "key",
+    },
+    "edition_active_rows": {
+        "columns": {"edition": str, "key": str, "label": str, "measures": str, "sort": int},
+        "pk": ("edition", "key"),
+        "foreign_keys": [("edition", "editions", "edition"), ("key", "active_rows", "key")],
     },
     "active_measures": {
         "columns": {"key": str, "label": str, "editions": str, "sort": int},
         "pk": "key",
     },
     "request_rows": {
-        "columns": {"key": str, "label": str, "group_label": str, "editions": str,
-                    "sort_2021": int, "sort_2019": int},
+        "columns": {"key": str, "label": str, "group_label": str, "editions": str, "sort": int},
         "pk": "key",
+    },
+    "edition_request_rows": {
+        "columns": {"edition": str, "key": str, "sort": int},
+        "pk": ("edition", "key"),
+        "foreign_keys": [("edition", "editions", "edition"), ("key", "request_rows", "key")],
     },
     "request_columns": {
         "columns": {"key": str, "label": str, "is_applicant": int, "sort": int},
@@ -259,7 +273,8 @@ BUILD_COLUMNS: dict[str, dict[str, type]] = {
 # Created in this order so foreign keys point at existing tables.
 TABLE_ORDER = [
     "sources", "agencies", "runs", "crawl_summaries",
-    "active_rows", "active_measures", "request_rows", "request_columns",
+    "editions", "active_rows", "active_measures", "edition_active_rows", "request_rows", "edition_request_rows",
+    "request_columns",
     "appeal_procedures", "appeal_outcomes", "rules", "section_numbers",
     "captures", "documents", "document_versions", "version_documents",
     "active_disclosure", "requests", "appeals", "sections", "rule_results", "report_totals",

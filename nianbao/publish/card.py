@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nianbao.archive.pairing import REPORTISH
-from nianbao.archive.rules import APPLICANT_COLUMNS, _is_result_row
-
+from nianbao.parsers.checks import rule_keys
+from nianbao.parsers.keys import appeal_procedures
 from nianbao.publish.search import section_anchor
 
 # Cells read by OCR below this confidence are flagged (parsers/ocr/scan.py THRESHOLD, read there
@@ -113,19 +113,16 @@ def _cell(row: sqlite3.Row, threshold: float) -> Cell:
     return c
 
 
-def rule_cells(rule: str, scope: str, request_rows: list[str]) -> list[tuple[str, str, str]]:
-    """The cells a rule adds up: (table, row, column). Rules as archive.rules defines them."""
-    if rule == "balance":
-        return [("requests", r, scope) for r in ("new_received", "carried_over", "total", "carried_forward")]
-    if rule == "outcomes_sum":
-        return [("requests", r, scope) for r in request_rows if _is_result_row(r) or r == "total"]
-    if rule == "row_total":
-        return [("requests", scope, c) for c in (*APPLICANT_COLUMNS, "total")]
-    if rule == "appeals_total":
-        return [("appeals", scope, o) for o in ("upheld", "corrected", "other", "pending", "total")]
+def rule_cells(rule: str, scope: str, edition: str | None) -> list[tuple[str, str, str]]:
+    """The cells a rule adds up: (table, row, column), from the rules' one definition
+    (parsers.checks.rule_keys); carry_chain marks this year's 上年结转 cell."""
     if rule == "carry_chain":
         return [("requests", "carried_over", scope)]
-    return []
+    keys = rule_keys(rule, scope, edition)
+    if keys is None:
+        return []
+    procedures = appeal_procedures()
+    return [("appeals" if a in procedures else "requests", a, b) for side in keys for a, b in side]
 
 
 def _rows(conn: sqlite3.Connection, sql: str, params=()) -> list[sqlite3.Row]:
@@ -134,10 +131,6 @@ def _rows(conn: sqlite3.Connection, sql: str, params=()) -> list[sqlite3.Row]:
         return conn.execute(sql, params).fetchall()
     finally:
         conn.row_factory = None
-
-
-def _edition_order(edition: str | None) -> str:
-    return "2019" if edition == "2019" else "2021"
 
 
 def load_card(conn: sqlite3.Connection, version_id: str) -> dict | None:
@@ -159,17 +152,22 @@ def _load(conn: sqlite3.Connection, version_id: str) -> dict | None:
     if not found:
         return None
     v = dict(found[0])
-    ed = _edition_order(v["edition"])
     threshold = ocr_threshold()
 
-    # Lookups: the template's rows, columns and labels, in its order.
-    req_rows = [dict(r) for r in _rows(conn, f"""
-        select key, label, group_label, editions, sort_{ed} as sort from request_rows
-        order by sort_{ed} is null, sort_{ed}, sort_2021, sort_2019""")]
+    # Lookups: the template's rows, columns and labels, in the report's edition's order (rows of
+    # other editions after, in the order over all editions; sort null: not in this edition).
+    req_rows = [dict(r) for r in _rows(conn, """
+        select r.key, r.label, r.group_label, r.editions, e.sort as sort from request_rows r
+        left join edition_request_rows e on e.key = r.key and e.edition = ?
+        order by e.sort is null, e.sort, r.sort""", [v["edition"]])]
     req_cols = [dict(r) for r in _rows(conn, "select key, label, is_applicant from request_columns order by sort")]
     procedures = [dict(r) for r in _rows(conn, "select key, label from appeal_procedures order by sort")]
     outcomes = [dict(r) for r in _rows(conn, "select key, label from appeal_outcomes order by sort")]
-    act_rows = [dict(r) for r in _rows(conn, "select * from active_rows order by sort")]
+    act_rows = [dict(r) for r in _rows(conn, """
+        select r.key, r.label, e.label as edition_label, e.measures from active_rows r
+        left join edition_active_rows e on e.key = r.key and e.edition = ?
+        order by e.sort is null, e.sort, r.sort""", [v["edition"]])]
+    known_edition = bool(_rows(conn, "select 1 from editions where edition = ?", [v["edition"]]))
     measures = {r["key"]: r["label"] for r in _rows(conn, "select key, label from active_measures")}
 
     # Cells (whatever columns the tables have: OCR columns are read when present).
@@ -184,7 +182,7 @@ def _load(conn: sqlite3.Connection, version_id: str) -> dict | None:
     have_rows = {k[0] for k in requests}
     shown_rows = [r for r in req_rows
                   if r["sort"] is not None or r["key"] in have_rows]
-    if v["edition"] not in ("2019", "2021"):
+    if not known_edition:
         shown_rows = [r for r in req_rows if r["key"] in have_rows]
 
     # Failed rules, and the cells they involve.
@@ -208,7 +206,7 @@ def _load(conn: sqlite3.Connection, version_id: str) -> dict | None:
         f["kind"] = _kind(f, note)
         involved = _noted_cells(note, requests, appeals)
         if involved is None:  # no cells stored with the finding (older builds): the rule's definition
-            involved = rule_cells(f["rule"], f["scope"], [r["key"] for r in shown_rows])
+            involved = rule_cells(f["rule"], f["scope"], v["edition"])
         grid = {"requests": requests, "appeals": appeals}
         f["cells"] = []
         for table, row, col in involved:
@@ -243,12 +241,12 @@ def _load(conn: sqlite3.Connection, version_id: str) -> dict | None:
     # Table 2: consecutive rows measured alike form one block (one header row), as printed.
     blocks: list[dict] = []
     for r in act_rows:
-        label = r.get(f"label_{ed}")
-        names = _json(r.get(f"measures_{ed}"))
+        label = r.get("edition_label")
+        names = _json(r.get("measures"))
         if not label or not isinstance(names, list):
             if not any(k[0] == r["key"] for k in active):
                 continue
-            label = r.get("label_2021") or r.get("label_2019") or r["key"]
+            label = r.get("label") or r["key"]
             names = [m for (row, m) in active if row == r["key"]]
         if not blocks or blocks[-1]["measures"] != names:
             blocks.append({"measures": names, "labels": [measures.get(m, m) for m in names], "rows": []})

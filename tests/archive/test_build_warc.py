@@ -146,7 +146,7 @@ def test_lookup_labels_explain_keys(built):
     assert label in ("自然人", "总计", "商业企业")
     assert built["request_rows"].get("carried_forward")["label"] == "四、结转下年度继续办理"
     assert built["appeal_procedures"].get("review")["label"] == "行政复议"
-    assert built["active_rows"].get("normative_documents")["label_2019"] == "规范性文件"
+    assert built["edition_active_rows"].get(("2019", "normative_documents"))["label"] == "规范性文件"
     fees = next(built.query("select value from active_disclosure where measure = 'amount_10k_yuan' limit 1"))
     assert fees["value"] == 1.25
     issued = next(built.query("select value, typeof(value) t, reading from active_disclosure where measure = 'issued' limit 1"))

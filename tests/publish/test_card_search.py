@@ -11,6 +11,7 @@ import sqlite3
 import lxml.html
 import pytest
 
+from nianbao.parsers.keys import result_rows
 from nianbao.publish.card import load_card, rule_cells
 from nianbao.publish.search import search, section_anchor
 from nianbao.publish.snippet import highlight
@@ -66,16 +67,16 @@ def test_section_anchors_are_by_number_not_row_id():
 
 
 def test_rule_cells_follow_the_rules():
-    rows = ["new_received", "carried_over", "granted", "denied_state_secret", "other_other", "total", "carried_forward"]
-    assert rule_cells("row_total", "granted", rows)[-1] == ("requests", "granted", "total")
-    assert len(rule_cells("row_total", "granted", rows)) == 7
-    assert rule_cells("outcomes_sum", "total", rows) == [
-        ("requests", r, "total") for r in ("granted", "denied_state_secret", "other_other", "total")]
-    assert rule_cells("balance", "natural_person", rows) == [
+    rows = result_rows("2021")
+    assert rule_cells("row_total", "granted", "2021")[-1] == ("requests", "granted", "total")
+    assert len(rule_cells("row_total", "granted", "2021")) == 7
+    assert rule_cells("outcomes_sum", "total", "2021") == [("requests", r, "total") for r in (*rows, "total")]
+    assert rule_cells("outcomes_sum", "total", "2019")[-2] == ("requests", "other", "total")
+    assert rule_cells("balance", "natural_person", "2021") == [
         ("requests", r, "natural_person") for r in ("new_received", "carried_over", "total", "carried_forward")]
-    assert rule_cells("appeals_total", "review", rows)[-1] == ("appeals", "review", "total")
-    assert rule_cells("carry_chain", "natural_person", rows) == [("requests", "carried_over", "natural_person")]
-    assert rule_cells("page_attachment_mismatch", "http://x", rows) == []
+    assert rule_cells("appeals_total", "review", "2021")[-1] == ("appeals", "review", "total")
+    assert rule_cells("carry_chain", "natural_person", "2021") == [("requests", "carried_over", "natural_person")]
+    assert rule_cells("page_attachment_mismatch", "http://x", "2021") == []
 
 
 # -- the report card over HTTP -------------------------------------------------------------------
@@ -89,8 +90,8 @@ def test_card_header_links_and_tables_as_printed(server):
     assert doc.cssselect("a.nb-next")[0].get("href") == f"/-/report/{vid(server, A, 2023)}"
     with db(server) as conn:
         capture = conn.execute("select capture_id from document_versions where id = ?", [v]).fetchone()[0]
-        labels = [r[0] for r in conn.execute("select label from request_rows where sort_2021 is not null "
-                                             "order by sort_2021")]
+        labels = [r[0] for r in conn.execute("select r.label from request_rows r join edition_request_rows e "
+                                             "on e.key = r.key and e.edition = '2021' order by e.sort")]
         columns = [r[0] for r in conn.execute("select label from request_columns order by sort")]
         cells = dict(((r, c), val) for r, c, val in conn.execute(
             "select row_key, column_key, value from requests where version_id = ?", [v]))
