@@ -16,9 +16,16 @@ Connections: the Database's `execute_fn` is wrapped so each SQL thread keeps one
 generation, opened through Datasette's own `connect` + `prepare_connection` hooks. A request is
 pinned to the generation current when it started (ASGI wrapper + a context variable), so all the
 queries of one page read one file: a page that began on the old file finishes on it, the next one
-reads the new file, and no request fails or mixes the two during the swap. (A thread that never
-opened a connection to the old file cannot open it any more: such a query borrows another thread's
-open connection to the old file; only when none is left does it read the new file.)
+reads the new file, and no request fails or mixes the two during the swap. Every generation is
+bound to its file, not to the path: when a generation begins (startup, or a swap) one connection to
+it is opened at once and checked to have opened the file whose signature the generation carries (the
+path stat'ed unchanged before and after the open), and every later connection of that generation is
+checked the same way. A query whose thread has no connection of its request's generation, and cannot
+open one because the path already holds a newer file, borrows that generation's first connection
+(Datasette opens them with check_same_thread=False; each connection's lock serialises use). That
+connection stays open while any request pinned to its generation runs (pinning and closing take one
+lock), so a page never reads a table from one file and its columns from another (the 400 "syntax
+error" once in ~20 swaps under load before).
 Connections of an old generation are closed once no request pinned to it is running and they are
 idle (each connection's lock is held while a query runs), by the watcher or by their thread, so the
 deleted file is let go within seconds.
@@ -59,6 +66,7 @@ class _Conn:
     generation: int
     lock: threading.Lock = field(default_factory=threading.Lock)
     closed: bool = False
+    anchor: bool = False  # the generation's first connection, which requests of any thread may borrow
 
 
 class Freshness:
@@ -81,6 +89,7 @@ class Freshness:
         self._conns: list[_Conn] = []
         self._conns_lock = threading.Lock()
         self._swap_lock = threading.Lock()
+        self._pin_lock = threading.Lock()  # pinning a request and closing a generation exclude each other
         self._inflight: dict[int, int] = {}
         self._last_check = 0.0
         self._stop = threading.Event()
@@ -96,15 +105,17 @@ class Freshness:
         if now - self._last_check >= CHECK_EVERY_REQUEST_SECONDS:
             self._last_check = now
             self.maybe_swap()
-        generation = self.generation
+        with self._pin_lock:
+            generation = self.generation
+            self._inflight[generation] = self._inflight.get(generation, 0) + 1
         token = _PINNED.set(generation)
-        self._inflight[generation] = self._inflight.get(generation, 0) + 1
         try:
             return await app(scope, receive, send)
         finally:
-            self._inflight[generation] -= 1
-            if not self._inflight[generation]:
-                del self._inflight[generation]
+            with self._pin_lock:
+                self._inflight[generation] -= 1
+                if not self._inflight[generation]:
+                    del self._inflight[generation]
             _PINNED.reset(token)
 
     # -- connections ---------------------------------------------------------------------------
@@ -123,6 +134,44 @@ class Freshness:
             return await asyncio.get_event_loop().run_in_executor(ds.executor, lambda: fresh.run(fn, pinned))
 
         self.db.execute_fn = execute_fn
+        with self._swap_lock:
+            opened = self._open_verified()
+            if opened is not None:
+                self._add_anchor(*opened)
+
+    def _open_verified(self) -> tuple[Any, tuple[int, int, int, int]] | None:
+        """A prepared connection and the signature of the file it opened: the path stat'ed the same
+        before and after the open (SQLite opens the file in connect), so it is that file; None when the
+        path keeps changing or is gone."""
+        ds = self.datasette_ref()
+        for _ in range(20):
+            before = signature(self.path)
+            if before is None or ds is None:
+                return None
+            conn = self.db.connect()
+            if signature(self.path) == before:
+                ds._prepare_connection(conn, self.db.name)
+                return conn, before
+            self._discard(conn)
+        return None
+
+    def _discard(self, conn: Any) -> None:
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001 - closing a connection never fails a request
+            pass
+        try:
+            self.db._all_file_connections.remove(conn)
+        except (AttributeError, ValueError):
+            pass
+
+    def _add_anchor(self, conn: Any, sig: tuple[int, int, int, int]) -> None:
+        """Start a generation's life with its first connection (call with the swap lock held)."""
+        if sig != self.signature:
+            self._begin_generation(sig)
+        c = _Conn(conn, self.generation, anchor=True)
+        with self._conns_lock:
+            self._conns.append(c)
 
     def _connection(self, pinned: int | None) -> _Conn:
         mine: dict[int, _Conn] = self._local.__dict__.setdefault("conns", {})
@@ -131,31 +180,38 @@ class Freshness:
         want = self.generation if pinned is None else pinned
         if want in mine:
             return mine[want]
-        if want != self.generation:
-            # a request that began on the older file, on a thread that never opened it: share another
-            # thread's connection to that file (Datasette opens them with check_same_thread=False; the
-            # connection's lock serialises use), so all of one page's queries read one file
-            borrowed = self._open_connection_of(want)
-            if borrowed is not None:
-                return borrowed
-        self.maybe_swap()  # only the file at the path now can be opened: make sure it is the current one
-        current = self.generation
-        if current in mine:
-            return mine[current]
-        ds = self.datasette_ref()
-        conn = self.db.connect()
-        ds._prepare_connection(conn, self.db.name)
-        c = _Conn(conn, current)
-        mine[current] = c
+        if want == self.generation:
+            self.maybe_swap()  # the path changed unnoticed? then `want` is no longer the file there
+        if want == self.generation:
+            opened = self._open_verified()
+            if opened is not None:
+                conn, sig = opened
+                if sig == self.signature and want == self.generation:
+                    c = _Conn(conn, want)
+                    mine[want] = c
+                    with self._conns_lock:
+                        self._conns.append(c)
+                    for generation in [g for g in mine if g != want]:
+                        self._close_if_unused(mine[generation], wait=True)
+                    return c
+                self._discard(conn)  # the path holds a newer file already: not this request's
+        # the request's file is no longer at the path: its generation's connections are still open
+        # (a pinned request keeps them), share one
+        borrowed = self._open_connection_of(want)
+        if borrowed is not None:
+            return borrowed
+        # not reached while a request is pinned to `want`; a query outside a request reads the newest
+        self.maybe_swap()
         with self._conns_lock:
-            self._conns.append(c)
-        for generation in [g for g in mine if g != current]:
-            self._close_if_unused(mine[generation], wait=True)
-        return c
+            newest = [c for c in self._conns if c.generation == self.generation and not c.closed]
+        if newest:
+            return newest[0]
+        raise RuntimeError(f"nianbao: no connection to {self.path} (file replaced while opening)")
 
     def _open_connection_of(self, generation: int) -> _Conn | None:
         with self._conns_lock:
-            return next((c for c in self._conns if c.generation == generation and not c.closed), None)
+            of = [c for c in self._conns if c.generation == generation and not c.closed]
+        return next((c for c in of if c.anchor), of[0] if of else None)
 
     def run(self, fn, pinned: int | None = None):
         """Run `fn(conn)` in this SQL thread on a connection of the request's generation."""
@@ -172,16 +228,13 @@ class Freshness:
         if not c.lock.acquire(blocking=wait):
             return False
         try:
-            if not c.closed:
+            with self._pin_lock:  # no request can pin this generation meanwhile (it is not current)
+                if c.generation == self.generation or self._inflight.get(c.generation):
+                    return False
+                closing = not c.closed
                 c.closed = True
-                try:
-                    c.conn.close()
-                except Exception:  # noqa: BLE001 - closing a connection never fails a request
-                    pass
-                try:
-                    self.db._all_file_connections.remove(c.conn)
-                except (AttributeError, ValueError):
-                    pass
+            if closing:
+                self._discard(c.conn)
         finally:
             c.lock.release()
         with self._conns_lock:
@@ -198,26 +251,39 @@ class Freshness:
     # -- swapping ------------------------------------------------------------------------------
 
     def maybe_swap(self) -> bool:
-        """Move to a new generation when the file at the path changed; True when it did."""
+        """Move to a new generation when the file at the path changed; True when it did. The new
+        generation starts with a connection opened to its file (which requests may borrow)."""
         now = signature(self.path)
         if now is None or now == self.signature:
             return False
         with self._swap_lock:
-            if now == self.signature:
+            if signature(self.path) == self.signature:
                 return False
-            ds = self.datasette_ref()
-            if ds is not None and ds.inspect_data:
-                ds.inspect_data.pop(self.db.name, None)  # the old counts are wrong now: Datasette counts
-            self.db.cached_hash = f"pending-{now[1]}-{now[3]}"  # never hash 5 GB on the event loop
-            self.db.cached_size = now[2]
-            self.db._cached_table_counts = None
-            self.db._read_connection = None  # non-threaded mode
-            self.signature = now
-            self.generation += 1
-            self.swaps += 1
-            self.last_swap = {"at": time.time(), "inode": now[1], "size": now[2], "inspected": False}
+            opened = self._open_verified()
+            if opened is None:
+                return False  # the path is changing right now: the next check will see where it settled
+            conn, now = opened
+            if now == self.signature:
+                self._discard(conn)
+                return False
+            self._add_anchor(conn, now)
         self._log(f"nianbao: serving the new {self.path.name} (inode {now[1]}, {now[2]:,} bytes)")
         return True
+
+    def _begin_generation(self, now: tuple[int, int, int, int]) -> None:
+        """Counts, hash and inspect data of the old file dropped; the generation number goes up."""
+        ds = self.datasette_ref()
+        if ds is not None and ds.inspect_data:
+            ds.inspect_data.pop(self.db.name, None)  # the old counts are wrong now: Datasette counts
+        self.db.cached_hash = f"pending-{now[1]}-{now[3]}"  # never hash 5 GB on the event loop
+        self.db.cached_size = now[2]
+        self.db._cached_table_counts = None
+        self.db._read_connection = None  # non-threaded mode
+        with self._pin_lock:
+            self.signature = now
+            self.generation += 1
+        self.swaps += 1
+        self.last_swap = {"at": time.time(), "inode": now[1], "size": now[2], "inspected": False}
 
     def install_inspect(self, generation: int, data: dict) -> bool:
         """The new file's inspect data, if it is still the file served."""
