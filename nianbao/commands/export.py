@@ -5,6 +5,8 @@ tables. `--bom` starts each CSV with a UTF-8 byte-order mark so Excel reads the 
 (the site's CSV links have none: Datasette 0.65 offers no such option).
 `--wacz OUT.wacz` packages the data directory's closed WARCs as one WACZ for replay tools instead
 (nianbao/publish/wacz.py; needs no archive).
+`--parquet DIR` writes the cell and rule tables (and document_versions, to join them) as Parquet instead,
+partitioned by year and province for DuckDB and pandas (archive/parquet.py; when to use it: docs/scale.md).
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from nianbao.config import DataDir, add_data_dir_argument
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("export", help="write the tables as CSV/JSON with a datapackage.json", description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser("export", help="write the tables as CSV/JSON with a datapackage.json",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_dir_argument(p)
     p.add_argument("--db", type=Path, help="database (default <data>/nianbao.db)")
     p.add_argument("--format", choices=("csv", "json"), default="csv")
@@ -30,6 +32,9 @@ def register(subparsers) -> None:
     p.add_argument("--table", action="append", dest="tables", help="only these tables/views (repeatable)")
     p.add_argument("--wacz", type=Path, metavar="OUT.wacz",
                    help="write the data directory's WARCs as a WACZ (replay tools) instead of the tables")
+    p.add_argument("--parquet", type=Path, metavar="DIR",
+                   help="write the cell and rule tables as Parquet partitioned by year/province (DuckDB, pandas) "
+                        "instead; --table picks among them")
     p.set_defaults(func=run)
 
 
@@ -45,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     if not path.exists():
         print(f"nianbao export: no archive at {path} (run `nianbao build`)", file=sys.stderr)
         return 1
+    if args.parquet:
+        return run_parquet(path, args.parquet, args.tables)
     out = args.out or data.root / "export"
     try:
         counts = export(sqlite_utils.Database(path), out, args.format, args.tables, bom=args.bom,
@@ -56,6 +63,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"{out / (name + '.' + args.format)}: {n} rows")
     if args.datapackage:
         print(f"{out / 'datapackage.json'}: {len(counts)} resources")
+    return 0
+
+
+def run_parquet(db: Path, out: Path, tables: list[str] | None) -> int:
+    from nianbao.archive.parquet import ParquetExportError, export_parquet
+
+    try:
+        done = export_parquet(db, out, tables)
+    except ParquetExportError as exc:
+        print(f"nianbao export: {exc}", file=sys.stderr)
+        return 2
+    for table in done:
+        print(f"{out / table.table}: {table.n_rows} rows in {len(table.files)} files, {table.n_bytes} bytes")
     return 0
 
 
