@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,9 @@ class NightlyOptions:
     today: date | None = None
     run_id: str | None = None
     interactive: bool = False  # rich progress for each step (a terminal); cron gets only the summary
+    queue: str | None = None  # redis://… (else $NIANBAO_QUEUE): crawl by dispatching hosts to `nianbao worker`s
+    heartbeat: float | None = None  # seconds after which a silent worker's host is re-run (nianbao.queue)
+    queue_timeout: float | None = None  # seconds to wait for the workers; hosts not done by then failed
 
 
 # -- archive snapshots ---------------------------------------------------------------------------------
@@ -169,6 +172,12 @@ def crawl(data: DataDir, opts: NightlyOptions, run_id: str) -> tuple[int, str]:
     log.info("crawl: %s", " ".join(argv[1:]))
     from nianbao.commands.crawl import record_registry  # <data>/registry.yaml: what later builds read
     record_registry(data, opts.sources, opts.source)
+    from nianbao.queue.broker import queue_url
+
+    if queue_url(opts.queue):  # a queue configured: the workers crawl, host by host (nianbao.queue)
+        from nianbao.queue.night import crawl_on_queue
+
+        return crawl_on_queue(data, opts, run_id), ""
     proc = subprocess.run(argv, capture_output=True, text=True)
     for line in proc.stdout.splitlines():
         log.info("crawl: %s", line)
@@ -240,7 +249,7 @@ def run_nightly(opts: NightlyOptions) -> tuple[int, dict[str, Any]]:
     data = DataDir.resolve(opts.data_dir).ensure()
     today = opts.today or date.today()
     started_wall = time.time()
-    run_id = opts.run_id or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    run_id = opts.run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     log_file = data.logs / f"nightly-{run_id}.log"
     row: dict[str, Any] = {"id": run_id, "started": _iso(started_wall), "today": today.isoformat(),
                            "log_file": str(log_file), "crawl_exit": None, "built": 0}
@@ -333,7 +342,11 @@ def _check_and_count(data: DataDir, opts: NightlyOptions, run_id: str, today: da
     failed = [{"source": s["source"], "class": _failure_class(data.database, s)}
               for s in summaries if not s["complete"]]
     reported = {s["source"] for s in summaries}
-    failed += [{"source": name, "class": "no_summary"} for name in expected_sources(opts) if name not in reported]
+    from nianbao.queue.night import HOST_FAILED, failed_host_sources
+
+    lost = failed_host_sources(data, run_id)  # sources of a host whose job failed (queue runs)
+    failed += [{"source": name, "class": HOST_FAILED if name in lost else "no_summary"}
+               for name in expected_sources(opts) if name not in reported]
     from nianbao.health import overdue_reports
 
     conn = sqlite3.connect(f"file:{data.database}?mode=ro", uri=True)
@@ -388,7 +401,7 @@ def _failure_class(db_path: Path, summary: dict[str, Any]) -> str:
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def summary_lines(row: dict[str, Any]) -> list[str]:

@@ -37,6 +37,11 @@ def register(subparsers) -> None:
     p.add_argument("--today", type=_date, default=None, metavar="YYYY-MM-DD",
                    help="the calendar date for deadlines (default: today)")
     p.add_argument("--run-id", default=None, help="run id (default: UTC time, e.g. 20260201T030000Z)")
+    from nianbao.queue.broker import add_queue_arguments
+
+    add_queue_arguments(p)  # with a queue: dispatch the hosts to `nianbao worker`s, wait, then build and check
+    p.add_argument("--queue-timeout", type=float, default=None, metavar="SECONDS",
+                   help="with a queue: hosts without a result by then are failed (default 20 h)")
     p.set_defaults(func=run)
 
 
@@ -45,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
 
     opts = NightlyOptions(data_dir=args.data_dir, sources=args.sources, source=tuple(args.source),
                           revalidate=args.revalidate, impolite=args.impolite, today=args.today,
-                          run_id=args.run_id, interactive=sys.stderr.isatty())
+                          run_id=args.run_id, interactive=sys.stderr.isatty(), queue=args.queue,
+                          heartbeat=args.heartbeat, queue_timeout=args.queue_timeout)
     code, row = run_nightly(opts)
     out = sys.stderr if code == 75 else sys.stdout
     print("\n".join(summary_lines(row)), file=out)

@@ -26,6 +26,7 @@ log = logging.getLogger("nianbao.queue")
 DEFAULT_WAIT_S = 20 * 3600  # a night; hosts not done by then are reported failed (`timeout`)
 BLOCK_MS = 2000
 HOST_FAILED = "host_failed"  # the failure class of a source whose host job failed
+EXIT_QUEUE_UNUSABLE = 69  # sysexits EX_UNAVAILABLE: Redis unreachable or an earlier night still queued
 
 
 class NightBusy(RuntimeError):
@@ -170,3 +171,31 @@ def run_night(data: DataDir, url: str, run_id: str, *, sources_file: str | None 
         q.close()
     write_crawl_log(data, outcome)
     return outcome
+
+
+def crawl_on_queue(data: DataDir, opts: Any, run_id: str) -> int:
+    """The nightly's crawl step on the queue (opts: nightly.NightlyOptions): a crawl's exit code, 0 or
+    1, or 69 when the queue cannot be used (Redis unreachable, an earlier night still queued)."""
+    from redis.exceptions import RedisError
+
+    from nianbao.queue.broker import queue_url
+
+    try:
+        outcome = run_night(data, queue_url(opts.queue) or "", run_id, sources_file=opts.sources, names=opts.source,
+                            revalidate=opts.revalidate, impolite=opts.impolite, heartbeat_s=opts.heartbeat,
+                            timeout_s=opts.queue_timeout or DEFAULT_WAIT_S)
+    except (RedisError, NightBusy) as exc:
+        log.error("crawl on the queue: %s", exc)
+        return EXIT_QUEUE_UNUSABLE
+    for line in outcome.lines():
+        log.info("crawl: %s", line)
+    return outcome.exit_code
+
+
+def failed_host_sources(data: DataDir, run_id: str) -> set[str]:
+    """The sources the crawl log of `run_id` reports as lost with their host (empty for a local crawl)."""
+    try:
+        entries = json.loads((data.logs / f"crawl-{run_id}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    return {e["source"] for e in entries if isinstance(e, dict) and str(e.get("error", "")).startswith("host failed")}
