@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
+
+from nianbao import stamps
 
 
 def stable_id(*parts: object) -> str:
@@ -12,9 +13,7 @@ def stable_id(*parts: object) -> str:
     return hashlib.sha1(joined.encode("utf-8")).hexdigest()[:16]
 
 
-def payload_digest(body: bytes) -> str:
-    """The WARC-Payload-Digest form warcio writes: `sha1:` + base32 of the SHA-1."""
-    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
+payload_digest = stamps.payload_digest  # the WARC-Payload-Digest form warcio writes (nianbao.stamps)
 
 
 def document_key(agency: str | None, year: int | None, url: str) -> str:

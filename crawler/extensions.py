@@ -31,7 +31,7 @@ from typing import Any
 import scrapy
 from scrapy import signals
 
-from nianbao import __version__
+from nianbao import __version__, stamps
 from nianbao.crawler.reconcile import mark_checked, reconcile
 from nianbao.crawler.state import CrawlState, parse_iso, utcnow
 from nianbao.crawler.warc import WarcRecorder, safe_worker_id
@@ -52,7 +52,7 @@ def run_clock(settings: Any) -> tuple[datetime, str]:
     else that time): one derivation for the spider's bookkeeping and the capture's file names."""
     text = settings.get("NIANBAO_NOW")
     now = parse_iso(text) if text else utcnow()
-    return now, settings.get("NIANBAO_RUN_ID") or now.strftime("%Y%m%dT%H%M%SZ")
+    return now, settings.get("NIANBAO_RUN_ID") or stamps.run_id(now)
 
 
 def spider_sources(spider: Any) -> list[Any]:

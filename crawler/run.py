@@ -22,10 +22,10 @@ import subprocess
 import sys
 from collections import deque
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from nianbao import stamps
 from nianbao.config import DataDir, add_data_dir_argument
 from nianbao.crawler.registry import RegistryError, Source, adhoc_source, load_sources, sources_by_host
 
@@ -126,7 +126,7 @@ def crawl(args: argparse.Namespace) -> int:
         print("nianbao crawl: no enabled sources to crawl", file=sys.stderr)
         return 0
     data = DataDir.resolve(args.data_dir).ensure()
-    run_id = args.run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_id = args.run_id or stamps.run_id()
     groups = sources_by_host(sources)
     if args.batch is None and not args.start_url and 0 < args.hosts_per_process < len(groups):
         return crawl_in_batches(args, list(groups), data, run_id)

@@ -20,27 +20,23 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+from nianbao.stamps import parse_utc_iso, utc_iso
+
 TABLE = "urls"
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
-def iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_iso(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+iso = utc_iso  # the crawl state's time text: nianbao.stamps, the one definition
+parse_iso = parse_utc_iso
 
 
 def state_key(url: str, method: str = "GET", body: bytes | None = b"") -> str:
@@ -83,7 +79,7 @@ class Policy:
         age = now - last
         if age >= timedelta(days=self.cycle_days):
             return True
-        day_number = (now - datetime(1970, 1, 1, tzinfo=timezone.utc)).days
+        day_number = (now - datetime(1970, 1, 1, tzinfo=UTC)).days
         return age >= timedelta(hours=self.min_hours) and self.bucket(row["url"]) == day_number % self.cycle_days
 
 

@@ -21,8 +21,6 @@ name has no worker part (one machine: stamp and pid suffice, and no host name is
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import re
@@ -35,6 +33,8 @@ from urllib.parse import urlsplit
 
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
+
+from nianbao import stamps
 
 WARC_VERSION = "1.1"
 # Hop-by-hop framing Scrapy has already undone (the body we get is de-chunked): keeping the header
@@ -58,9 +58,7 @@ def safe_worker_id(worker_id: str | None) -> str | None:
     return cleaned or None
 
 
-def payload_digest(body: bytes) -> str:
-    """The WARC-Payload-Digest warcio computes: sha1, base32."""
-    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
+payload_digest = stamps.payload_digest  # the WARC-Payload-Digest warcio computes (nianbao.stamps)
 
 
 def _headers(raw_headers: Any) -> list[tuple[str, str]]:

@@ -37,6 +37,7 @@ LAYER_OF = {
     "nianbao.config": "leaf",
     "nianbao.registry": "leaf",
     "nianbao.deadlines": "leaf",
+    "nianbao.stamps": "leaf",
     "nianbao.runlock": "leaf",
     "nianbao.logs": "leaf",
     "nianbao.site": "leaf",

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
 
+from nianbao import stamps
 from nianbao.config import DataDir, add_data_dir_argument
 
 EXIT_UNAVAILABLE = 69  # sysexits EX_UNAVAILABLE: the queue's Redis cannot be reached
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if not url:
         print("nianbao dispatch: no queue configured (--queue redis://… or $NIANBAO_QUEUE)", file=sys.stderr)
         return 2
-    run_id = args.run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_id = args.run_id or stamps.run_id()
     data = DataDir.resolve(args.data_dir).ensure()
     try:
         if args.clear:

@@ -13,8 +13,6 @@ forbids loading anything from elsewhere, so a visitor's browser never contacts t
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import mimetypes
 import re
 import sqlite3
@@ -24,6 +22,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from nianbao.publish.warc import ArchivedResponse, OriginalNotFound, read_record
+from nianbao.stamps import payload_digest
 
 # No allow-scripts, no allow-same-origin: the document gets an opaque origin and cannot run code.
 # default-src 'none' keeps the page from fetching anything (images, fonts, frames) from anywhere;
@@ -64,7 +63,7 @@ class CaptureLocation:
     version_id: str | None
 
     @classmethod
-    def from_row(cls, row: tuple) -> "CaptureLocation":
+    def from_row(cls, row: tuple) -> CaptureLocation:
         return cls(*row)
 
 
@@ -98,9 +97,7 @@ def find_revisit_target(conn: sqlite3.Connection, revisit: CaptureLocation) -> C
     return CaptureLocation.from_row(tuple(row)) if row else None
 
 
-def sha1_base32(data: bytes) -> str:
-    """`sha1:BASE32`, the WARC-Payload-Digest form the archive stores."""
-    return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
+sha1_base32 = payload_digest  # `sha1:BASE32`, the WARC-Payload-Digest form the archive stores
 
 
 def _read_file_capture(location: CaptureLocation) -> ArchivedResponse:
