@@ -3,6 +3,7 @@
     python bench/export.py                                   # the cached 100k archive of bench/serve.py
     python bench/export.py --db PATH --out DIR --keep        # another archive; keep the files
     python bench/export.py --queries-only --out DIR          # only the query timings, over a kept export
+    python bench/export.py --queries-only --out DIR --pages  # and the site's cell-page and search SQL on SQLite
 
 Each table is exported by its own `python -m nianbao.cli export --parquet` child (so its peak RSS is
 its own, from wait4): one JSON line per table with rows, wall and CPU seconds, rows per wall- and
@@ -13,7 +14,9 @@ that memory is bounded (batches, one partition open at a time), not a function o
 Then, unless --no-queries, the whole-archive questions docs/scale.md quotes, each timed on SQLite
 (the archive, what a Datasette page or canned query runs) and on DuckDB over the Parquet files
 (`read_parquet(..., hive_partitioning = true)`), with both answers compared: one JSON line each
-with sqlite_s, duckdb_s and equal. duckdb comes with the test extra.
+with sqlite_s, duckdb_s and equal. duckdb comes with the test extra. With --pages, the SQL the site
+runs for a cell-level table page (filtered count, first page, facet) and for a common-term search of
+report text, on SQLite: median and max of --repeat runs.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import json
 import os
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -59,6 +63,50 @@ QUERIES = [
      "select province, rule, count(*) from read_parquet('{p}/rule_results/**/*.parquet', hive_partitioning = true) "
      "where ok = 0 group by 1, 2 order by 1, 2"),
 ]
+
+# What the site runs on SQLite for a cell-level table page and for report-text search (docs/scale.md):
+# (name, SQL, parameters); timed as the median of --repeat runs, SQLite only.
+_HITS = "id in (select rowid from sections_fts where sections_fts match cjk_query(?))"
+PAGES = [
+    ("requests page filtered to one cell (row_key, column_key): its count",
+     "select count(*) from requests where row_key = ? and column_key = ?", ("new_received", "total")),
+    ("requests page filtered to one cell: first 100 rows",
+     "select * from requests where row_key = ? and column_key = ? order by version_id, row_key, column_key "
+     "limit 101", ("new_received", "total")),
+    ("requests page filtered to one row: column_key facet",
+     "select column_key, count(*) from requests where row_key = ? group by 1 order by 2 desc limit 31",
+     ("new_received",)),
+    ("one report's cells (requests?version_id=)",
+     "select * from requests where version_id = (select id from document_versions order by id limit 1)", ()),
+    ("search 复议: first 100 hits + count",
+     f"select (select count(*) from section_search where {_HITS}), "
+     f"(select count(*) from (select * from section_search where {_HITS} order by id limit 101))",
+     ("复议", "复议")),
+    ("search 政府信息公开: first 100 hits + count",
+     f"select (select count(*) from section_search where {_HITS}), "
+     f"(select count(*) from (select * from section_search where {_HITS} order by id limit 101))",
+     ("政府信息公开", "政府信息公开")),
+    ("search 复议: year facet",
+     f"select year, count(*) from section_search where {_HITS} group by 1 order by 2 desc", ("复议",)),
+]
+
+
+def time_pages(db: Path, repeat: int) -> None:
+    from nianbao.archive.search import register_functions
+
+    conn = connect_readonly(db)
+    register_functions(conn)
+    for name, sql, params in PAGES:
+        times, rows = [], None
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            rows = conn.execute(sql, params).fetchall()
+            times.append(time.perf_counter() - t0)
+        first = list(rows[0])[:3] if rows else None
+        print(json.dumps({"page": name, "sqlite_median_s": round(statistics.median(times), 3),
+                          "sqlite_max_s": round(max(times), 3), "runs": repeat, "first_row": first},
+                         ensure_ascii=False), flush=True)
+    conn.close()
 
 
 def export_child(db: Path, out: Path, table: str) -> dict:
@@ -113,6 +161,9 @@ def main() -> int:
                     help="only these tables (repeatable; default all)")
     ap.add_argument("--no-queries", dest="queries", action="store_false", help="skip the SQLite/DuckDB timings")
     ap.add_argument("--queries-only", action="store_true", help="only the query timings, over --out as it is")
+    ap.add_argument("--pages", action="store_true",
+                    help="also time the site's cell-level page and search SQL on SQLite (docs/scale.md)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per page SQL (median and max printed)")
     args = ap.parse_args()
     if not args.db.exists():
         print(f"no archive at {args.db} (python bench/serve.py builds the 100k one)", file=sys.stderr)
@@ -138,6 +189,8 @@ def main() -> int:
                               "bytes_per_report": round(total_bytes / reports)}), flush=True)
         if args.queries or args.queries_only:
             run_queries(args.db, out)
+        if args.pages:
+            time_pages(args.db, args.repeat)
     finally:
         if not args.keep and not args.out:
             shutil.rmtree(out, ignore_errors=True)
