@@ -183,6 +183,9 @@ def test_failed_host_bounded_retries_reported(tmp_path, redis_server):
             q.close()
             stop_worker(w)
         assert set(out.failed) == {"127.0.0.1:9"} and "exited 2" in out.failed["127.0.0.1:9"]
+        log = (tmp_path / "w0.log").read_text()
+        attempts = log.count("Failed to process message crawl_host({'host': '127.0.0.1:9'")
+        assert attempts == 2  # 1 + retries, then reported
         assert out.exit_code == 1 and out.failed_sources() == {"no-such-source": "host_failed"}
         assert [h["source"] for h in out.health() if not h["complete"]] == ["no-such-source"]
         assert redis_server.keys() == []
