@@ -219,3 +219,38 @@ def test_paginated_column_three_workers_four_nights_no_false_withdrawal(tmp_path
             stop_all(procs)
         assert withdrawn == [(2, portal.base_url + "/h0s0/zfxxgknb/" + "202301/t20230104_3.html")]
         assert redis_server.keys() == []
+
+
+def test_sigterm_requeues_the_running_host(tmp_path, redis_server):
+    """A worker stopped (SIGTERM) mid-crawl interrupts its crawl cleanly (Scrapy keeps the JOBDIR) and its host
+    goes back on the queue; the next worker resumes it: nothing missing, no report page fetched twice."""
+    with Hosts(tmp_path / "site", [1], reports=8, per_page=4) as hosts:
+        registry = hosts.write_registry(tmp_path / "sources.yaml")
+        data = DataDir(tmp_path / "data").ensure()
+        a = start_worker(redis_server.url, data.root, "wa", concurrency=1, heartbeat=HEARTBEAT,
+                         log=tmp_path / "wa.log")
+        b = None
+        q = connect(redis_server.url, HEARTBEAT)
+        try:
+            workers_up(redis_server, 1)
+            from nianbao.queue.night import plan_hosts
+
+            plan = plan_hosts(str(registry))
+            sent = dispatch(q, "t1", plan, sources_file=str(registry), min_backoff_s=0.5)
+            portal = hosts.portals[0]
+            wait_until(lambda: sum(1 for r in portal.requests() if "/20" in r.path) >= 2, 120, "two report pages")
+            assert stop_worker(a) == 0
+            b = start_worker(redis_server.url, data.root, "wb", concurrency=1, heartbeat=HEARTBEAT,
+                             log=tmp_path / "wb.log")
+            out = wait(q, "t1", sent, plan, timeout_s=240)
+            finish(q, sent)
+        finally:
+            q.close()
+            stop_all([p for p in (a, b) if p is not None])
+        assert out.failed == {} and out.results[hosts.host(portal)]["worker"] == "wb"
+        assert "worker stopping, crawl interrupted" in (tmp_path / "wa.log").read_text()
+        counts = tally(hosts)
+        assert counts["missing"] == 0 and counts["unexpected"] == 0, counts
+        reports_twice = [k for k, n in hosts.fetched().items() if n > 1 and "/20" in k[1]]
+        assert reports_twice == []
+        assert redis_server.keys() == []
