@@ -20,14 +20,16 @@ import gc
 import json
 import logging
 import os
+import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlite_utils
 
-from nianbao.archive import search, totals
+from nianbao.archive import build_state, search, totals
 from nianbao.archive.builder import ArchiveBuilder
+from nianbao.archive.incremental import IncrementalBuilder, IncrementalUnsafe, new_inputs
 from nianbao.archive.lookups import write_lookups
 from nianbao.archive.ocr_cache import FILE_NAME as OCR_CACHE_FILE
 from nianbao.archive.ocr_cache import OcrCache
@@ -108,30 +110,48 @@ def _restore_tables(db: sqlite_utils.Database, tables: list[tuple[str, str, list
             db.conn.executemany(f"insert into [{name}] ({cols}) values ({marks})", rows)
 
 
-def prepare_database(db: sqlite_utils.Database) -> None:
+def default_cache_mb() -> int:
+    """SQLite's page cache for a build: a quarter of the machine's memory, 64 MB to 4 GB.
+
+    Hash ids put index inserts all over the b-trees; the cache keeps them from turning into random
+    writes. Beyond the cache the build still works, only slower (bench/build.py --cache-mb)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1 << 20)
+    except (ValueError, OSError, AttributeError):
+        total = 4096
+    return max(64, min(4000, total // 4))
+
+
+def set_pragmas(db: sqlite_utils.Database, cache_mb: int | None = None) -> None:
+    """A build's file is private until it is renamed: no journal, no syncs; a failed build deletes it."""
     db.conn.execute("pragma journal_mode = off")
     db.conn.execute("pragma synchronous = off")
-    # Hash ids put index inserts all over the b-trees: keep them in memory until the single commit
-    # (pages are only allocated when used; a 100k-report build needs about 3 GB), else the spills
-    # turn into random writes and the build waits on the disk.
-    db.conn.execute("pragma cache_size = -4000000")
+    db.conn.execute(f"pragma cache_size = -{int(cache_mb or default_cache_mb()) * 1024}")
     db.conn.execute("pragma temp_store = memory")
+
+
+def prepare_database(db: sqlite_utils.Database, cache_mb: int | None = None) -> None:
+    set_pragmas(db, cache_mb)
     create_tables(db, indexes=False)
     add_build_columns(db)
     for table, columns in FTS.items():
         search.enable_fts(db, table, columns)
     write_lookups(db)
+    build_state.create_state_tables(db)
 
 
 def build_archive(out: Path, *, warcs: list[Path] | None = None, files: list[Path] | None = None,
                   parse: Parser | None = None, parser_version: str | None = None,
                   registry_path: Path | None = None, batch_size: int = 200000, jobs: int = 1,
-                  ocr_cache: Path | None = None) -> dict:
-    """Build `out` from scratch (into a temporary file, then renamed): WARCs and/or report files.
+                  ocr_cache: Path | None = None, incremental: bool = False, cache_mb: int | None = None) -> dict:
+    """Build `out` (into a temporary file, then renamed): WARCs and/or report files.
 
     jobs > 1 parses in that many worker processes with the default parser (same result).
     `ocr_cache`: the file OCR results are kept in across builds (default: ocr_cache.db beside `out`,
-    i.e. in the data dir), so a rebuild does not OCR a scan it read before."""
+    i.e. in the data dir), so a rebuild does not OCR a scan it read before.
+    `incremental`: add only the WARC files the existing `out` has not read (archive/incremental.py;
+    same rows as a full build), or build in full when that cannot give the same rows (the run's
+    stats say why). `cache_mb`: SQLite's page cache (default: `default_cache_mb()`)."""
     if jobs > 1 and parse is not None:
         raise ValueError("jobs > 1 uses the default parser in worker processes; do not pass parse=")
     if parse is None:
@@ -142,14 +162,35 @@ def build_archive(out: Path, *, warcs: list[Path] | None = None, files: list[Pat
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = partial_path(out)
     remove_partial(out)
+    registry = load_sources(registry_path)
+    warc_files = [Path(p) for p in sorted(closed_warcs(warcs or []), key=lambda p: Path(p).name)]
+    sig = build_state.signature(parser_version, registry)
+    reason = "full build asked for" if not incremental else None
+    new: list[Path] | None = None
+    if reason is None:
+        reason, new = _incremental_inputs(out, warc_files, files, sig)
     db = None
     try:
-        db = sqlite_utils.Database(tmp)
         cache = OcrCache(ocr_cache or out.parent / OCR_CACHE_FILE)
         try:
-            return _build_into(db, tmp, out, warcs=warcs, files=files, parse=parse,
-                               parser_version=parser_version, registry_path=registry_path,
-                               batch_size=batch_size, jobs=jobs, ocr_cache=cache)
+            if new is not None:
+                copy_file(out, tmp)
+                db = sqlite_utils.Database(tmp)
+                try:
+                    return _build_into(db, tmp, out, warcs=new, all_warcs=warc_files, files=None, parse=parse,
+                                       parser_version=parser_version, registry=registry, sig=sig,
+                                       batch_size=batch_size, jobs=jobs, ocr_cache=cache, cache_mb=cache_mb,
+                                       resume=True)
+                except IncrementalUnsafe as exc:
+                    reason = str(exc)
+                    log.info("incremental build not possible (%s): building in full", reason)
+                    db.close()
+                    remove_partial(out)
+            db = sqlite_utils.Database(tmp)
+            return _build_into(db, tmp, out, warcs=warc_files, all_warcs=warc_files, files=files, parse=parse,
+                               parser_version=parser_version, registry=registry, sig=sig,
+                               batch_size=batch_size, jobs=jobs, ocr_cache=cache, cache_mb=cache_mb,
+                               full_because=reason)
         finally:
             cache.close()
     except BaseException:
@@ -161,6 +202,43 @@ def build_archive(out: Path, *, warcs: list[Path] | None = None, files: list[Pat
                 pass
         remove_partial(out)
         raise
+
+
+def _incremental_inputs(out: Path, warc_files: list[Path], files: list[Path] | None,
+                        sig: str) -> tuple[str | None, list[Path] | None]:
+    """(why a full build is needed, None) or (None, the WARC files to add to `out`)."""
+    if files:
+        return "report files are read in full builds only", None
+    if not out.exists():
+        return f"no {out.name} yet", None
+    try:
+        old = sqlite_utils.Database(out)
+        try:
+            return None, new_inputs(old, warc_files, sig)
+        finally:
+            old.close()
+    except IncrementalUnsafe as exc:
+        return str(exc), None
+    except Exception as exc:  # an unreadable old database: build it again
+        return f"{out.name} unreadable ({type(exc).__name__}: {exc})", None
+
+
+def copy_file(src: Path, dst: Path) -> None:
+    """Copy the database for an incremental build (the served file is never written in place)."""
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        size = os.fstat(fin.fileno()).st_size
+        done = 0
+        try:
+            while done < size:
+                n = os.copy_file_range(fin.fileno(), fout.fileno(), size - done)
+                if n == 0:
+                    break
+                done += n
+        except (AttributeError, OSError):
+            fin.seek(0)
+            fout.seek(0)
+            fout.truncate()
+            shutil.copyfileobj(fin, fout, 1 << 24)
 
 
 def partial_path(out: Path) -> Path:
@@ -182,38 +260,47 @@ def remove_partial(out: Path) -> list[Path]:
     return removed
 
 
-def _build_into(db: sqlite_utils.Database, tmp: Path, out: Path, *, warcs: list[Path] | None,
-                files: list[Path] | None, parse: Parser, parser_version: str, registry_path: Path | None,
-                batch_size: int, jobs: int, ocr_cache: OcrCache | None = None) -> dict:
+def _build_into(db: sqlite_utils.Database, tmp: Path, out: Path, *, warcs: list[Path], all_warcs: list[Path],
+                files: list[Path] | None, parse: Parser, parser_version: str, registry: list[dict], sig: str,
+                batch_size: int, jobs: int, ocr_cache: OcrCache | None = None, cache_mb: int | None = None,
+                resume: bool = False, full_because: str | None = None) -> dict:
     started_wall, started = time.time(), time.perf_counter()
-    old_runs = _previous_build_runs(out)
-    carried = _previous_tables(out)
-    prepare_database(db)
-    registry = load_sources(registry_path)
-    builder = ArchiveBuilder(db, parse, parser_version, batch_size=batch_size, registry=registry,
-                             ocr_cache=ocr_cache)
-    warc_files = sorted(closed_warcs(warcs or []), key=lambda p: Path(p).name)
+    old_runs = [] if resume else _previous_build_runs(out)
+    carried = [] if resume else _previous_tables(out)
+    if resume:
+        set_pragmas(db, cache_mb)
+        builder: ArchiveBuilder = IncrementalBuilder(db, parse, parser_version, batch_size=batch_size,
+                                                     registry=registry, ocr_cache=ocr_cache)
+    else:
+        prepare_database(db, cache_mb)
+        builder = ArchiveBuilder(db, parse, parser_version, batch_size=batch_size, registry=registry,
+                                 ocr_cache=ocr_cache)
     thresholds = gc.get_threshold()
     gc.set_threshold(20000, 20, 20)  # ~30x fewer young collections; the parser makes few cycles
     try:
-        n_records = feed_records(builder, iter_warcs([Path(p) for p in warc_files]), jobs=jobs)
+        n_records = feed_records(builder, iter_warcs(warcs), jobs=jobs)
         n_records += feed_records(builder, iter_files(files or []), jobs=jobs)
         gc.freeze()
         counts = builder.finish()
-        create_indexes(db)
+        if not resume:
+            create_indexes(db)
         totals.fill_report_totals(db)  # the reports view's rows, summed once from the cells
         search.fill_section_search(db)  # the search box's narrow rows (archive/search.py)
+        build_state.write_inputs(db, warcs)
+        build_state.write_state(db, {"signature": sig, "files": len(files or [])})
     finally:
         gc.unfreeze()  # the build's objects are garbage-collectable again
         gc.set_threshold(*thresholds)
     seconds = time.perf_counter() - started
-    stats = {**builder.stats, "parse_seconds": round(builder.stats["parse_seconds"], 3)}
+    stats = {**builder.stats, "parse_seconds": round(builder.stats["parse_seconds"], 3),
+             "incremental": resume, "new_warc_files": len(warcs) if resume else None,
+             "full_because": None if resume else full_because}
     run = {
         "id": "build:" + datetime.fromtimestamp(started_wall, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "kind": "build", "started": utc_iso(started_wall),
         "finished": utc_iso(time.time()), "complete": 1, "parser_version": parser_version,
-        "inputs": json.dumps([str(p) for p in warc_files] + [str(p) for p in files or []], ensure_ascii=False),
-        "n_warc_files": len(warc_files), "n_records": n_records, "n_captures": counts["captures"],
+        "inputs": json.dumps([str(p) for p in warcs] + [str(p) for p in files or []], ensure_ascii=False),
+        "n_warc_files": len(warcs), "n_records": n_records, "n_captures": counts["captures"],
         "n_documents": counts["documents"], "n_versions": counts["versions"],
         "n_cells": builder.stats["cells"], "n_rule_failures": builder.stats["rule_failures"],
         "seconds": round(seconds, 3),
@@ -229,4 +316,3 @@ def _build_into(db: sqlite_utils.Database, tmp: Path, out: Path, *, warcs: list[
     db.close()
     os.replace(tmp, out)
     return run
-

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 
-from nianbao.archive import findings, pairing, search
+from nianbao.archive import build_state, findings, pairing, search
 from nianbao.archive.agencies import infer_level, split_region
 from nianbao.archive.identity import normalize_agency
 from nianbao.archive.parsing import USABLE
@@ -26,10 +26,13 @@ class FinishMixin:
     # -- the end: versions, documents, agencies, chains, withdrawals ---------------------------------
     def finish(self) -> dict:
         self.flush()
+        # the parts as parsed, before pairing joins them (build_parts: what the next build adds to)
+        self.part_rows = [build_state.part_row(v) for v in self.versions.values() if self._is_new(v.id)]
         self._resolve_versions()
         self._carry_chains_and_order()
         self.flush()
         withdrawn = withdrawals(self.summaries)
+        self._clear_metadata()
         docs: dict[str, list[Version]] = {}
         for v in self.versions.values():
             docs.setdefault(v.document_id, []).append(v)
@@ -65,12 +68,39 @@ class FinishMixin:
                 len(vs), latest.id,
             ))
         self._insert_many("documents", self._DOCUMENT_COLUMNS, doc_rows)
-        cols = self._CAPTURE_COLUMNS
-        self._insert_many("captures", cols, [tuple(c.get(k) for k in cols) for c in self.captures])
+        self._write_captures()
         self._write_sources_and_agencies()
         self._write_crawl_runs()
+        self._write_state()
         return {"documents": len(doc_rows), "versions": len(self.versions),
                 "captures": len(self.captures)}
+
+    # -- hooks an incremental build (archive/incremental.py) replaces ----------------------------------
+    def _is_new(self, version_id: str) -> bool:
+        """Whether a version in memory was parsed by this build (every one, in a full build)."""
+        return True
+
+    def _clear_metadata(self) -> None:
+        """Make room for the metadata tables' rows (a full build starts from empty tables)."""
+
+    def _write_captures(self) -> None:
+        cols = self._CAPTURE_COLUMNS
+        self._insert_many("captures", cols, [tuple(c.get(k) for k in cols) for c in self.captures])
+
+    def _write_state(self) -> None:
+        """build_parts, build_summaries and the counters (archive/build_state.py)."""
+        build_state.write_parts(self.db, self.part_rows, self.remap)
+        build_state.write_summaries(self.db, self.summaries, 0)
+        build_state.write_state(self.db, {"section_id": self.section_id, "order": self.order,
+                                          "n_summaries": len(self.summaries)})
+
+    def _chains_wanted(self, agency: str) -> bool:
+        """Whether this build (re)checks the agency's carry chains (all of them, in a full build)."""
+        return True
+
+    def _chain(self, v: Version) -> list | None:
+        """The version's carried_over/forward cells (kept in memory by a full build)."""
+        return v.chain
 
     def _carry_chains_and_order(self) -> None:
         docs: dict[str, list[Version]] = {}
@@ -90,8 +120,10 @@ class FinishMixin:
             if latest.agency and latest.year:
                 latest_by_agency_year[(latest.agency, latest.year)] = latest
         for (agency, year), cur in sorted(latest_by_agency_year.items()):
+            if not self._chains_wanted(agency):
+                continue
             prev = latest_by_agency_year.get((agency, year - 1))
-            if not prev or not prev.chain or not cur.chain:
+            if not prev or not self._chain(prev) or not self._chain(cur):
                 continue
             try:
                 checks = self.carry_chain(_chain_report(prev), _chain_report(cur))

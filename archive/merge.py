@@ -30,15 +30,20 @@ class MergeMixin:
         `version_documents`); when two of them parse and disagree, a `page_attachment_mismatch`
         finding says which cells differ."""
         plan = pairing.plan(self.versions, self.captures)
+        self.remap: dict[str, str] = {}  # part id -> version id
         if not plan.groups and not plan.inherit:
             return
-        roles = self._part_roles()
-        remap: dict[str, str] = {}  # part id -> version id
+        self._apply_plan(plan, self._part_roles(), self.versions.__getitem__)
+
+    def _apply_plan(self, plan: pairing.Plan, roles: dict[str, str], page_of: Any) -> None:
+        """Merge the plan's groups, give inheriting attachments their page's identity (`page_of`: part
+        id -> the page part as the merges left it), and point captures at the versions."""
+        remap = self.remap
         dropped: set[str] = set()
         for group in plan.groups:
             self._merge_group(group, roles, remap, dropped)
         for aid, pid in sorted(plan.inherit.items()):
-            part, page = self.versions[aid], self.versions[pid]
+            part, page = self.versions[aid], page_of(pid)
             fields = {f: getattr(part, f) or getattr(page, f) for f in pairing.IDENTITY_FIELDS}
             part.documents = [self._document_row(part, roles, numbers=1, identity=0),
                               self._document_row(page, roles, numbers=0, identity=1)]

@@ -65,7 +65,7 @@ def withdrawals(summaries: list[dict]) -> dict[str, str | None]:
 
 def crawl_rows(summaries: list[dict]) -> tuple[list[dict], list[dict]]:
     """(crawl_summaries rows, crawl `runs` rows sorted by id) for the summaries read."""
-    rows, runs = [], {}
+    rows = []
     for s in summaries:
         summ = s["summary"]
         source, run_id = str(summ.get("source") or s.get("source") or ""), str(summ.get("run_id") or "")
@@ -83,13 +83,20 @@ def crawl_rows(summaries: list[dict]) -> tuple[list[dict], list[dict]]:
             "warc_file": s.get("warc_file"), "warc_offset": s.get("warc_offset"),
             "warc_length": s.get("warc_length"), "record_id": s.get("record_id"),
         })
-        run = runs.setdefault(run_id, {"id": f"crawl:{run_id}", "kind": "crawl", "started": None,
-                                       "finished": None, "complete": 1, "stats": {}, "n_records": 0})
-        run["started"] = _earlier(run["started"], summ.get("started"))
-        run["finished"] = _later(run["finished"], summ.get("finished"))
-        run["complete"] = int(run["complete"] and bool(summ.get("complete")))
-        run["stats"][source] = summ.get("stats") or {}
-        run["n_records"] += len(summ.get("fetched") or []) + len(summ.get("not_modified") or [])
+    return rows, crawl_runs(rows)
+
+
+def crawl_runs(rows: list[dict]) -> list[dict]:
+    """The crawl `runs` rows (sorted by id) of crawl_summaries rows: a run spans its sources' summaries."""
+    runs: dict[str, dict] = {}
+    for row in rows:
+        run = runs.setdefault(row["run_id"], {"id": row["run_id"], "kind": "crawl", "started": None,
+                                              "finished": None, "complete": 1, "stats": {}, "n_records": 0})
+        run["started"] = _earlier(run["started"], row["started"])
+        run["finished"] = _later(run["finished"], row["finished"])
+        run["complete"] = int(run["complete"] and bool(row["complete"]))
+        run["stats"][row["source"]] = json.loads(row["stats"])
+        run["n_records"] += row["n_fetched"] + row["n_not_modified"]
     for run in runs.values():
         run["stats"] = json.dumps(run["stats"], ensure_ascii=False, sort_keys=True)
-    return rows, sorted(runs.values(), key=lambda r: r["id"])
+    return sorted(runs.values(), key=lambda r: r["id"])
