@@ -2,20 +2,22 @@
 
 For each size N it generates N reports with `parsers.render.random_report` (about seven years per
 agency, both template editions), renders them to HTML with `render_report`, writes them as response
-records into a WARC (as the crawler would; generation is not timed), then times `build_archive`
-over that WARC on one core: read WARC + parse (`parsers.parse_report`) + insert + full-text index.
-It prints build time, reports/s (target ≥ 200), the parse/insert split, database size, and the
-latency of Chinese searches (1-, 2-, 3- and 6-character terms and a two-term query, as Datasette
-runs them) — and how each figure grows from one size to the next.
+records into a WARC (as the crawler would; generation is not timed), plus a second WARC, "one night":
+N/100 new reports (the next year of the first agencies, so their carry chains are re-checked). Then,
+each build in a fresh process (so its peak memory is its own):
+
+- a full build of the N reports: wall, reports per CPU-second (all processes: the one-core rate;
+  target >= 250), the parse/insert split, database size per report (target <= 45 KB), peak RSS of the
+  build process and of its parse workers (target: independent of N), and Chinese search latency;
+- an incremental build adding the night (1 % new reports) to that database: wall and its share of
+  the full build's (target < 10 %), and that it was incremental.
 
     python bench/build.py                      # 10000 and 100000
     python bench/build.py --sizes 1000 5000    # quicker
     python bench/build.py --keep DIR           # keep WARCs and databases in DIR (a kept WARC is reused)
     python bench/build.py --pre-parsed         # payloads are canonical JSON: insert path only
     python bench/build.py --jobs 1             # only the single-process build (default: 1 and 2)
-
-Two rates are printed: wall-clock reports/s, and reports per CPU-second (all processes), which is
-the one-core figure and does not depend on what else the machine is running.
+    python bench/build.py --cache-mb 256       # SQLite page cache of the builds (default: machine-sized)
 
 Without the parser (`parsers.parse_report` missing) it falls back to --pre-parsed and says so.
 """
@@ -41,7 +43,7 @@ from warcio.statusandheaders import StatusAndHeaders  # noqa: E402
 from warcio.warcwriter import WARCWriter  # noqa: E402
 
 from nianbao.archive.build import build_archive  # noqa: E402
-from nianbao.archive.search import cjk_query, register_functions  # noqa: E402
+from nianbao.archive.search import register_functions  # noqa: E402
 from nianbao.parsers.render import random_report, render_report  # noqa: E402
 
 SEARCH_TERMS = ["税", "复议", "收费", "行政复", "政府信息公开", "复议 公开"]
@@ -53,21 +55,23 @@ def agency_name(i: int) -> str:
     return f"{PROVINCES[i % len(PROVINCES)]}第{i // len(SUFFIXES)}县{SUFFIXES[i % len(SUFFIXES)]}"
 
 
-def generate(n: int, warc: Path, pre_parsed: bool, seed: int = 1) -> None:
+def generate(n: int, warc: Path, pre_parsed: bool, seed: int = 1, night: bool = False) -> None:
+    """N reports, seven years per agency; `night`: year 2026 of agencies 0, 1, 2… (their next report)."""
     rng = random.Random(seed)
     years = list(range(2019, 2026))
     partial = warc.with_name(warc.name + ".partial")  # renamed when whole: --keep never reuses a cut-off WARC
     with open(partial, "wb") as fh:
         writer = WARCWriter(fh, gzip=True)
-        for i in range(n):
-            agency, year = agency_name(i // len(years)), years[i % len(years)]
+        for j in range(n):
+            i = j * len(years) if night else j
+            agency, year = agency_name(i // len(years)), (2026 if night else years[i % len(years)])
             edition = "2019" if year < 2021 else "2021"
             report = random_report(rng, year=year, agency=agency, edition=edition)
             if pre_parsed:
                 payload = json.dumps(report, ensure_ascii=False).encode("utf-8")
             else:
                 payload = render_report(report, edition=edition).encode("utf-8")
-            url = f"https://www.bench{i % 97}.gov.cn/zfxxgk/nb/{year + 1}01/t{year + 1}0115_{i}.html"
+            url = f"https://www.bench{i % 97}.gov.cn/zfxxgk/nb/{year + 1}01/t{year + 1}0115_{i}_{year}.html"
             http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
             rec = writer.create_warc_record(url, "response", payload=BytesIO(payload), http_headers=http,
                                             warc_headers_dict={"WARC-Nianbao-Source": f"bench{i % 97}",
@@ -97,6 +101,35 @@ def search_latency(db_path: Path, repeat: int = 5) -> dict[str, tuple[float, int
     return out
 
 
+def child(spec: dict) -> dict:
+    """One build in this (fresh) process: its figures and peak memory as a dict."""
+    import resource
+
+    parse = None
+    if spec["pre_parsed"]:
+        parse = lambda data, source="": json.loads(data)  # noqa: E731
+    elif spec["jobs"] == 1:
+        from nianbao.parsers import parse_report  # type: ignore[attr-defined]
+        parse = parse_report
+    cpu0, t = _cpu(), time.perf_counter()
+    run = build_archive(Path(spec["db"]), warcs=[Path(w) for w in spec["warcs"]], parse=parse,
+                        parser_version=spec["parser_version"], registry_path=Path(spec["registry"]),
+                        jobs=spec["jobs"], incremental=spec["incremental"], cache_mb=spec["cache_mb"])
+    seconds, cpu = time.perf_counter() - t, _cpu() - cpu0
+    return {"seconds": seconds, "cpu": cpu, "stats": json.loads(run["stats"]), "n_cells": run["n_cells"],
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "workers_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
+def run_child(spec: dict) -> dict:
+    import subprocess
+
+    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True)
+    if proc.returncode:
+        raise SystemExit(f"build failed: {proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[10000, 100000])
@@ -104,67 +137,89 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pre-parsed", action="store_true", help="skip the parser: payloads are canonical JSON")
     ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2],
                     help="worker processes for parsing; each size is built once per value (default 1 2)")
+    ap.add_argument("--cache-mb", type=int, default=None, help="SQLite page cache (default: machine-sized)")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(json.loads(args.child))))
+        return 0
 
-    parse, parser_version, pre_parsed = None, None, args.pre_parsed
+    parser_version, pre_parsed = None, args.pre_parsed
     if not pre_parsed:
         try:
-            from nianbao.parsers import PARSER_VERSION, parse_report  # type: ignore[attr-defined]
-            parse, parser_version = parse_report, str(PARSER_VERSION)
+            from nianbao.parsers import PARSER_VERSION, parse_report  # type: ignore[attr-defined]  # noqa: F401
+            parser_version = str(PARSER_VERSION)
         except ImportError:
             print("nianbao.parsers.parse_report is not available: measuring the insert path only (--pre-parsed)")
             pre_parsed = True
     if pre_parsed:
-        parse, parser_version = (lambda data, source="": json.loads(data)), "pre-parsed"
-
-    if pre_parsed:
+        parser_version = "pre-parsed"
         args.jobs = [1]  # a lambda parser cannot go to worker processes
     work = args.keep or Path(tempfile.mkdtemp(prefix="nianbao-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     results: dict[int, list[dict]] = {}
+    kind = "json" if pre_parsed else "html"
     try:
         for n in args.sizes:
-            warc = work / f"bench-{n}.warc.gz"
+            warc = work / f"bench-{n}-{kind}-a.warc.gz"
+            night = work / f"bench-{n}-{kind}-b.warc.gz"  # sorts after: the next night's file
             t = time.perf_counter()
-            if args.keep and warc.exists():
-                print(f"\n(reusing {warc})")
-            else:
-                generate(n, warc, pre_parsed)
+            for path, count, is_night in ((warc, n, False), (night, max(1, n // 100), True)):
+                if args.keep and path.exists():
+                    print(f"\n(reusing {path})")
+                else:
+                    generate(count, path, pre_parsed, seed=2 if is_night else 1, night=is_night)
             gen = time.perf_counter() - t
-            print(f"\n== {n} reports ({'pre-parsed JSON' if pre_parsed else 'rendered HTML, parser ' + parser_version})")
-            print(f"  generate (not timed): {gen:.1f}s, WARC {warc.stat().st_size / 1e6:.1f} MB")
+            what = "pre-parsed JSON" if pre_parsed else f"rendered HTML, parser {parser_version}"
+            print(f"\n== {n} reports ({what})")
+            print(f"  generate (not timed): {gen:.1f}s, WARC {warc.stat().st_size / 1e6:.1f} MB "
+                  f"+ one night {night.stat().st_size / 1e6:.2f} MB ({max(1, n // 100)} reports)")
             for jobs in args.jobs:
                 db = work / f"bench-{n}-j{jobs}.db"
-                cpu0 = _cpu()
-                t = time.perf_counter()
-                run = build_archive(db, warcs=[warc], parse=None if jobs > 1 else parse,
-                                    parser_version=parser_version, registry_path=work / "no-registry.yaml",
-                                    jobs=jobs)
-                seconds = time.perf_counter() - t
-                cpu = _cpu() - cpu0
-                stats = json.loads(run["stats"])
+                for stale in (db, db.with_name(db.name + ".building")):
+                    stale.unlink(missing_ok=True)
+                spec = {"db": str(db), "warcs": [str(warc)], "pre_parsed": pre_parsed, "jobs": jobs,
+                        "parser_version": parser_version, "registry": str(work / "no-registry.yaml"),
+                        "incremental": False, "cache_mb": args.cache_mb}
+                full = run_child(spec)
+                seconds, cpu, stats = full["seconds"], full["cpu"], full["stats"]
                 size = db.stat().st_size
                 lat = search_latency(db)
-                results.setdefault(jobs, []).append({"n": n, "seconds": seconds, "cpu": cpu, "size": size, "search": lat})
-                print(f"  jobs={jobs}: build {seconds:.1f}s wall = {n / seconds:.0f} reports/s; "
-                      f"CPU {cpu:.1f}s = {n / cpu:.0f} reports per CPU-second (one-core rate; target >= 200)")
+                inc = run_child({**spec, "warcs": [str(warc), str(night)], "incremental": True})
+                results.setdefault(jobs, []).append({"n": n, "seconds": seconds, "cpu": cpu, "size": size,
+                                                     "search": lat, "rss": full["rss_mb"]})
+                print(f"  jobs={jobs}: full build {seconds:.1f}s wall = {n / seconds:.0f} reports/s; "
+                      f"CPU {cpu:.1f}s = {n / cpu:.0f} reports per CPU-second (one-core rate; target >= 250)")
                 parse_cpu = stats["parse_seconds"]
-                print(f"    CPU split: parser {parse_cpu:.1f}s ({1000 * parse_cpu / max(stats['parsed'], 1):.2f} ms/report"
+                per = 1000 * parse_cpu / max(stats["parsed"], 1)
+                print(f"    CPU split: parser {parse_cpu:.1f}s ({per:.2f} ms/report"
                       f"{' in workers' if jobs > 1 else ''}), archive (read WARC, insert, index, views) "
                       f"{cpu - parse_cpu:.1f}s ({1000 * (cpu - parse_cpu) / n:.2f} ms/report); "
                       f"load average {os.getloadavg()[0]:.1f}")
-                print(f"    database: {size / 1e6:.1f} MB ({size / n / 1024:.1f} KB/report), {run['n_cells']} cells")
+                print(f"    database: {size / 1e6:.1f} MB ({size / n / 1024:.1f} KB/report; target <= 45), "
+                      f"{full['n_cells']} cells")
+                print(f"    peak RSS: build process {full['rss_mb']:.0f} MB "
+                      f"({1024 * full['rss_mb'] / n:.1f} KB/report), "
+                      f"largest parse worker {full['workers_rss_mb']:.0f} MB")
+                share = inc["seconds"] / seconds
+                how = "incremental" if inc["stats"]["incremental"] else f"FULL: {inc['stats']['full_because']}"
+                print(f"    incremental build of one night ({inc['stats']['parsed']} new reports, {how}): "
+                      f"{inc['seconds']:.1f}s wall, CPU {inc['cpu']:.1f}s = {100 * share:.1f} % of the full build "
+                      f"(target < 10 %), peak RSS {inc['rss_mb']:.0f} MB")
                 for term, (ms, count) in lat.items():
                     print(f"    search {term!r:<16} {ms:7.1f} ms  ({count} sections)")
                 if not args.keep:
                     db.unlink()
             if not args.keep:
                 warc.unlink()
+                night.unlink()
         for jobs, rows in results.items():
             for a, b in zip(rows, rows[1:]):
                 k = b["n"] / a["n"]
-                print(f"\n== growth jobs={jobs}: {a['n']} -> {b['n']} (x{k:.0f}): wall x{b['seconds'] / a['seconds']:.1f}, "
-                      f"CPU x{b['cpu'] / a['cpu']:.1f}, db size x{b['size'] / a['size']:.1f}, search "
+                print(f"\n== growth jobs={jobs}: {a['n']} -> {b['n']} (x{k:.0f}): "
+                      f"wall x{b['seconds'] / a['seconds']:.1f}, "
+                      f"CPU x{b['cpu'] / a['cpu']:.1f}, db size x{b['size'] / a['size']:.1f}, "
+                      f"peak RSS x{b['rss'] / a['rss']:.2f}, search "
                       + ", ".join(f"{t!r} x{b['search'][t][0] / max(a['search'][t][0], 1e-6):.1f}"
                                   for t in SEARCH_TERMS))
     finally:

@@ -1,5 +1,9 @@
 """`nianbao build`: derive the archive database from the WARCs (or from report files), offline.
 
+By default a build adds the WARC files written since the last build to the database (the same rows a
+full build gives: archive/incremental.py); it builds in full when it must (another parser, schema
+or registry, a file read before changed, report files) and says why. `--full` always rebuilds.
+
 A build takes the data lock (the one a crawl holds: it never reads a WARC being written; WARC files
 named *.open or *.partial are skipped too) and checks the free space first. Exit status: 0 built,
 1 failed (one line says why; the partial database is removed and nianbao.db left as it was),
@@ -10,6 +14,8 @@ lock (--wait to wait for it instead).
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -25,10 +31,14 @@ def register(subparsers) -> None:
                    help="build from report files (folders or files) instead of <data>/warcs")
     p.add_argument("--with-warcs", action="store_true", help="with --from-files: read the WARCs too")
     p.add_argument("--db", type=Path, help="output database (default <data>/nianbao.db)")
-    p.add_argument("--registry", type=Path, help="source registry (default: <data>/registry.yaml, the entries this data dir's "
-                        "crawls used; else crawler/sources.yaml, counting only sources a crawl summary names)")
-    p.add_argument("--jobs", type=int, default=1,
-                   help="parse in this many worker processes (same result; default 1)")
+    p.add_argument("--registry", type=Path,
+                   help="source registry (default: <data>/registry.yaml, the entries this data dir's crawls used; "
+                        "else crawler/sources.yaml, counting only sources a crawl summary names)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="parse in this many worker processes (same result; default: the machine's cores, at most 4)")
+    p.add_argument("--full", action="store_true", help="rebuild from every WARC instead of adding the new ones")
+    p.add_argument("--cache-mb", type=int, default=None, metavar="MB",
+                   help="SQLite page cache of the build (default: a quarter of the memory, 64 MB to 4 GB)")
     p.add_argument("--wait", nargs="?", type=float, const=float("inf"), default=None, metavar="SECONDS",
                    help="wait for a running crawl or build to finish (for ever, or at most SECONDS) "
                         "instead of exiting 75")
@@ -72,8 +82,10 @@ def run(args: argparse.Namespace) -> int:
             started = True
             # the registry this data dir's crawls used (<data>/registry.yaml), unless one is given
             registry = registry_for_build(data.registry, args.registry)
-            run_row = build_archive(out, warcs=warcs, files=files, registry_path=registry,
-                                    jobs=max(1, args.jobs), ocr_cache=data.root / "ocr_cache.db")
+            jobs = args.jobs if args.jobs is not None else min(4, os.cpu_count() or 1)
+            run_row = build_archive(out, warcs=warcs, files=files, registry_path=registry, jobs=max(1, jobs),
+                                    ocr_cache=data.root / "ocr_cache.db", incremental=not args.full,
+                                    cache_mb=args.cache_mb)
     except RunLocked as exc:
         print(f"nianbao build: {exc} (a crawl or build is running; --wait to wait for it)", file=sys.stderr)
         return 75
@@ -85,8 +97,11 @@ def run(args: argparse.Namespace) -> int:
         after = f"; {partial_path(out).name} removed, {out.name} left as it was" if started else ""
         print(f"nianbao build: failed: {describe_error(exc)}{after}", file=sys.stderr)
         return 1
+    stats = json.loads(run_row["stats"])
+    how = (f"added {run_row['n_warc_files']} new WARC files" if stats.get("incremental")
+           else f"full build ({stats.get('full_because')})")
     print(f"built {out}: {run_row['n_documents']} documents, {run_row['n_versions']} versions, "
           f"{run_row['n_cells']} cells, {run_row['n_rule_failures']} rule failures "
           f"from {run_row['n_warc_files']} WARC files / {run_row['n_records']} records "
-          f"in {run_row['seconds']:.1f}s (parser {run_row['parser_version']})")
+          f"in {run_row['seconds']:.1f}s (parser {run_row['parser_version']}); {how}")
     return 0
