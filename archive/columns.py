@@ -342,6 +342,29 @@ _MORE: dict[str, dict[str, str]] = {
         "other_version_id": "carry_chain：上一年度的版本 the previous year's version",
         "url": "来源网址 source URL",
     },
+    "report_edits": {
+        "first_version_seen": "首个版本首次抓取 when the first version was first captured (UTC)",
+        "latest_version_seen": "最新版本首次抓取 when the latest version was first captured (UTC)",
+        "first_capture_id": "首个版本存档原件 the first version's archived original",
+        "latest_capture_id": "最新版本存档原件 the latest version's archived original",
+        "same_url": "1 = 同一网址 both versions read from the same URL; 0 = different URLs",
+        "first_url": "首个版本网址 the first version's URL",
+        "latest_url": "最新版本网址 the latest version's URL",
+        "first_version_id": "首个版本 the first version (→ document_versions.id)",
+        "latest_version_id": "最新版本 the latest version (→ document_versions.id)",
+        "changed_cells": ("改动单元格数 table 3 cells whose value differs between the first and the latest version"
+                          " (> 0)"),
+    },
+    "agency_lawsuits": {
+        "year": "报告年度 report year; null = 全部年度 all years",
+        "reports": "报告数 reports (latest versions) with lawsuits",
+        "from_year": "起始年度 first report year counted",
+        "to_year": "截止年度 last report year counted",
+        "direct": "未经复议直接起诉总计（件） lawsuits filed directly (件)",
+        "after_review": "复议后起诉总计（件） lawsuits after an administrative review (件)",
+        "lawsuits": "行政诉讼总计（件） lawsuits, direct + after review (件)",
+        "corrected": "结果纠正（件） decisions corrected by the court (件)",
+    },
     "source_health": {
         "source": "来源 registry source name",
         "agency": "机关 agency",
@@ -361,6 +384,9 @@ for _table, _columns in _MORE.items():
 
 # report_totals is the reports view materialised at build time: one set of descriptions serves both.
 TABLES["report_totals"] = TABLES["reports"] = {**TABLES["report_totals"], **TABLES["reports"]}
+# agency_year_coverage holds the coverage view's rows (archive/precompute.py): the same descriptions.
+TABLES["agency_year_coverage"] = TABLES["coverage"]
+TABLES["rule_failure_rows"] = TABLES["rule_failures"]  # the rule_failures view's rows, likewise
 SKIP = ("sqlite_stat", "_fts")  # SQLite's statistics and the FTS shadow tables: not data
 
 

@@ -9,6 +9,7 @@ build's own `runs` row differs.  docs/schema.md documents every column: keep the
 from __future__ import annotations
 
 import sqlite_utils
+from sqlite_utils.db import DescIndex
 
 from nianbao.archive.findings import KIND_SQL as _KIND_SQL
 from nianbao.archive.pairing import REPORTISH
@@ -188,8 +189,14 @@ TABLES: dict[str, dict] = {
             ("agency", "agencies", "name"),
             ("capture_id", "captures", "id"),
         ],
-        "indexes": [["year"], ["edition"], ["status"], ["province"], ["city"], ["level"],
-                    ["agency", "year"], ["n_rule_failures"]],
+        # One covering index per filter of the facet pages (year, province, level): the filtered rows in
+        # the page's order (year desc) and every facet's counts (year, edition, status, province, level)
+        # read from it. No single-column index on a facet column: the planner took one for the facet's
+        # `column is not null` and read every row through it (0.2 s a facet at 100,000 reports).
+        "indexes": [("idx_publish_totals_year_facets", ["year", "edition", "status", "province", "level"]),
+                    ("idx_publish_totals_province_facets", ["province", "year", "edition", "status", "level"]),
+                    ("idx_publish_totals_level_facets", ["level", "year", "edition", "status", "province"]),
+                    ["city"], ["agency", "year"], ["n_rule_failures"]],
     },
     # What Datasette's search box on report text lists (archive/search.py `fill_section_search`):
     # one narrow row per section, rowid = sections.id = sections_fts rowid. A common term matches
@@ -211,6 +218,57 @@ TABLES: dict[str, dict] = {
         "columns": {"year": int, "row_key": str, "requests": int, "reports": int},
         "pk": ("year", "row_key"),
         "foreign_keys": [("row_key", "request_rows", "key")],
+    },
+    # Whole-archive findings derived once per build (archive/precompute.py), so their pages read a
+    # small table instead of re-deriving them from every version on each request (bench/serve.py).
+    # The coverage view's rows (COVERAGE_SQL): agency x year for the bodies this archive covers.
+    "agency_year_coverage": {
+        "columns": {
+            "agency": str, "level": str, "division_code": str, "year": int, "deadline": str, "state": str,
+            "found": int, "missing": int, "published": str, "late": int, "version_ids": str, "source": str,
+        },
+        "pk": ("agency", "year"),
+        "foreign_keys": [("agency", "agencies", "name")],
+        "indexes": [["year", "agency"]],
+    },
+    # Reports whose numbers changed after publication: first vs latest version (edited_reports).
+    "report_edits": {
+        "columns": {
+            "agency": str, "year": int, "n_versions": int, "first_version_seen": str, "latest_version_seen": str,
+            "first_capture_id": str, "latest_capture_id": str, "same_url": int, "first_url": str,
+            "latest_url": str, "document_id": str, "first_version_id": str, "latest_version_id": str,
+            "changed_cells": int,
+        },
+        "pk": "document_id",
+        "foreign_keys": [("document_id", "documents", "id")],
+        "indexes": [["latest_version_seen", "agency"], ["year"]],
+    },
+    # Table 4's lawsuits per agency (most_lawsuits): one row per agency and year, and one per agency over
+    # all years (year null), each ranked by the index the canned query reads in order.
+    "agency_lawsuits": {
+        "columns": {
+            "agency": str, "year": int, "province": str, "city": str, "level": str, "direct": int,
+            "after_review": int, "lawsuits": int, "corrected": int, "reports": int, "from_year": int,
+            "to_year": int,
+        },
+        "pk": ("agency", "year"),  # year null: all years (SQLite keeps nulls in a rowid table's key)
+        "foreign_keys": [("agency", "agencies", "name")],
+        "indexes": [("idx_agency_lawsuits_rank", ["year", DescIndex("lawsuits"), "agency"])],
+    },
+    # The rule_failures view's rows (RULE_FAILURES_SQL): ~18,000 of 4.8 million results at 100,000
+    # reports, their kind (a JSON field) and report columns read once, so the findings' facets and
+    # pages count a small table.
+    "rule_failure_rows": {
+        "columns": {
+            "version_id": str, "agency": str, "year": int, "kind": str, "rule": str, "scope": str,
+            "expected": "ANY", "printed": "ANY", "difference": "ANY", "cells": str, "blank_as_zero": int,
+            "edition": str, "is_latest": int, "note": str, "other_version_id": str, "url": str,
+        },
+        "pk": ("version_id", "rule", "scope"),
+        "foreign_keys": [("version_id", "document_versions", "id"), ("rule", "rules", "rule")],
+        # the findings page's order (inconsistent_reports: newest year first) read from an index
+        "indexes": [["kind"], ["rule"], ["year"],
+                    ("idx_rule_failure_rows_order", ["is_latest", DescIndex("year"), "agency", "rule", "scope"])],
     },
     # Lookups: every key explained in the database itself (labels from the template's data, parsers/template/).
     # The template's editions, and what differs between them as rows keyed (edition, key): a new
@@ -278,7 +336,8 @@ TABLE_ORDER = [
     "appeal_procedures", "appeal_outcomes", "rules", "section_numbers",
     "captures", "documents", "document_versions", "version_documents",
     "active_disclosure", "requests", "appeals", "sections", "rule_results", "report_totals",
-    "outcome_totals", "section_search",
+    "outcome_totals", "section_search", "agency_year_coverage", "report_edits", "agency_lawsuits",
+    "rule_failure_rows",
 ]
 
 # Full-text search: content tables and the columns indexed (see archive/search.py, archive/README.md).
@@ -304,6 +363,60 @@ _DEADLINE = deadline_sql("a.level", "y.year")
 # Statuses of a report (its tables read, or a report without them); every other status (junk pages,
 # not_a_report, unreadable, image_only, unsupported_format, build_error) is an other document.
 _REPORTISH = "(" + ", ".join(f"'{s}'" for s in REPORTISH) + ")"
+
+# agency x year over the archive's year range (2019 on), for the bodies this archive covers: a
+# registry source that a crawl summary names (it was crawled), or any body with a report here. A
+# registry entry never crawled is not "missing" anything. `state` words it: found, published
+# late (after the statutory deadline), or not in this archive (not: "not published").
+# Derived once per build into agency_year_coverage (archive/precompute.py); the coverage view reads it.
+COVERAGE_SQL = f"""
+with recursive bounds as (
+  select max(2019, min(year)) as lo, max(year) as hi from documents where year >= 2019
+), years(year) as (
+  select lo from bounds where lo is not null
+  union all select year + 1 from years, bounds where year < bounds.hi
+), latest as (
+  select agency, year, min(published) as published, count(*) as n_reports,
+         group_concat(id) as version_ids
+  from document_versions where is_latest = 1 and year is not null
+    and status in ('parsed', 'partial', 'no_tables')
+  group by agency, year
+), covered as (
+  select a.* from agencies a
+  where a.source in (select source from crawl_summaries)
+     or a.name in (select agency from document_versions where is_latest = 1 and status in {_REPORTISH})
+)
+select a.name as agency, a.level, a.division_code, y.year,
+  {_DEADLINE} as deadline,
+  case when l.agency is null then 'not in this archive 存档中没有'
+    when l.published > {_DEADLINE} then 'published late 逾期发布'
+    when l.published is null then 'found, date unknown 已找到（未标日期）'
+    else 'found 已找到' end as state,
+  case when l.agency is not null then 1 else 0 end as found,
+  case when l.agency is null then 1 else 0 end as missing,
+  l.published,
+  case when l.published is not null and l.published > {_DEADLINE} then 1 else 0 end as late,
+  l.version_ids, a.source
+from covered a cross join years y
+left join latest l on l.agency = a.name and l.year = y.year
+"""
+
+# Rule failures with the report they belong to: the findings list.
+# The failed results first (index on ok), each looked up in its version: never a scan of all
+# versions. LEFT JOIN (every result has its version) keeps that order and lets SQLite skip the
+# lookup when only rule_results columns are asked for (the rule facet).
+# Derived once per build into rule_failure_rows (archive/precompute.py); the rule_failures view reads it.
+RULE_FAILURES_SQL = f"""
+select r.version_id, v.agency, v.year, {_KIND_SQL} as kind, r.rule, r.scope,
+  r.expected, r.actual as printed,
+  case when typeof(r.expected) in ('integer', 'real') and typeof(r.actual) in ('integer', 'real')
+    then r.actual - r.expected end as difference,
+  json_extract(r.note, '$.cells') as cells,
+  r.blank_as_zero, v.edition, v.is_latest, r.note, r.other_version_id, v.url
+from rule_results r
+left join document_versions v on v.id = r.version_id
+where r.ok = 0
+"""
 
 VIEWS: dict[str, str] = {
     # One row per report (latest version) with the headline numbers (total column of table 3 and
@@ -345,56 +458,10 @@ select 'appeals', c.version_id, c.procedure, c.outcome, c.value, c.raw, c.pos_ta
 from appeals c join document_versions v on v.id = c.version_id
 left join captures cap on cap.id = v.capture_id
 """,
-    # agency x year over the archive's year range (2019 on), for the bodies this archive covers: a
-    # registry source that a crawl summary names (it was crawled), or any body with a report here. A
-    # registry entry never crawled is not "missing" anything. `state` words it: found, published
-    # late (after the statutory deadline), or not in this archive (not: "not published").
-    "coverage": f"""
-with recursive bounds as (
-  select max(2019, min(year)) as lo, max(year) as hi from documents where year >= 2019
-), years(year) as (
-  select lo from bounds where lo is not null
-  union all select year + 1 from years, bounds where year < bounds.hi
-), latest as (
-  select agency, year, min(published) as published, count(*) as n_reports,
-         group_concat(id) as version_ids
-  from document_versions where is_latest = 1 and year is not null
-    and status in ('parsed', 'partial', 'no_tables')
-  group by agency, year
-), covered as (
-  select a.* from agencies a
-  where a.source in (select source from crawl_summaries)
-     or a.name in (select agency from document_versions where is_latest = 1 and status in {_REPORTISH})
-)
-select a.name as agency, a.level, a.division_code, y.year,
-  {_DEADLINE} as deadline,
-  case when l.agency is null then 'not in this archive 存档中没有'
-    when l.published > {_DEADLINE} then 'published late 逾期发布'
-    when l.published is null then 'found, date unknown 已找到（未标日期）'
-    else 'found 已找到' end as state,
-  case when l.agency is not null then 1 else 0 end as found,
-  case when l.agency is null then 1 else 0 end as missing,
-  l.published,
-  case when l.published is not null and l.published > {_DEADLINE} then 1 else 0 end as late,
-  l.version_ids, a.source
-from covered a cross join years y
-left join latest l on l.agency = a.name and l.year = y.year
-""",
-    # Rule failures with the report they belong to: the findings list.
-    # The failed results first (index on ok), each looked up in its version: never a scan of all
-    # versions. LEFT JOIN (every result has its version) keeps that order and lets SQLite skip the
-    # lookup when only rule_results columns are asked for (the rule facet).
-    "rule_failures": f"""
-select r.version_id, v.agency, v.year, {_KIND_SQL} as kind, r.rule, r.scope,
-  r.expected, r.actual as printed,
-  case when typeof(r.expected) in ('integer', 'real') and typeof(r.actual) in ('integer', 'real')
-    then r.actual - r.expected end as difference,
-  json_extract(r.note, '$.cells') as cells,
-  r.blank_as_zero, v.edition, v.is_latest, r.note, r.other_version_id, v.url
-from rule_results r
-left join document_versions v on v.id = r.version_id
-where r.ok = 0
-""",
+    # The coverage rows as the build derived them (COVERAGE_SQL, archive/precompute.py).
+    "coverage": "select * from agency_year_coverage",
+    # The findings list as the build derived it (RULE_FAILURES_SQL, archive/precompute.py).
+    "rule_failures": "select * from rule_failure_rows",
     # Per-source health from the crawl summaries in the WARCs (latest crawl first).
     "source_health": f"""
 select s.name as source, s.agency, s.enabled, s.frozen,

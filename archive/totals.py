@@ -93,9 +93,12 @@ order by t.year, r.row_key
 
 
 def fill_report_totals(db: sqlite_utils.Database) -> int:
-    """(Re)fill `report_totals` and `outcome_totals` from the loaded cells; call once the build has
-    written every version and cell (and `is_latest`). Returns the number of reports. Statistics for
-    their indexes are refreshed so the planner uses them for facets."""
+    """(Re)fill `report_totals` and `outcome_totals` from the loaded cells, then the other
+    precomputed tables (archive/precompute.py); call once the build has written every version and
+    cell (and `is_latest`). Returns the number of reports. Statistics for their indexes are
+    refreshed so the planner uses them for facets."""
+    from nianbao.archive.precompute import fill_precomputed  # here: precompute imports schema, which imports us
+
     # Table 3's 总计 column read from the 2 million cells (at 100k reports) once, for both fills.
     db.conn.execute("drop table if exists temp.total_cells")
     db.conn.execute("create temp table total_cells as select version_id, row_key, value from requests "
@@ -106,4 +109,5 @@ def fill_report_totals(db: sqlite_utils.Database) -> int:
         db.conn.execute(sql)
         db.conn.execute(f"analyze [{table}]")
     db.conn.execute("drop table temp.total_cells")
+    fill_precomputed(db)  # the other whole-archive tables (coverage, edits, lawsuits), from the same build
     return db.conn.execute(f"select count(*) from [{TABLE}]").fetchone()[0]

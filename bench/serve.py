@@ -157,32 +157,51 @@ def samples_from(db: Path) -> dict[str, str]:
 
 
 def materialise_derived(db_path: Path) -> list[str]:
-    """A cached archive generated before a derived table existed (report_totals and outcome_totals,
-    section_search) gets it now, as a build would have (tables, indexes, the views reading them);
-    regenerating 100,000 reports takes far longer. Returns the tables added."""
+    """Bring a cached archive's schema up to date as a build would have made it, without regenerating
+    100,000 reports (which takes far longer): tables it predates are created and filled (report_totals
+    and outcome_totals, section_search, the precomputed tables of archive/precompute.py), lookup tables
+    whose columns changed are rewritten from the template, indexes sqlite-utils named for columns the
+    schema no longer indexes are dropped (they mislead the planner), and the views are recreated.
+    Returns what was added or rewritten ("-name": an index dropped)."""
     import sqlite_utils
 
-    from nianbao.archive.lookups import write_lookups
-    from nianbao.archive.schema import create_tables
+    from nianbao.archive.lookups import load_keys, lookup_rows, write_lookups
+    from nianbao.archive.precompute import PRECOMPUTED, fill_precomputed
+    from nianbao.archive.schema import TABLE_ORDER, TABLES, create_tables, create_views
     from nianbao.archive.search import SEARCH_TABLE, fill_section_search
     from nianbao.archive.totals import OUTCOME_TABLE, TABLE, fill_report_totals
 
     db = sqlite_utils.Database(db_path)
-    added: list[str] = []
     try:
-        def search_table(db: sqlite_utils.Database) -> None:
+        have = set(db.table_names())
+        lookups = set(lookup_rows(load_keys()))
+        stale = [n for n in TABLE_ORDER if n in lookups and n in have
+                 and list(db[n].columns_dict) != list(TABLES[n]["columns"])]
+        for name in stale:
+            db[name].drop()
+        missing = [n for n in TABLE_ORDER if n not in have or n in stale]
+        for name in set(TABLE_ORDER) & have - set(stale):  # indexes the schema no longer declares
+            declared = {"idx_{}_{}".format(name, "_".join(spec)) for spec in TABLES[name].get("indexes", [])
+                        if isinstance(spec, list)}
+            for index in db[name].indexes:
+                auto = index.name == "idx_{}_{}".format(name, "_".join(index.columns))
+                if auto and index.name not in declared:
+                    db.conn.execute(f"drop index [{index.name}]")
+                    missing.append(f"-{index.name}")
+        if missing:
+            create_tables(db, names=missing)  # with their indexes and the views
+        else:
+            create_views(db)
+        if lookups & set(missing):
             write_lookups(db)
+        if {TABLE, OUTCOME_TABLE} & set(missing):
+            fill_report_totals(db)  # fills the precomputed tables too
+        elif {t for t, _ in PRECOMPUTED} & set(missing):
+            fill_precomputed(db)
+        if SEARCH_TABLE in missing:
             fill_section_search(db)
-
-        for names, fill in (((TABLE, OUTCOME_TABLE), fill_report_totals),
-                            (("section_numbers", SEARCH_TABLE), search_table)):
-            if all(name in db.table_names() for name in names):
-                continue
-            create_tables(db, names=list(names))
-            fill(db)
-            db.conn.commit()
-            added += names
-        return added
+        db.conn.commit()
+        return missing
     finally:
         db.close()
 
@@ -232,7 +251,7 @@ def main() -> int:
               f"{db.stat().st_size / 1e9:.2f} GB", flush=True)
     added = materialise_derived(db)
     if added:
-        print(f"  cached archive predates {', '.join(added)}: added (and the views reading them)", flush=True)
+        print(f"  cached archive predates {', '.join(added)}: brought up to date (and the views)", flush=True)
     started = time.perf_counter()
     inspect_file = prepare(db)
     print(f"indexes + inspect file: {time.perf_counter() - started:.1f} s")

@@ -40,9 +40,10 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 DEFAULT_CHECK_SECONDS = 2.0
 CHECK_EVERY_REQUEST_SECONDS = 0.5
