@@ -193,7 +193,7 @@ def build(data: DataDir, opts: NightlyOptions) -> dict[str, Any]:
     warcs = data.warc_files()  # closed files only (a name ending in .open/.partial is being written)
     with run_lock(data.root / ".build.lock"):
         from nianbao.archive.sources import registry_for_build
-        return build_archive(data.database, warcs=warcs,
+        return build_archive(data.database, warcs=warcs, incremental=True,  # adds tonight's WARCs
                              registry_path=registry_for_build(data.registry, None)
                              or (Path(opts.sources) if opts.sources else None))
 
