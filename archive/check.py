@@ -14,18 +14,14 @@ from itertools import groupby
 
 import sqlite_utils
 
-from nianbao.archive.rules import carry_chain_function, report_rules
-
-_CHAIN_ROWS = ("carried_over", "carried_forward")
+from nianbao.archive.rules import carry_chain_function
+from nianbao.parsers.checks import CHAIN_ROWS as _CHAIN_ROWS
+from nianbao.parsers.checks import run_checks as parser_run_checks
 
 
 def _report_rules_function() -> Callable[[dict], list[dict]]:
-    """The parser's own per-report rule function when it exposes one, else the archive's."""
-    try:
-        from nianbao.parsers import run_checks as parser_run_checks  # type: ignore[attr-defined]
-        return parser_run_checks
-    except ImportError:
-        return lambda report: report_rules(report.get("requests") or [], report.get("appeals") or [])
+    """The per-report rules: the parser's, their one definition (parsers/checks.py)."""
+    return parser_run_checks
 
 
 def _cells(db: sqlite_utils.Database, table: str, a: str, b: str, ka: str, kb: str) -> Iterator:

@@ -135,6 +135,9 @@ def run_checks(report: dict[str, Any]) -> list[dict[str, Any]]:
     return checks
 
 
+CHAIN_ROWS = ("carried_over", "carried_forward")  # the only table 3 rows carry_chain reads (this year, last year)
+
+
 def check_carry_chain(previous: dict[str, Any], current: dict[str, Any]) -> list[dict[str, Any]]:
     """carry_chain: carried_over(Y) = carried_forward(Y−1), per column of table 3.
 

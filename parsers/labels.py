@@ -76,7 +76,7 @@ def _from_template(kind: str, s: str) -> str | None:
 
 
 def _clear_label_caches() -> None:
-    for func in (request_row_key, active_row_key, active_measure_key, _request_header_vote,
+    for func in (request_row_key, request_column_key, active_row_key, active_measure_key, _request_header_vote,
                  _active_header_label):
         func.cache_clear()
 
@@ -144,22 +144,20 @@ def request_row_key(label: str) -> str | None:
     return None
 
 
-_REQUEST_COLUMNS = {
-    "自然人": "natural_person",
-    "商业企业": "commercial_enterprise",
-    "科研机构": "research_institution",
-    "社会公益组织": "social_welfare_org",
-    "法律服务机构": "legal_service_org",
-    "其他": "other_org",
-    "其他组织": "other_org",
-    "总计": "total",
-    "合计": "total",
-}
+# Table 3's column labels are the template's (common.json); these are the other spellings seen.
+_COLUMN_ALIASES = {"其他组织": "other_org", "合计": "total"}
+
+
+@template.cached
+def _request_columns() -> dict[str, str]:
+    """core(label) -> column key: the template's labels, then the aliases."""
+    labels = {core(label): key for key, label in template.keys()["requests"]["columns"].items()}
+    return {**labels, **{a: k for a, k in _COLUMN_ALIASES.items() if a not in labels}}
 
 
 @lru_cache(maxsize=4096)
 def request_column_key(label: str) -> str | None:
-    return _REQUEST_COLUMNS.get(core(label))
+    return _request_columns().get(core(label))
 
 
 def is_request_header(labels: list[str]) -> bool:
@@ -179,7 +177,7 @@ def _request_header_vote(label: str) -> int:
     s = norm(label)
     if "勾稽关系" in s or "申请人情况" in s or "法人或其他组织" in s:
         return 2
-    return int(_REQUEST_COLUMNS.get(strip_ordinal(s)) not in (None, "other_org", "total"))
+    return int(_request_columns().get(strip_ordinal(s)) not in (None, "other_org", "total"))
 
 
 # ---------------------------------------------------------------- table 2

@@ -317,8 +317,8 @@ def _table3(report: dict[str, Any], edition: str, st: _Style) -> str:
         st.label("（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）", rowspan=3, colspan=3),
         st.label("申请人情况", colspan=7),
     ]))
-    parts.append(st.tr([st.label("自然人", rowspan=2), st.label("法人或其他组织", colspan=5),
-                        st.label("总计", rowspan=2)]))
+    parts.append(st.tr([st.label(col_labels["natural_person"], rowspan=2), st.label("法人或其他组织", colspan=5),
+                        st.label(col_labels["total"], rowspan=2)]))
     parts.append(st.tr([st.label(col_labels[c]) for c in applicant_columns()[1:]]))
     for row in ("new_received", "carried_over"):
         parts.append(st.tr([st.label(row_labels[row], colspan=3)] + values(row)))
@@ -353,11 +353,20 @@ def _table4(report: dict[str, Any], st: _Style) -> str:
     outcome_labels = template_keys()["appeals"]["outcomes"]
     raws = _raw_map(report.get("appeals", []), "procedure", "outcome")
     outcomes = appeal_outcomes()
+    # "行政诉讼·未经复议直接起诉": a procedure label with a "·" prints under a two-level header
+    heads: dict[str, list[str]] = {}
+    for label in template_keys()["appeals"]["procedures"].values():
+        top, _, sub = label.partition("·")
+        heads.setdefault(top, []).append(sub)
+    second: list[str] = []
+    for subs in heads.values():
+        second += ([st.label(outcome_labels[o], rowspan=2) for o in outcomes] if subs == [""]
+                   else [st.label(sub, colspan=len(outcomes)) for sub in subs])
     parts = [st.table_open()]
-    parts.append(st.tr([st.label("行政复议", colspan=5), st.label("行政诉讼", colspan=10)]))
-    parts.append(st.tr([st.label(outcome_labels[o], rowspan=2) for o in outcomes]
-                       + [st.label("未经复议直接起诉", colspan=5), st.label("复议后起诉", colspan=5)]))
-    parts.append(st.tr([st.label(outcome_labels[o]) for o in outcomes] * 2))
+    parts.append(st.tr([st.label(top, colspan=len(outcomes) * len(subs)) for top, subs in heads.items()]))
+    parts.append(st.tr(second))
+    parts.append(st.tr([st.label(outcome_labels[o]) for o in outcomes]
+                       * sum(len(subs) for subs in heads.values() if subs != [""])))
     parts.append(st.tr([st.value(raws.get((p, o), "")) for p in appeal_procedures() for o in outcomes]))
     parts.append(st.table_close())
     return "".join(parts)

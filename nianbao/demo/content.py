@@ -14,8 +14,10 @@ from typing import Any
 
 import yaml
 
-APPLICANT_COLUMNS = ("natural_person", "commercial_enterprise", "research_institution",
-                     "social_welfare_org", "legal_service_org", "other_org")
+from nianbao.parsers.keys import applicant_columns
+from nianbao.parsers.template import edition_for_year
+
+APPLICANT_COLUMNS = applicant_columns()  # the template's (parsers/template/common.json)
 
 
 @dataclass
@@ -117,7 +119,7 @@ def _portals_cached() -> tuple[DemoPortalSpec, ...]:
             charset_header=bool(p.get("charset_header", True)), extras=list(p.get("extras") or []))
         for r in p["reports"]:
             year = int(r["year"])
-            edition = str(r.get("edition") or ("2019" if year <= 2020 else "2021"))
+            edition = str(r.get("edition") or edition_for_year(year))
             report = DemoReport(
                 key=f"{p['name']}-{r['agency']}-{year}", portal=p["name"], agency=r["agency"], year=year,
                 published=str(r["published"]), slug=r["slug"], kind=r.get("kind", "html"),

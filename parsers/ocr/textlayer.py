@@ -4,7 +4,7 @@ Why not "has text": a scan can carry a broken text layer, typically a CJK font w
 map, which pdfium extracts as CID numbers taken for code points (䯜䖪Ⴒ⽛…) and pdfminer as "(cid:N)".
 Such text is worse than none. A page's text is trusted when it reads like Chinese or ASCII
 (nearly all characters in CJK Unified Ideographs, ASCII, CJK punctuation) and, across the document,
-the text yields template labels (section headings or table labels of parsers/template_keys.json).
+the text yields template labels (section headings or table labels of the template, parsers/template/).
 """
 
 from __future__ import annotations

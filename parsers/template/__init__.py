@@ -9,7 +9,9 @@ data: pip installs it with the parser), and everything else derives from it:
 - ``common.json``: table 3's columns, applicant columns, the labels of rows every edition prints and
   the group labels; table 4's procedures and outcomes; the six section headings.
 - ``edition_<name>.json``: ``edition``, ``issued_by``, ``years`` (what the template README says of
-  it), ``markers`` (text that only this edition prints: evidence for detection beside its keys),
+  it), ``first_year`` (the first report year that mostly uses it: `edition_for_year`), ``markers``
+  (text that only this edition prints: evidence for detection beside its keys), ``match`` (optional:
+  keywords by which labels printed otherwise are read, {kind: {key: [keyword, …]}}),
   ``active`` (table 2: ``rows`` and ``measures`` with their labels, ``blocks`` as printed: a caption,
   its measures, its rows; the cells are the blocks' rows × measures) and ``requests`` (table 3:
   ``row_order``, and ``rows``: labels of the rows only this edition prints).
@@ -128,6 +130,13 @@ def editions() -> tuple[str, ...]:
 def edition(name: str) -> dict[str, Any]:
     """One edition's file (KeyError for an unknown name; treat as read-only)."""
     return _registry()[name]
+
+
+def edition_for_year(year: int) -> str:
+    """The edition most reports of `year` follow (the newest whose first_year is not after it; the
+    oldest for earlier years): what generators print, never how a report is read (that is detected)."""
+    names = sorted(editions(), key=lambda n: (edition(n).get("first_year") or 0, n))
+    return next((n for n in reversed(names) if (edition(n).get("first_year") or 0) <= year), names[0])
 
 
 def active_cells_of(data: dict[str, Any]) -> dict[str, list[str]]:

@@ -34,7 +34,8 @@ NEW_MEASURE, NEW_MEASURE_LABEL = "datasets", "本年开放数据集数量"
 
 def dummy_edition() -> dict:
     data = copy.deepcopy(template.edition("2021"))
-    data.update(edition="2099", issued_by="测试用虚构版本 a dummy edition for this test", years="2099 onward")
+    data.update(edition="2099", issued_by="测试用虚构版本 a dummy edition for this test", years="2099 onward",
+                first_year=2099)
     data["active"]["rows"][NEW_ACTIVE] = NEW_ACTIVE_LABEL
     data["active"]["measures"][NEW_MEASURE] = NEW_MEASURE_LABEL
     data["active"]["blocks"].append({"caption": "第二十条第（十）项", "measures": [NEW_MEASURE], "rows": [NEW_ACTIVE]})
@@ -75,6 +76,7 @@ def test_a_bad_edition_file_is_refused_with_its_fault():
 def test_the_parser_reads_a_report_in_the_new_edition(edition_2099):
     assert template.editions() == ("2019", "2021", "2099")
     assert (NEW_ACTIVE, NEW_MEASURE) in active_cells("2099") and NEW_ROW in result_rows("2099")
+    assert [template.edition_for_year(y) for y in (2018, 2020, 2098, 2099)] == ["2019", "2019", "2021", "2099"]
     report = make_report()
     for style in ("plain", "word", "ueditor", "text"):
         parsed = parse_report(render_report(report, style=style), source=f"2099.{style}")
@@ -146,3 +148,22 @@ def test_a_fresh_lookup_write_has_rows_not_columns_per_edition(edition_2099):
     for table in ("active_rows", "request_rows", "edition_active_rows", "edition_request_rows", "editions"):
         assert not any("2099" in c or "2021" in c for c in db[table].columns_dict), table
     assert db["edition_request_rows"].count == sum(len(request_rows(e)) for e in template.editions())
+
+
+def test_an_edition_file_can_name_keywords_for_labels_printed_otherwise():
+    data = dummy_edition()
+    data["match"] = {"request_row": {NEW_ROW: ["撤回申请"]}}
+    template.register_edition(data)
+    try:
+        report = make_report(11)
+        page = render_report(report).replace(NEW_ROW_LABEL, "4.申请人主动撤回申请")
+        assert "申请人主动撤回申请" in page
+        parsed = parse_report(page, source="match.html")
+        assert parsed["edition"] == "2099" and parsed["status"] == "parsed"
+        want = {c["column"]: c["value"] for c in report["requests"] if c["row"] == NEW_ROW}
+        assert {c["column"]: c["value"] for c in parsed["requests"] if c["row"] == NEW_ROW} == want
+    finally:
+        template.unregister_edition("2099")
+    # gone with its edition: the label is no row of the packaged editions
+    from nianbao.parsers.labels import request_row_key
+    assert request_row_key("4.申请人主动撤回申请") is None
