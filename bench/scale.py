@@ -1,7 +1,7 @@
 """Scale benchmark (issue 16 point 5): loopback hosts crawled through the Redis job queue by 1, 2, 4 workers.
 
     python bench/scale.py [--portals 30] [--reports 20] [--per-page 10] [--workers 1,2,4] [--concurrency 8]
-                          [--no-kill]
+                          [--no-kill] [--compare-archives]
 
 Each portal is a fixture portal on 127.0.0.1 with its own port (a host of its own for the registry's
 `sources_by_host`, robots.txt and the lease), one column of `--reports` HTML reports, `--per-page` per
@@ -14,10 +14,13 @@ configuration, counted from the fixture servers' own logs:
   cpu_ms_per_page (workers and their crawlers, user+sys, per distinct page), failed (hosts).
 Targets (30 × 20, 10 per page): 690 requests, 0 duplicates, 0 missing, 30 robots, min gap ≥ 0.5 s,
 wall(4) ≤ 1.2 × wall(1).
-Then the kill run (unless --no-kill): 2 workers; once a third of the pages are fetched one worker is
-killed with SIGKILL and a fresh one started: `restart_s` (the killed worker's hosts' job starts after the
-kill, max), missing, duplicates by kind (list pages and robots.txt vs report pages, the latter at most the
-requests in flight at the kill), and `warcio_check` over every WARC.
+`--compare-archives`: each configuration's WARCs built into an archive, compared table by table with the
+first's (documents, versions, cells, rules, totals, sections…: tests.queue.test_queue.COMPARED).
+Then the kill run (unless --no-kill): 2 workers with room for every host (half each); once a third of
+the pages are fetched one worker is killed with SIGKILL and a fresh one started: `restart_s` (seconds
+from the kill to the re-start of the killed worker's hosts' jobs, max over those hosts), missing,
+duplicates by kind (list pages and robots.txt vs report pages, the latter at most the requests in
+flight at the kill), and `warcio_check` over every WARC.
 """
 
 from __future__ import annotations
@@ -80,7 +83,28 @@ def one_config(hosts: Hosts, redis: RedisServer, registry: Path, work: Path, n: 
             "left_keys": len(redis.keys())}
 
 
-def kill_run(hosts: Hosts, redis: RedisServer, registry: Path, work: Path, concurrency: int) -> dict:
+def compare_archives(work: Path, registry: Path, configs: list[int]) -> dict:
+    """Build each configuration's archive; the tables of each compared with the first's (tests.queue.test_queue.dump:
+    every compared table without run-specific columns)."""
+    from nianbao.archive.build import build_archive
+    from tests.queue.test_queue import COMPARED, dump
+
+    dumps = {}
+    for n in configs:
+        data = DataDir(work / f"data-{n}")
+        build_archive(work / f"archive-{n}.db", warcs=data.warc_files(), registry_path=registry)
+        dumps[n] = dump(work / f"archive-{n}.db")
+    first = configs[0]
+    return {"archives": {str(n): {"documents": len(dumps[n]["documents"]),
+                                  "cells": sum(len(dumps[n][t]) for t in ("active_disclosure", "requests", "appeals")),
+                                  "tables_differing_from_" + str(first): [t for t in COMPARED
+                                                                         if dumps[n][t] != dumps[first][t]]}
+                         for n in configs}}
+
+
+def kill_run(hosts: Hosts, redis: RedisServer, registry: Path, work: Path) -> dict:
+    """Two workers with room for every host (so the whole night is leased when one dies), one killed."""
+    concurrency = -(-len(hosts.portals) // 2)
     hosts.clear_logs()
     data = DataDir(work / "data-kill").ensure()
     want = len(hosts.expected())
@@ -96,6 +120,7 @@ def kill_run(hosts: Hosts, redis: RedisServer, registry: Path, work: Path, concu
         wait_for(lambda: sum(hosts.fetched().values()) >= want // 3, 3600)
         kill_worker(a)
         killed = time.time()
+        touched = {host for host, _ in hosts.fetched()}  # hosts under way at the kill (on a or b)
         c = start_worker(redis.url, data.root, "wc", concurrency=concurrency, heartbeat=HEARTBEAT)
         out = wait(q, "kill", sent, plan, timeout_s=3600)
         wall = time.perf_counter() - t0
@@ -109,10 +134,11 @@ def kill_run(hosts: Hosts, redis: RedisServer, registry: Path, work: Path, concu
     got = hosts.fetched()
     lists = {col.column for p in hosts.portals for col in p.site.portals}
     list_like = {k for k in got if k[1] in lists or k[1].endswith(("/index_1.html", "/robots.txt"))}
-    rerun = [r["started"] - killed for r in out.results.values() if r["started"] > killed]
+    # the killed worker's hosts: under way at the kill, their result from a job started after it
+    rerun = [r["started"] - killed for h, r in out.results.items() if h in touched and r["started"] > killed]
     files = sorted(str(f) for f in data.warcs.glob("*.warc.gz"))
     check = subprocess.run([str(Path(sys.executable).with_name("warcio")), "check", *files], capture_output=True)
-    return {"config": "kill -9 of 1 of 2 workers", "portals": len(hosts.portals), **counts,
+    return {"config": f"kill -9 of 1 of 2 workers x {concurrency} hosts", "portals": len(hosts.portals), **counts,
             "dup_list_or_robots": sum(n - 1 for k, n in got.items() if k in list_like),
             "dup_reports": sum(n - 1 for k, n in got.items() if k not in list_like),
             "hosts_rerun": len(rerun), "restart_s": round(max(rerun), 2) if rerun else None,
@@ -129,6 +155,8 @@ def main() -> None:
     ap.add_argument("--workers", default="1,2,4")
     ap.add_argument("--concurrency", type=int, default=8, help="hosts per worker at once")
     ap.add_argument("--no-kill", action="store_true")
+    ap.add_argument("--compare-archives", action="store_true",
+                    help="build an archive from each configuration's WARCs and compare them table by table")
     ap.add_argument("--keep", default=None, help="keep the work directory here")
     args = ap.parse_args()
     work = Path(args.keep or tempfile.mkdtemp(prefix="nianbao-scale-"))
@@ -143,8 +171,10 @@ def main() -> None:
                 print(json.dumps(row), flush=True)
             if 1 in walls and 4 in walls:
                 print(json.dumps({"wall_4_over_1": round(walls[4] / walls[1], 3), "target": "<= 1.2"}), flush=True)
+            if args.compare_archives and len(walls) > 1:
+                print(json.dumps(compare_archives(work, registry, sorted(walls))), flush=True)
             if not args.no_kill:
-                print(json.dumps(kill_run(hosts, redis, registry, work, args.concurrency)), flush=True)
+                print(json.dumps(kill_run(hosts, redis, registry, work)), flush=True)
     finally:
         redis.stop()
         if not args.keep:
