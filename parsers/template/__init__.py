@@ -122,6 +122,7 @@ def unregister_edition(name: str) -> None:
         _changed()
 
 
+@cached
 def editions() -> tuple[str, ...]:
     """The edition names, oldest first (they are the years the formats were issued)."""
     return tuple(sorted(_registry()))
