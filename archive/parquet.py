@@ -155,19 +155,23 @@ def _partition_dir(year: int | None, province: str | None) -> str:
     return f"year={key(year)}/province={key(province)}"
 
 
+ROW_GROUP_BYTES = 32 << 20  # a row group's Arrow size at most (wide text rows: document_versions, rule notes)
+
+
 class _Writer:
-    """One Parquet file written in row groups of about `row_group_rows`, from batches of rows."""
+    """One Parquet file written in row groups of about `row_group_rows` rows (or ROW_GROUP_BYTES), from batches."""
 
     def __init__(self, path: Path, schema: pa.Schema, row_group_rows: int):
         self.path, self.schema, self.row_group_rows = path, schema, row_group_rows
         self.pending: list[pa.RecordBatch] = []
-        self.n_pending = 0
+        self.n_pending = self.bytes_pending = 0
         self.writer: pq.ParquetWriter | None = None
 
     def add(self, batch: pa.RecordBatch) -> None:
         self.pending.append(batch)
         self.n_pending += batch.num_rows
-        if self.n_pending >= self.row_group_rows:
+        self.bytes_pending += batch.nbytes
+        if self.n_pending >= self.row_group_rows or self.bytes_pending >= ROW_GROUP_BYTES:
             self._flush()
 
     def _flush(self) -> None:
@@ -177,8 +181,8 @@ class _Writer:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.writer = pq.ParquetWriter(self.path, self.schema, compression="zstd")
         self.writer.write_table(pa.Table.from_batches(self.pending, schema=self.schema),
-                                row_group_size=self.row_group_rows)
-        self.pending, self.n_pending = [], 0
+                                row_group_size=self.n_pending)
+        self.pending, self.n_pending, self.bytes_pending = [], 0, 0
 
     def close(self) -> bool:
         """Write what is pending; True when the file exists (an empty partition writes none)."""
