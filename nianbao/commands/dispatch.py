@@ -61,9 +61,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.clear:
             q = connect(url, args.heartbeat)
-            print(f"nianbao dispatch: dropping {q.pending()} queued host job(s)")
-            q.broker.flush(QUEUE_NAME)
-            q.close()
+            try:
+                print(f"nianbao dispatch: dropping {q.pending()} queued host job(s)")
+                q.broker.flush(QUEUE_NAME)
+            finally:
+                q.close()
             return 0
         hosts = night.plan_hosts(args.sources, args.source)
         from nianbao.commands.crawl import record_registry

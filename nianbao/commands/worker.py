@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from dramatiq import Worker
     from redis.exceptions import RedisError
 
-    from nianbao.queue.broker import HEARTBEATS, QUEUE_NAME, connect, queue_url
+    from nianbao.queue.broker import QUEUE_NAME, connect, queue_url
     from nianbao.queue.hostjob import WorkerSetup, run_host
 
     url = queue_url(args.queue)
@@ -63,6 +63,5 @@ def run(args: argparse.Namespace) -> int:
         pass
     setup.stopping.set()
     worker.stop(timeout=60_000)
-    q.redis.zrem(HEARTBEATS, q.broker.broker_id)  # a stopped worker leaves no key
-    q.close()
+    q.close()  # its heartbeat too: a stopped worker leaves no key
     return 0

@@ -63,7 +63,11 @@ class Queue:
         return int(self.broker.do_qsize(QUEUE_NAME))
 
     def close(self) -> None:
-        self.broker.close()
+        """Leave no key behind: every broker call heartbeats, a dispatcher's too, so take ours out."""
+        try:
+            self.redis.zrem(HEARTBEATS, self.broker.broker_id)
+        finally:
+            self.broker.close()
 
 
 def _no_worker(job: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from nianbao.config import DataDir
-from nianbao.queue.broker import DEFAULT_MIN_BACKOFF_S, DEFAULT_RETRIES, HEARTBEATS, QUEUE_NAME, Queue
+from nianbao.queue.broker import DEFAULT_MIN_BACKOFF_S, DEFAULT_RETRIES, QUEUE_NAME, Queue
 
 log = logging.getLogger("nianbao.queue")
 DEFAULT_WAIT_S = 20 * 3600  # a night; hosts not done by then are reported failed (`timeout`)
@@ -140,7 +140,6 @@ def finish(q: Queue, sent: dict[str, Any]) -> None:
     for message in sent.values():
         q.redis.delete(q.backend.build_message_key(message))
     q.broker.flush(QUEUE_NAME)  # the queue and its delay queue, each with its messages and dead letters
-    q.redis.zrem(HEARTBEATS, q.broker.broker_id)  # enqueueing heartbeats too: the dispatcher is no worker
 
 
 def write_crawl_log(data: DataDir, outcome: Outcome) -> Path:
