@@ -24,8 +24,8 @@ def test_bundled_registry_is_the_crawlers_file() -> None:
 
 
 def test_crawler_reexports_the_one_reader() -> None:
-    from nianbao.crawler import registry as crawler_registry
     import nianbao.registry as one
+    from nianbao.crawler import registry as crawler_registry
 
     for name in ("DEFAULT_REGISTRY", "RegistryError", "Source", "adhoc_source", "load_sources"):
         assert getattr(crawler_registry, name) is getattr(one, name)
