@@ -36,7 +36,7 @@ class DataDir:
     root: Path
 
     @classmethod
-    def resolve(cls, flag: str | os.PathLike[str] | None = None) -> "DataDir":
+    def resolve(cls, flag: str | os.PathLike[str] | None = None) -> DataDir:
         chosen = flag or os.environ.get(DATA_ENV) or "data"
         return cls(Path(chosen).expanduser().resolve())
 
@@ -79,7 +79,7 @@ class DataDir:
             return []
         return closed_warcs(sorted(self.warcs.glob("*.warc.gz")) + sorted(self.warcs.glob("*.warc")))
 
-    def ensure(self) -> "DataDir":
+    def ensure(self) -> DataDir:
         for path in (self.root, self.warcs, self.logs, self.jobs):
             path.mkdir(parents=True, exist_ok=True)
         return self

@@ -59,7 +59,8 @@ def classify_junk(body: bytes, url: str = "") -> str | None:
                   or ("document.cookie" in raw and ("location.reload" in raw or "location.href" in raw)
                       and len(text) < 200)):
         return "challenge_page"
-    if any(m.replace(" ", "") in title for m in NOT_FOUND_MARKERS) or (short and any(m in text for m in NOT_FOUND_MARKERS)):
+    if (any(m.replace(" ", "") in title for m in NOT_FOUND_MARKERS)
+            or short and any(m in text for m in NOT_FOUND_MARKERS)):
         return "not_found_page"
     if short and 'type="password"' in raw.replace("'", '"') and any(m in text or m in title for m in LOGIN_MARKERS):
         return "login_wall"
