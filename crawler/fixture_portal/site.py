@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from nianbao.crawler.fixture_portal.pdf import make_pdf
+from nianbao.parsers.render import random_report, render_report
 
 KINDS = ("html", "pdf", "docx", "both", "image", "challenge", "missing")
 
@@ -116,21 +117,15 @@ def _chrome(title: str, body: str, encoding: str) -> str:
 
 
 def _report_article(report: Report) -> str:
-    """The report's tables and text: parsers.render when it exists, else a small template table."""
+    """The report's tables and text, drawn by the parser's renderer (parsers.render) from a random but
+    consistent report seeded by the report's key."""
     seed = int(hashlib.sha1(report.key.encode()).hexdigest()[:8], 16)
-    try:
-        from nianbao.parsers.render import random_report, render_report
-
-        data = random_report(random.Random(seed), year=report.year, agency=report.agency)
-        data["title"] = report.full_title
-        data["published"] = report.published
-        page = render_report(data)
-        start, end = page.find('<div class="article">'), page.rfind("</div>")
-        article = page[start:end + 6] if start >= 0 else page
-    except ImportError:  # pragma: no cover - the parser's renderer is part of the project
-        article = (f'<div class="article"><h1>{html.escape(report.full_title)}</h1>'
-                   f"<p>发布日期：{report.published}</p><table><tr><td>信息内容</td><td>本年制发件数</td></tr>"
-                   f"<tr><td>规章</td><td>{seed % 10}</td></tr></table></div>")
+    data = random_report(random.Random(seed), year=report.year, agency=report.agency)
+    data["title"] = report.full_title
+    data["published"] = report.published
+    page = render_report(data)
+    start, end = page.find('<div class="article">'), page.rfind("</div>")
+    article = page[start:end + 6] if start >= 0 else page
     if report.revision:
         article += f"\n<p class=\"revision\">（本报告于第{report.revision}次更正，更正了部分数据。）</p>"
     return article
