@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,7 +154,7 @@ def _partition_dir(year: int | None, province: str | None) -> str:
     return f"year={key(year)}/province={key(province)}"
 
 
-ROW_GROUP_BYTES = 32 << 20  # a row group's Arrow size at most (wide text rows: document_versions, rule notes)
+ROW_GROUP_BYTES = 16 << 20  # a row group's Arrow size at most (wide text rows: document_versions, rule notes)
 
 
 class _Writer:
@@ -193,18 +192,19 @@ class _Writer:
         return True
 
 
-def _stream(conn: sqlite3.Connection, sql: str, params: tuple, batch_rows: int) -> Iterator[list[tuple]]:
-    cursor = conn.execute(sql, params)
-    while rows := cursor.fetchmany(batch_rows):
-        yield rows
+BATCH_BYTES = 4 << 20  # a fetch's Arrow size to aim at: wide rows (titles, URLs, warnings) are fetched fewer at a time
 
 
 def _write(conn, table, schema, sql, params, path, batch_rows, row_group_rows) -> int:
-    writer, n = _Writer(path, schema, row_group_rows), 0
+    """Stream the query into one file: `batch_rows` rows a fetch at most, fewer when rows are wide."""
+    writer, n, size = _Writer(path, schema, row_group_rows), 0, batch_rows
+    cursor = conn.execute(sql, params)
     try:
-        for rows in _stream(conn, sql, params, batch_rows):
-            writer.add(_batch(table, schema, rows))
+        while rows := cursor.fetchmany(size):
+            batch = _batch(table, schema, rows)
+            writer.add(batch)
             n += len(rows)
+            size = max(1, min(batch_rows, len(rows) * BATCH_BYTES // max(batch.nbytes, 1)))
     finally:
         writer.close()
     return n
