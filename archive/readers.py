@@ -10,10 +10,10 @@ import json
 import logging
 import mimetypes
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from nianbao import stamps
 from nianbao.archive.ids import payload_digest, stable_id
 
 log = logging.getLogger("nianbao.archive.build")
@@ -24,8 +24,7 @@ FILE_SUFFIXES = (".html", ".htm", ".shtml", ".xhtml", ".txt", ".pdf", ".docx", "
                  ".xlsx", ".xls", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".gif", ".bmp", ".webp")
 
 
-def utc_iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+utc_iso = stamps.utc_iso  # capture times as text: nianbao.stamps, the one definition
 
 
 

@@ -21,10 +21,11 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from nianbao import stamps
 from nianbao.config import DataDir, free_space_problem
 from nianbao.runlock import RunLocked, run_lock
 
@@ -249,7 +250,7 @@ def run_nightly(opts: NightlyOptions) -> tuple[int, dict[str, Any]]:
     data = DataDir.resolve(opts.data_dir).ensure()
     today = opts.today or date.today()
     started_wall = time.time()
-    run_id = opts.run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_id = opts.run_id or stamps.run_id()
     log_file = data.logs / f"nightly-{run_id}.log"
     row: dict[str, Any] = {"id": run_id, "started": _iso(started_wall), "today": today.isoformat(),
                            "log_file": str(log_file), "crawl_exit": None, "built": 0}
@@ -400,8 +401,7 @@ def _failure_class(db_path: Path, summary: dict[str, Any]) -> str:
     return failure_class(summary["errors"], start_urls, summary.get("stats"))
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+_iso = stamps.utc_iso  # run times as text: nianbao.stamps, the one definition
 
 
 def summary_lines(row: dict[str, Any]) -> list[str]:

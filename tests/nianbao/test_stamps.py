@@ -9,8 +9,8 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from nianbao import stamps
-from nianbao.archive import ids
+from nianbao import nightly, stamps
+from nianbao.archive import ids, readers
 from nianbao.crawler import state, warc
 from nianbao.publish import original
 
@@ -31,6 +31,7 @@ def test_payload_digest_is_what_warcio_writes():
 def test_every_stage_uses_the_one_digest_and_time_text():
     assert warc.payload_digest is ids.payload_digest is original.sha1_base32 is stamps.payload_digest
     assert state.iso is stamps.utc_iso and state.parse_iso is stamps.parse_utc_iso
+    assert readers.utc_iso is nightly._iso is stamps.utc_iso
 
 
 def test_time_text_is_utc_whole_seconds_with_z():
