@@ -17,9 +17,10 @@ data: pip installs it with the parser), and everything else derives from it:
   ``row_order``, and ``rows``: labels of the rows only this edition prints).
 
 ``register_edition(data)`` adds an edition at run time through the same door the packaged files go
-through (a test's dummy edition; a deployment's edition ahead of a release). Modules that cache
-what they derive register their cache's ``cache_clear`` with ``on_change`` (``cached`` does it),
-so a registration is seen everywhere at once.
+through (a test's dummy edition; a deployment's edition ahead of a release); it lives in this
+process and the workers it forks (a build's `jobs`), so an edition meant to last is a file. Modules
+that cache what they derive register their cache's ``cache_clear`` with ``on_change`` (``cached``
+does it), so a registration is seen everywhere at once.
 
 ``keys()`` composes the files into the shape of ../shared/template/keys.json (the reference; a test
 asserts the two agree for the packaged editions).
