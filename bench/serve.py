@@ -80,7 +80,8 @@ def targets(metadata: dict, samples: dict[str, str]) -> list[tuple[str, str, str
         ("search", "/-/search 政府信息公开 page 2", url("/-/search", q="政府信息公开", before=samples["search2"])),
         ("search", "document_versions 教育局", url("/nianbao/document_versions", _search="教育局")),
         ("table", "document_versions (facets)", "/nianbao/document_versions"),
-        ("table", "document_versions year=2022&edition=2021", url("/nianbao/document_versions", year="2022", edition="2021")),
+        ("table", "document_versions year=2022&edition=2021",
+         url("/nianbao/document_versions", year="2022", edition="2021")),
         ("table", "agencies (facets)", "/nianbao/agencies"),
         ("table", "agencies province=浙江省", url("/nianbao/agencies", province="浙江省")),
         ("table", "sections (facets)", "/nianbao/sections"),
@@ -116,6 +117,9 @@ def targets(metadata: dict, samples: dict[str, str]) -> list[tuple[str, str, str
         if "year" in names:
             out.append(("canned", f"{name} year=2022",
                         url(f"/nianbao/{name}", **{n: params.get(n, "") for n in names} | {"year": "2022"})))
+        if "page" in names:  # a paged query's next page (OFFSET: each page reads the ones before it)
+            out.append(("canned", f"{name} page=3",
+                        url(f"/nianbao/{name}", **{n: params.get(n, "") for n in names} | {"page": "3"})))
     for dashboard, spec in metadata.get("plugins", {}).get("datasette-dashboards", {}).items():
         filters = {"province": "浙江省", "level": "county"}
         out.append(("dash", f"/-/dashboards/{dashboard}", f"/-/dashboards/{dashboard}"))
