@@ -66,7 +66,8 @@ class ParquetExportError(ValueError):
 
 @dataclass
 class TableExport:
-    """What one table's export wrote: rows per partition (year, province) and the files."""
+    """What one table's export wrote: rows per partition (year, province; (None, None) for an unpartitioned
+    table) and the files."""
 
     table: str
     rows: dict[tuple[int | None, str | None], int] = field(default_factory=dict)
@@ -262,8 +263,12 @@ def export_table(conn: sqlite3.Connection, table: str, out: Path, *, batch_rows:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    shutil.rmtree(final, ignore_errors=True)
+    old = out / f".{table}.old"  # the earlier export moves aside first: `final` is missing only between two renames
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
     tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
     result.files = [final / p.relative_to(tmp) for p in result.files]
     return result
 
