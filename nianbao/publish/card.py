@@ -2,10 +2,12 @@
 
 Everything the page shows comes from the archive's tables: the version, its agency and documents
 (version_documents: the page and its attachment), the same body's previous/next report, the cells
-of tables 2–4 laid out in the template's order with the template's Chinese labels (the lookup tables
-archive/lookups.py writes from the template keys: request_rows, request_columns, active_rows,
-active_measures, appeal_procedures, appeal_outcomes; nothing is restated here), the failed rules
-(rule_results) marked on the cells they add up, and the report's text by section with anchors that
+of tables 2–4 laid out in the order of the report's edition with its Chinese labels (the lookup tables
+archive/lookups.py writes from the template's data: edition_request_rows and edition_active_rows for
+the edition's rows, labels and measures, request_rows, request_columns, active_rows, active_measures,
+appeal_procedures, appeal_outcomes; nothing is restated here, so a new edition needs nothing here),
+the failed rules (rule_results) marked on the cells they add up (parsers.checks.rule_keys when the
+finding stores none), and the report's text by section with anchors that
 survive rebuilds (nianbao.publish.search.section_anchor).
 
 Blank is not zero: a cell whose value is null shows empty (its raw text, if any, in the tooltip); a
