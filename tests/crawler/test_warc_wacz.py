@@ -1,6 +1,6 @@
 """`nianbao export --wacz`: a real crawl's WARCs packaged as a WACZ that the format's own validator accepts,
 holding every closed WARC byte for byte (never a `.open` file still being written), an index that finds the
-column, a report and its PDF, and a pages list that opens on them."""
+column, a report and its PDF, and a pages list of every good column and report page, titled as listed."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 
 from nianbao.commands import export
 from nianbao.crawler.fixture_portal import FixturePortal
-from tests.crawler.helpers import run_crawl
+from tests.crawler.helpers import records, run_crawl, summaries
 
 
 def run_export(*argv: str) -> int:
@@ -35,8 +35,13 @@ def crawled(tmp_path_factory):
         urls = {"column": portal.column_url("fixture-static"), "report": portal.report_url("s2022"),
                 "pdf": portal.attachment_urls("s2022")[0]}
     warcs = sorted((data / "warcs").glob("*.warc.gz"))
+    recs = records(data / "warcs", warcs)
+    titles = {u: t for s in summaries(recs).values() for u, t in s["titles"].items()}
+    good_pages = {r.url for r in recs if r.type == "response" and r.http_status == 200
+                  and r.headers.get("WARC-Nianbao-Role") in ("list", "report") and "WARC-Nianbao-Junk" not in r.headers
+                  and "html" in r.http_headers.get("content-type", "")}
     (data / "warcs" / "nianbao-x-fixture-static-20260101T000000-1.warc.gz.open").write_bytes(b"being written")
-    return {"tmp": tmp, "data": data, "warcs": warcs, "urls": urls}
+    return {"tmp": tmp, "data": data, "warcs": warcs, "urls": urls, "titles": titles, "good_pages": good_pages}
 
 
 def test_export_wacz_validates_and_holds_the_crawl(crawled, capsys):
@@ -59,7 +64,10 @@ def test_export_wacz_validates_and_holds_the_crawl(crawled, capsys):
         assert f'"url": "{url}"' in index, url
     assert '"mime": "application/pdf"' in index
     assert pages[0]["format"] == "json-pages-1.0"
-    assert {urls["column"], urls["report"]} <= {p.get("url") for p in pages[1:]}
+    listed = {p["url"]: p for p in pages[1:]}
+    assert {urls["column"], urls["report"]} <= set(listed) and urls["pdf"] not in listed
+    assert listed[urls["report"]]["title"] == crawled["titles"][urls["report"]]  # as the column listed it
+    assert len(listed) == len(crawled["good_pages"]) == len(pages) - 1 and set(listed) == crawled["good_pages"]
     assert package["profile"] == "data-package" and len(package["resources"]) == len(names) - 2
 
 
