@@ -25,6 +25,7 @@ from typing import Any
 import sqlite_utils
 
 from nianbao.archive.schema import BUILD_COLUMNS, FTS, SCHEMA_VERSION, TABLES
+from nianbao.parsers import template
 
 STATE_VERSION = 1  # bump when the builder's rules change without a parser or schema change
 
@@ -56,7 +57,8 @@ def signature(parser_version: str, registry: list[dict]) -> str:
                          "tables": {t: list(spec["columns"]) for t, spec in TABLES.items()}}, sort_keys=True,
                         default=str)
     reg = json.dumps(registry, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256("\0".join((str(parser_version), schema, reg)).encode("utf-8")).hexdigest()
+    parts = (str(parser_version), schema, reg, template.fingerprint())  # template: the editions' data files
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
 
 
 def file_sha256(path: Path) -> str:

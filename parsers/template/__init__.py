@@ -29,6 +29,7 @@ asserts the two agree for the packaged editions).
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from collections.abc import Callable
 from functools import lru_cache
@@ -199,6 +200,14 @@ def _keys() -> dict[str, Any]:
         "appeals": copy.deepcopy(shared["appeals"]),
         "sections": dict(shared["sections"]),
     }
+
+
+@cached
+def fingerprint() -> str:
+    """SHA-256 of every edition's data and common.json: what parsed rows and lookups are a function of
+    besides the parser's code (a build signature includes it, so a new edition file means a full build)."""
+    data = {"common": common(), "editions": {name: edition(name) for name in editions()}}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 keys = cached(_keys)

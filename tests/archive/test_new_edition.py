@@ -141,6 +141,19 @@ def test_lookups_views_card_and_metadata_pick_it_up(edition_2099, tmp_path):
     assert set(meta["edition_request_rows"]["columns"]) == {"edition", "key", "sort"}
 
 
+def test_a_new_edition_changes_the_build_signature():
+    """An incremental build must not add to rows derived without the edition: it rebuilds in full."""
+    from nianbao.archive.build_state import signature
+
+    before = signature("1.0.0", [])
+    template.register_edition(dummy_edition())
+    try:
+        assert signature("1.0.0", []) != before
+    finally:
+        template.unregister_edition("2099")
+    assert signature("1.0.0", []) == before
+
+
 def test_a_fresh_lookup_write_has_rows_not_columns_per_edition(edition_2099):
     db = sqlite_utils.Database(memory=True)
     create_tables(db)
