@@ -4,6 +4,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 from contextlib import ExitStack
 
@@ -11,7 +16,7 @@ import yaml
 
 from nianbao.crawler.fixture_portal import FixturePortal, Portal, Report, Site
 from nianbao.crawler.registry import Source, source_host, sources_by_host
-from tests.crawler.helpers import records, run_crawl, summaries
+from tests.crawler.helpers import REPO, records, run_crawl, summaries
 
 
 def test_sources_by_host_groups_by_hostname_and_port_in_a_stable_order():
@@ -72,3 +77,43 @@ def test_host_option_crawls_only_that_hosts_sources(tmp_path):
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert a.requests() == [] and len(b.requests()) == 7
     assert sorted(summaries(records(tmp_path / "data" / "warcs"))) == ["b-0", "b-1"]
+
+
+def test_ctrl_c_keeps_the_running_hosts_jobdir_and_starts_no_other_host(tmp_path):
+    with ExitStack() as stack:
+        portals = [stack.enter_context(FixturePortal(tmp_path / f"site{h}", two_columns(f"h{h}"))) for h in range(3)]
+        registry = tmp_path / "sources.yaml"
+        registry.write_text(yaml.safe_dump({"sources": [e for p in portals for e in p.registry()["sources"]]},
+                                           allow_unicode=True), encoding="utf-8")
+        data = tmp_path / "data"
+        # polite (slow) so that the interrupt lands in the first host; one host at a time
+        proc = subprocess.Popen([sys.executable, "-m", "nianbao.crawler.run", "--data-dir", str(data), "--sources",
+                                 str(registry), "--max-hosts", "1", "--run-id", "x"], cwd=REPO,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        end = time.monotonic() + 60
+        while sum(len(p.requests()) for p in portals) < 3:  # robots.txt and two list pages: under way
+            assert proc.poll() is None and time.monotonic() < end, "the crawl did not get going"
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 1, err[-2000:]
+        health = {e["source"]: e for e in json.loads((data / "logs" / "crawl-x.json").read_text(encoding="utf-8"))}
+        started = [h for h, p in enumerate(portals) if p.requests()]
+        assert len(started) == 1  # the next host was never started
+        for h in range(3):
+            for d in range(2):
+                e = health[f"h{h}-{d}"]
+                if h in started:
+                    assert e["close_reason"] == "shutdown" and e["stats"]["incomplete_cause"] == "interrupted"
+                else:
+                    assert e == {"source": f"h{h}-{d}", "complete": False,
+                                 "error": "not started: the crawl was interrupted"}
+        assert [p.name for p in (data / "jobs").iterdir()] == [
+            f"host-127.0.0.1_{portals[started[0]].server.port}"]  # the interrupted host resumes from it
+        again = run_crawl(data, "--sources", str(registry), "--impolite", "--run-id", "y")
+        assert again.returncode == 0, again.stderr[-2000:]
+        for p in portals:
+            paths = Counter(q.path for q in p.requests() if q.path != "/robots.txt")
+            assert len(paths) == 2 * 3  # every list and report page of every host
+    got = summaries(records(data / "warcs"))
+    assert all(s["complete"] for s in got.values()) and len(got) == 6
