@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
@@ -337,7 +337,7 @@ def _number(data: Any, *keys: str) -> int | None:
 
 def _date(value: Any) -> str | None:
     if isinstance(value, (int, float)) and value > 10**11:  # epoch milliseconds
-        return datetime.fromtimestamp(value / 1000, timezone.utc).strftime("%Y-%m-%d")
+        return datetime.fromtimestamp(value / 1000, UTC).strftime("%Y-%m-%d")
     m = re.match(r"\s*((?:19|20)\d{2})[-./年](\d{1,2})[-./月](\d{1,2})", str(value or ""))
     return f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}" if m else None
 

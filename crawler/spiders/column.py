@@ -9,9 +9,9 @@ complete crawl are fetched once to tell moved (redirect) from withdrawn; the per
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
 from dataclasses import asdict
+from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import scrapy
@@ -20,11 +20,17 @@ from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.http import FormRequest, Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 
-from nianbao.crawler.links import (attachment_links, column_prefix, is_attachment_url, is_report_title, parse_list_page,
-                           strip_fragment)
+from nianbao.crawler.extensions import capture_error, crawl_summary, run_clock
+from nianbao.crawler.links import (
+    attachment_links,
+    column_prefix,
+    is_attachment_url,
+    is_report_title,
+    parse_list_page,
+    strip_fragment,
+)
 from nianbao.crawler.registry import Source, adhoc_source, load_sources
 from nianbao.crawler.search_api import SearchApi, find_search_api, parse_search_page
-from nianbao.crawler.extensions import capture_error, crawl_summary, run_clock
 from nianbao.crawler.state import CrawlState, Policy, iso, utcnow
 
 MAX_SUBCOLUMN_DEPTH = 3
@@ -66,7 +72,7 @@ class ColumnSpider(scrapy.Spider):
 
     # -- set-up -------------------------------------------------------------------------------
     @classmethod
-    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> "ColumnSpider":
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ColumnSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         if not spider.source.robots_obey:  # the registry's written reason (settings are not frozen yet)
             crawler.settings.set("ROBOTSTXT_OBEY", False, priority="spider")
@@ -348,7 +354,8 @@ class ColumnSpider(scrapy.Spider):
         elif failure.check(IgnoreRequest) and "redirection" in str(failure.value).lower():
             cls = "redirect_loop"  # Scrapy's "max redirections reached": a chain too long to be a page
         self.note_error(request.url, status, cls, request.meta.get("nianbao_role"), api="search_api" in request.meta)
-        if status is None and cls != "robots_forbidden" and request.meta.get("nianbao_role") in ("report", "attachment") \
+        role = request.meta.get("nianbao_role")
+        if status is None and cls != "robots_forbidden" and role in ("report", "attachment") \
                 and self.crawl_db is not None and self.crawl_db.get(request.url):
             # a timeout or reset never reached the WARC middleware: mark the row so that the page is
             # due again next crawl (a revalidation that failed is not a check that passed)
@@ -361,7 +368,7 @@ class ColumnSpider(scrapy.Spider):
         rows = self.crawl_db.table.rows_where(
             "source = ? and role = 'report' and last_seen_listed is not null and last_seen_listed < ?",
             [self.source.name, iso(self.now)])
-        return [r["url"] for r in rows if not (r.get("status") in (301, 302, 303, 307, 308))]
+        return [r["url"] for r in rows if r.get("status") not in (301, 302, 303, 307, 308)]
 
     def _on_idle(self, spider: Any) -> None:
         """Once the column is exhausted: fetch each vanished report once (moved or withdrawn?)."""

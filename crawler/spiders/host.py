@@ -138,9 +138,6 @@ class HostSpider(scrapy.Spider):
     def parse_attachment(self, response: Response) -> Any:
         return self._route("parse_attachment", response)
 
-    def parse(self, response: Response) -> Any:  # a request without a callback: nothing to read
-        return None
-
     def on_error(self, failure: Any) -> None:
         _, walk = self._walk_of(failure.request)
         walk.on_error(failure)

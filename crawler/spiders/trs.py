@@ -23,7 +23,8 @@ class TrsSpider(ColumnSpider):
     name = "trs"
 
     def probe_list_pages(self, response: Any, pages: list[str]) -> list[str]:
-        if pages or response.meta.get("sub_depth", 0) or not response.url.endswith(("/", "/index.html", "/index.shtml", "/index.htm")):
+        first_page = response.url.endswith(("/", "/index.html", "/index.shtml", "/index.htm"))
+        if pages or response.meta.get("sub_depth", 0) or not first_page:
             return []
         text = response.text
         total, per = _RECORD_COUNT.search(text), _PER_PAGE.search(text)
