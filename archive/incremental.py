@@ -78,7 +78,7 @@ class Part:
     n_cells: int
     capture_id: str
     sections: tuple
-    chain: str | None
+    chain: bytes | None
 
 
 class IncrementalBuilder(ArchiveBuilder):
@@ -220,7 +220,7 @@ class IncrementalBuilder(ArchiveBuilder):
     def _chain(self, v: Version) -> list | None:
         if v.chain is None and v.order <= self.old_order:
             part = self.old_parts.get(self.part_of_digest.get(v.digest, ""))
-            v.chain = json.loads(part.chain) if part is not None and part.chain else []
+            v.chain = build_state.unpack_chain(part.chain if part is not None else None)
         return v.chain
 
     def _clear_metadata(self) -> None:
