@@ -22,6 +22,7 @@ import subprocess
 import sys
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,13 @@ def to_argv(args: argparse.Namespace) -> list[str]:
 
 def select_sources(args: argparse.Namespace) -> list[Source]:
     if args.start_url:
-        return [adhoc_source(u) for u in args.start_url]
+        # one ad-hoc source per name (adhoc-<host>): several columns of one host are its start URLs
+        adhoc: dict[str, Source] = {}
+        for url in args.start_url:
+            source = adhoc_source(url)
+            known = adhoc.get(source.name)
+            adhoc[source.name] = replace(known, start_urls=(*known.start_urls, url)) if known else source
+        return list(adhoc.values())
     sources = load_sources(args.sources)
     if args.source:
         by_name = {s.name: s for s in sources}

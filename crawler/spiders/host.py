@@ -75,6 +75,9 @@ class HostSpider(scrapy.Spider):
         if len(hosts) != 1:
             raise ValueError(f"HostSpider crawls one host; got {', '.join(sorted(hosts))}")
         self.host = hosts.pop()
+        names = [s.name for s in self.sources]
+        if len(set(names)) != len(names):
+            raise ValueError(f"HostSpider: a source name twice on {self.host}: {', '.join(names)}")
         self.walks: dict[str, ColumnSpider] = {s.name: walk_class(s)(source=s) for s in self.sources}
         self.start_urls = [u for s in self.sources for u in s.start_urls]
         self.allowed_domains = sorted({d for s in self.sources for d in s.domains})

@@ -117,3 +117,12 @@ def test_ctrl_c_keeps_the_running_hosts_jobdir_and_starts_no_other_host(tmp_path
             assert len(paths) == 2 * 3  # every list and report page of every host
     got = summaries(records(data / "warcs"))
     assert all(s["complete"] for s in got.values()) and len(got) == 6
+
+
+def test_ad_hoc_columns_of_one_host_are_one_source():
+    from nianbao.crawler.run import build_parser, select_sources
+
+    args = build_parser().parse_args(["--start-url", "http://x.gov.cn/a/", "--start-url", "http://y.gov.cn/nb/",
+                                      "--start-url", "http://x.gov.cn/b/"])
+    assert [(s.name, s.start_urls) for s in select_sources(args)] == [
+        ("adhoc-x-gov-cn", ("http://x.gov.cn/a/", "http://x.gov.cn/b/")), ("adhoc-y-gov-cn", ("http://y.gov.cn/nb/",))]
