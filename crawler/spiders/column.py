@@ -5,6 +5,11 @@ records); detail pages and attachments only when new or due (crawler/state.py's 
 conditional GETs. When the crawl goes idle, reports that vanished from the column since the last
 complete crawl are fetched once to tell moved (redirect) from withdrawn; the per-source
 `crawl-summary` metadata record is written on close.
+
+Why one module of ~500 lines: it is one column's walk, and every part of it (requests, callbacks,
+the vanished check, the summary) reads and writes the same per-source bookkeeping in `self.state`,
+which Scrapy persists in JOBDIR; the pure rules it applies live apart (links.py, search_api.py,
+state.py), and so does running several columns of one host together (host.py).
 """
 
 from __future__ import annotations
