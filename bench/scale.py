@@ -165,14 +165,17 @@ def main() -> None:
     try:
         with Hosts(work / "site", [1] * args.portals, reports=args.reports, per_page=args.per_page) as hosts:
             registry = hosts.write_registry(work / "sources.yaml")
-            for n in [int(x) for x in args.workers.split(",")]:
+            for n in [int(x) for x in args.workers.split(",") if x.strip()]:  # --workers '' : the kill run only
                 row = one_config(hosts, redis, registry, work, n, args.concurrency)
                 walls[n] = row["wall_s"]
                 print(json.dumps(row), flush=True)
             if 1 in walls and 4 in walls:
                 print(json.dumps({"wall_4_over_1": round(walls[4] / walls[1], 3), "target": "<= 1.2"}), flush=True)
             if args.compare_archives and len(walls) > 1:
-                print(json.dumps(compare_archives(work, registry, sorted(walls))), flush=True)
+                try:
+                    print(json.dumps(compare_archives(work, registry, sorted(walls))), flush=True)
+                except Exception as exc:  # a broken build must not cost the kill run its figures
+                    print(json.dumps({"archives": f"build failed: {type(exc).__name__}: {exc}"}), flush=True)
             if not args.no_kill:
                 print(json.dumps(kill_run(hosts, redis, registry, work)), flush=True)
     finally:
