@@ -12,6 +12,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
+from nianbao.parsers.checks import CHAIN_ROWS
 from nianbao.parsers.values import BOUNDS, COUNT_BOUND, measure_kind
 
 BUILD_ERROR = "build_error"  # status of a document whose rows could not be built (error in its warnings)
@@ -62,7 +63,7 @@ def _earlier(a: str | None, b: str | None) -> str | None:
 
 _TABLE_OF = {"active": "active_disclosure", "requests": "requests", "appeals": "appeals"}
 _NUMBER_TYPES = (int, float, type(None))
-_CHAIN_ROWS = ("carried_over", "carried_forward")
+_CHAIN_ROWS = CHAIN_ROWS  # the rows carry_chain reads (parsers/checks.py)
 _PK_FIELDS = operator.itemgetter(0, 1, 2)
 
 

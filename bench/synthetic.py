@@ -45,10 +45,10 @@ from nianbao.parsers.keys import (
     section_titles,
 )
 from nianbao.parsers.render import render_report
+from nianbao.parsers.template import edition_for_year
 from nianbao.parsers.values import measure_kind
 
 YEARS = [2019, 2020, 2021, 2022, 2023]
-FIRST_2021_YEAR = 2021  # the generator writes the 2019 edition for earlier years, the 2021 one from then on
 HTML = "text/html; charset=utf-8"
 # the position of each table in the stored cells (0-based page table index, first data row, first value col)
 POSITION = {"active": (1, 1, 1), "requests": (2, 3, 1), "appeals": (3, 2, 0)}
@@ -117,10 +117,6 @@ def _split(total: int, parts: int, rng: random.Random) -> list[int]:
             rest -= share
         out[0] = rest
     return out
-
-
-def _edition(year: int) -> str:
-    return "2021" if year >= FIRST_2021_YEAR else "2019"
 
 
 def _requests_grid(edition: str, carried_over: list[int], rng: random.Random) -> dict[str, list[int]]:
@@ -336,7 +332,7 @@ def build(db_path: Path, n_reports: int, warc_dir: Path | None = None, seed: int
                 planted.missing.add((name, year))
                 prev_version = prev_report = None
                 continue
-            edition = _edition(year)
+            edition = edition_for_year(year)  # the template data's first_year: 2019 until 2020, then 2021
             carried = list(prev_forward)
             chain_break = prev_version is not None and rng.random() < 0.05
             if chain_break:
