@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import subprocess
 import sys
@@ -195,6 +196,7 @@ def build(data: DataDir, opts: NightlyOptions) -> dict[str, Any]:
     with run_lock(data.root / ".build.lock"):
         from nianbao.archive.sources import registry_for_build
         return build_archive(data.database, warcs=warcs, incremental=True,  # adds tonight's WARCs
+                             jobs=min(4, os.cpu_count() or 1),  # parsing on every core (same rows)
                              registry_path=registry_for_build(data.registry, None)
                              or (Path(opts.sources) if opts.sources else None))
 
