@@ -31,10 +31,12 @@ PUBLISH_INDEXES: list[tuple[str, str, tuple[str, ...]]] = [
     # statistics tell the planner how few they are, so inconsistent_reports starts from them instead of
     # from every latest version (1.8 s -> 0.06 s).
     ("idx_publish_rule_results_failures", "rule_results", ("version_id", "rule")),
-    # Filtered report_totals/reports pages: the rows' order (year desc) and every facet's counts
-    # (year, edition, status, province, level) read from one covering index per filter column (the
-    # build makes them too, archive/schema.py; here for archives built before).
+    # report_totals/reports pages: the rows' order (year desc) and every facet's counts (year, edition,
+    # status, province, level), filtered or not, read from one covering index led by each facet column
+    # (the build makes them too, archive/schema.py; here for archives built before).
     ("idx_publish_totals_year_facets", "report_totals", ("year", "edition", "status", "province", "level")),
+    ("idx_publish_totals_edition_facets", "report_totals", ("edition", "year", "status", "province", "level")),
+    ("idx_publish_totals_status_facets", "report_totals", ("status", "year", "edition", "province", "level")),
     ("idx_publish_totals_province_facets", "report_totals", ("province", "year", "edition", "status", "level")),
     ("idx_publish_totals_level_facets", "report_totals", ("level", "year", "edition", "status", "province")),
     # Table 4's totals per version (the report_totals fill) read only the total outcome: covering.

@@ -107,9 +107,9 @@ def test_report_totals_match_the_cells_and_the_reports_view(tmp_path):
     assert next(db.query("select level from report_totals where agency = '洛阳市人民政府'"))["level"] == \
         next(db.query("select level from agencies where name = '洛阳市人民政府'"))["level"]
     indexed = {tuple(i.columns) for i in db["report_totals"].indexes}
-    # one covering index per facet filter, holding every facet column (archive/schema.py)
-    assert {("year", "edition", "status", "province", "level"), ("province", "year", "edition", "status", "level"),
-            ("level", "year", "edition", "status", "province")} <= indexed
+    # a covering index led by each facet column, holding all of them (archive/schema.py)
+    facets = ["year", "edition", "status", "province", "level"]
+    assert {tuple([c] + [f for f in facets if f != c]) for c in facets} <= indexed
 
 
 def test_edited_report_shows_its_latest_version(tmp_path):
