@@ -427,11 +427,21 @@ def descriptions() -> dict[str, dict[str, str]]:
     return out
 
 
+BUILD_BOOKKEEPING = ("构建内部状态，供下一次增量构建使用，不是数据（网站上隐藏）。"
+                     "What the build leaves for the next incremental build (archive/build_state.py): bookkeeping, "
+                     "not data, hidden on the site.")
+
+
 def metadata_with_descriptions(metadata: dict) -> dict:
-    """The metadata with every table's `columns` replaced by the descriptions (other keys untouched)."""
+    """The metadata with every table's `columns` replaced by the descriptions (other keys untouched), and the
+    build's bookkeeping tables (archive/build_state.py) hidden: a reader of the site has no use for them."""
+    from nianbao.archive.build_state import STATE_TABLES
+
     tables = metadata["databases"]["nianbao"].setdefault("tables", {})
     for table, columns in descriptions().items():
         tables.setdefault(table, {})["columns"] = columns
+    for table in STATE_TABLES:
+        tables[table] = {"description": BUILD_BOOKKEEPING, "hidden": True}
     return metadata
 
 

@@ -23,6 +23,15 @@ def test_the_metadata_says_what_archive_columns_says():
         assert tables[table]["columns"] == columns, f"{table}: run `python -m nianbao.archive.columns`"
 
 
+def test_the_builds_bookkeeping_tables_are_hidden_on_the_site():
+    from nianbao.archive.build_state import STATE_TABLES
+
+    tables = json.loads(METADATA.read_text(encoding="utf-8"))["databases"]["nianbao"]["tables"]
+    assert set(STATE_TABLES) == {"build_inputs", "build_state", "build_parts", "build_summaries"}
+    assert all(tables[t]["hidden"] is True and "archive/build_state.py" in tables[t]["description"]
+               for t in STATE_TABLES)
+
+
 def test_docs_schema_carries_the_same_column_reference():
     assert doc_block() in SCHEMA_DOC.read_text(encoding="utf-8"), "run `python -m nianbao.archive.columns`"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sqlite3
 import subprocess
 import sys
@@ -149,7 +150,9 @@ def test_the_demo_prints_what_it_found(demo_run):
     assert [tuple(r) for r in documents] == [("report", "no_tables", 0, 1, 1), ("attachment", "parsed", 1, 0, 1)]
     # So the demo has no report edited after publication (it publishes every report once).
     meta = json.loads((REPO / "datasette-metadata.json").read_text(encoding="utf-8"))
-    edited = conn.execute(meta["databases"]["nianbao"]["queries"]["edited_reports"]["sql"], {"year": ""}).fetchall()
+    sql = meta["databases"]["nianbao"]["queries"]["edited_reports"]["sql"]
+    # Datasette gives every named parameter the request leaves out (:year, :page) the empty string
+    edited = conn.execute(sql, {name: "" for name in re.findall(r"(?<!:):(\w+)", sql)}).fetchall()
     assert edited == []
 
 
