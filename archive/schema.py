@@ -324,7 +324,7 @@ TABLES: dict[str, dict] = {
 }
 
 # Columns the build adds after a table's declared ones (`add_build_columns`), kept out of TABLES so
-# writers that insert the declared columns by position (nianbao/publish/synthetic.py) keep working.
+# a writer inserting the declared columns by position keeps working.
 # captures.error: why a WARC record could not be read (damaged, truncated, digest mismatch), else null.
 BUILD_COLUMNS: dict[str, dict[str, type]] = {
     "captures": {"error": str},

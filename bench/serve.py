@@ -4,7 +4,7 @@ One command:
 
     .venv/bin/python bench/serve.py            # --reports 100000 --runs 20 by default
 
-The archive is synthetic and inserted directly with sqlite3 (nianbao.publish.synthetic: rows that
+The archive is synthetic and inserted directly with sqlite3 (bench/synthetic.py: rows that
 follow docs/schema.md, created by archive.schema, CJK-tokenised FTS by archive.search), because
 parsing 100,000 rendered pages would take far longer than the thing being measured. It is cached
 in data/bench-serve/<n>/ (≈ 0.55 GB per 10,000 reports) and rebuilt with --rebuild. The server

@@ -24,7 +24,8 @@ from nianbao.config import EXIT_NO_SPACE, DataDir, add_data_dir_argument, free_s
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("build", help="rebuild the SQLite archive from the WARCs (or report files)",
+    p = subparsers.add_parser("build",
+                              help="add new WARCs to the SQLite archive (--full: rebuild it; or from report files)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_dir_argument(p)
     p.add_argument("--from-files", nargs="+", metavar="DIR", type=Path,
