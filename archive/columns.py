@@ -129,10 +129,11 @@ TABLES: dict[str, dict[str, str]] = {'reports': {'agency': '机关 agency',
                        'payload_digest': '内容摘要 sha1 payload digest',
                        'role': '角色 WARC role: report (the page) or attachment',
                        'status': '该文件单独解析的结果 what the parser made of this document alone',
-                       'n_cells': '该文件单独解析读到的单元格数 cells the parser read from this document alone (only the '
-                                  "numbers document's are stored)",
+                       'n_cells': '该文件单独解析读到的单元格数 cells the parser read from this document alone '
+                                  "(only the numbers document's are stored)",
                        'numbers': "1 = 数字取自此文件 the version's cells came from this document",
-                       'identity': '1 = 机关、年度、标题取自此文件 agency, year, title and date came from this document'},
+                       'identity': '1 = 机关、年度、标题取自此文件 agency, year, title and date came from this '
+                                   'document'},
  'documents': {'agency': '机关 agency',
                'year': '年度 year',
                'url': '首次见到的网址 first URL seen',
@@ -151,7 +152,8 @@ TABLES: dict[str, dict[str, str]] = {'reports': {'agency': '机关 agency',
                          'rowspan/colspan expansion)',
               'pos_col': '位置 position in the page: table index, grid row, grid column (0-based, after '
                          'rowspan/colspan expansion)'},
- 'appeals': {'procedure': '程序 procedure: review 行政复议, litigation_direct 未经复议直接起诉, litigation_after_review 复议后起诉',
+ 'appeals': {'procedure': '程序 procedure: review 行政复议, litigation_direct 未经复议直接起诉, '
+                          'litigation_after_review 复议后起诉',
              'outcome': '结果 outcome: upheld 维持, corrected 纠正, other 其他, pending 尚未审结, total 总计',
              'value': '数值（件） value (件)',
              'raw': 'cell: 表格单元格的原文 raw text as published'},
@@ -208,8 +210,8 @@ TABLES: dict[str, dict[str, str]] = {'reports': {'agency': '机关 agency',
               'record_type': 'WARC 记录类型 record type',
               'role': '页面角色 role: list, report, attachment, robots, other',
               'junk': '非报告页面类型 junk page class',
-              'error': '无法读取的原因 why the record could not be read (damaged, truncated, digest mismatch); null when '
-                       'read',
+              'error': '无法读取的原因 why the record could not be read (damaged, truncated, digest mismatch); '
+                       'null when read',
               'warc_file': 'WARC 文件 WARC file',
               'warc_offset': '记录偏移 byte offset',
               'payload_digest': '内容摘要 payload digest'},
@@ -453,7 +455,8 @@ def doc_block() -> str:
     """The column reference docs/schema.md carries between DOC_START and DOC_END."""
     lines = [DOC_START, "", "## Column reference", "",
              "Every column of every table and view, as the site's metadata describes it (generated from",
-             "`archive/columns.py` by `python -m nianbao.archive.columns`; tests/archive/test_columns.py checks they agree).", ""]
+             "`archive/columns.py` by `python -m nianbao.archive.columns`; tests/archive/test_columns.py checks "
+             "they agree).", ""]
     for table, columns in descriptions().items():
         lines += [f"### `{table}`", "| column | description |", "|---|---|"]
         lines += [f"| {c} | {_cell(d)} |" for c, d in columns.items()]

@@ -109,7 +109,8 @@ def export(db: sqlite_utils.Database, out: Path, fmt: str = "csv",
         package = {
             "profile": "tabular-data-package" if fmt == "csv" else "data-package",
             "name": "nianbao",
-            "title": "年报 nianbao: 政府信息公开工作年度报告存档 · Chinese government information-disclosure annual reports",
+            "title": "年报 nianbao: 政府信息公开工作年度报告存档 · "
+                     "Chinese government information-disclosure annual reports",
             "description": "Every table cell of the archived reports as one row, the findings of the template's "
                            "consistency rules, coverage by agency and year, and the labels of every key. Columns "
                            "are described in docs/schema.md. Blank cells are empty (blank is not zero).",

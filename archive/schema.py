@@ -471,7 +471,8 @@ select s.name as source, s.agency, s.enabled, s.frozen,
   (select max(finished) from crawl_summaries c where c.source = s.name) as last_crawl,
   (select max(finished) from crawl_summaries c where c.source = s.name and c.complete = 1) as last_complete_crawl,
   (select c.n_errors from crawl_summaries c where c.source = s.name order by finished desc limit 1) as last_errors,
-  (select c.n_report_urls from crawl_summaries c where c.source = s.name order by finished desc limit 1) as last_report_urls,
+  (select c.n_report_urls from crawl_summaries c where c.source = s.name order by finished desc limit 1)
+     as last_report_urls,
   (select count(*) from captures k where k.source = s.name and k.junk is not null) as n_junk_pages,
   (select count(*) from document_versions v where v.source = s.name and v.is_latest = 1
      and v.status in {_REPORTISH}) as n_reports,

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,8 +38,8 @@ def crawl(data: Path, registry: Path, *extra: str) -> tuple[float, subprocess.Co
     """Run one crawl in a child process; returns wall seconds (the child's CPU goes to CPU[0])."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "nianbao.crawler.run", "--data-dir", str(data), "--sources", str(registry),
-                           "--impolite", *extra], capture_output=True, text=True, cwd=REPO)
+    proc = subprocess.run([sys.executable, "-m", "nianbao.crawler.run", "--data-dir", str(data),
+                           "--sources", str(registry), "--impolite", *extra], capture_output=True, text=True, cwd=REPO)
     elapsed = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     CPU[0] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
@@ -83,7 +83,7 @@ def main() -> None:
                 f"new{i}", f"新增单位{i}", 2025, "2026-02-01", f"202602/t20260201_{900000 + i}.html"))
         portal.rebuild()
         portal.clear_log()
-        tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
         second_time, second = crawl(data, registry, "--run-id", "bench-2", "--now", tomorrow)
         log2 = portal.requests()
         detail2 = sum(is_detail(q.path) for q in log2)

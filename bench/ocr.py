@@ -83,7 +83,8 @@ def engines(samples: int = 200) -> None:
     try:
         import pytesseract
     except ImportError:
-        print(f"per cell: tesserocr {tess[1] * 1000:.1f} ms wall ({tess[0] * 1000:.1f} ms CPU); pytesseract not installed")
+        print(f"per cell: tesserocr {tess[1] * 1000:.1f} ms wall ({tess[0] * 1000:.1f} ms CPU); "
+              "pytesseract not installed")
         return
     config = "--psm 7 -c tessedit_char_whitelist=0123456789.-"
     started = time.perf_counter()
@@ -99,7 +100,8 @@ def main() -> None:
     parser.add_argument("--dpi", type=int, nargs="*", default=[150, 200])
     parser.add_argument("--engines", action="store_true", help="also time tesserocr against pytesseract")
     args = parser.parse_args()
-    print(f"load average {os.getloadavg()[0]:.2f}; CPU seconds of one process, OMP_THREAD_LIMIT={os.environ['OMP_THREAD_LIMIT']}")
+    print(f"load average {os.getloadavg()[0]:.2f}; CPU seconds of one process, "
+          f"OMP_THREAD_LIMIT={os.environ['OMP_THREAD_LIMIT']}")
     engine = Engine()
     engine.read(__import__("PIL.Image", fromlist=["Image"]).new("L", (60, 30), 255), "line")  # load models first
     header = f"{'fixture':<18}{'dpi':>5}{'pages':>6}{'render':>8}{'layout':>8}{'ocr':>8}{'s/page':>8}" \

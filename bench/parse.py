@@ -24,8 +24,8 @@ even when other work shares the machine; wall-clock totals and the load average 
 
 Documents (--documents, on by default; --documents-only skips the HTML benchmarks): the committed
 PDF/DOCX/DOC/WPS/OFD/XLSX fixtures (tests/fixtures/{layout,formats,scans}, the fidelity portal's
-files) and any --doc-dir: per file, CPU ms per page of the full parse (and wall ms: DOC/WPS/RTF convert in a LibreOffice child
-process whose CPU this process's clock does not count) (bytes → report: through
+files) and any --doc-dir: per file, CPU ms per page of the full parse (and wall ms: DOC/WPS/RTF convert in a
+LibreOffice child process whose CPU this process's clock does not count) (bytes → report: through
 parsers.document.parse_document when present — the one door, which converts DOC/WPS/OFD/XLSX —
 else parsers.attachments + parse_report) and, for PDFs, the ratio to pdfplumber's
 `page.extract_tables()` alone on every page of the same file (both open the file; medians of
@@ -54,8 +54,8 @@ import tempfile
 import time
 import tracemalloc
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -220,11 +220,14 @@ def bench_corpus(count: int, seed: int) -> None:
     pandas_wall = time.perf_counter() - wall
 
     print(f"  parse_report    : {ours_total:7.2f} CPU s, {count / ours_total:5.0f} reports/s "
-          f"(wall {ours_wall:.2f} s, {count / ours_wall:.0f}/s), median {statistics.median(per_page) * 1000:.2f} ms/page, "
+          f"(wall {ours_wall:.2f} s, {count / ours_wall:.0f}/s), "
+          f"median {statistics.median(per_page) * 1000:.2f} ms/page, "
           f"statuses {statuses}")
     print(f"  pandas.read_html: {pandas_total:7.2f} CPU s, {count / pandas_total:5.0f} pages/s "
-          f"(wall {pandas_wall:.2f} s, {count / pandas_wall:.0f}/s), median {statistics.median(pandas_per_page) * 1000:.2f} ms/page")
-    print(f"  ratio pandas/parse (median page): {statistics.median(pandas_per_page) / statistics.median(per_page):.2f}; "
+          f"(wall {pandas_wall:.2f} s, {count / pandas_wall:.0f}/s), "
+          f"median {statistics.median(pandas_per_page) * 1000:.2f} ms/page")
+    print("  ratio pandas/parse (median page): "
+          f"{statistics.median(pandas_per_page) / statistics.median(per_page):.2f}; "
           f"(total): {pandas_total / ours_total:.2f}")
     sample = pages[: min(50, len(pages))]
     peaks = [peak_kib(parse_report, page) for page in sample]
@@ -320,11 +323,11 @@ def bench_documents(repeat: int, dirs: list[Path]) -> None:
         pages = page_count(data, kind)
         if kind == "pdf":
             pdfplumber_tables(data)
-            ours, floor = timed_in_turn([lambda d: parse(d, path.name), pdfplumber_tables], data, repeat)
+            ours, floor = timed_in_turn([lambda d, name=path.name: parse(d, name), pdfplumber_tables], data, repeat)
             ratios.append(ours / floor)
             extra = f"{floor / pages * 1000:15.1f} {ours / floor:6.2f}"
         else:
-            ours = timed_in_turn([lambda d: parse(d, path.name)], data, repeat)[0]
+            ours = timed_in_turn([lambda d, name=path.name: parse(d, name)], data, repeat)[0]
             extra = f"{'':>15} {'':>6}"
         by_kind.setdefault(kind, []).append(ours / pages)
         print(f"{str(path.relative_to(REPO))[-34:]:34} {kind:>5} {pages:5d} {str(status):>12} "

@@ -40,7 +40,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -214,7 +214,7 @@ def main() -> int:
     (work / "logs").mkdir(exist_ok=True)
     data = work / "data"
     env = {**os.environ, "NIANBAO_DOWNLOAD_TIMEOUT": str(args.timeout), "NIANBAO_RETRY_AFTER_MAX": "10"}
-    night0 = datetime.now(timezone.utc)
+    night0 = datetime.now(UTC)
     results: list[Cycle] = []
     faulted: dict[str, str] = {}  # report url -> fault label (every fault ever injected)
     with FixturePortal(work / "site", big_site(args.reports, PER_PAGE)) as portal:

@@ -29,9 +29,9 @@ from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 
-from nianbao.parsers.junk import suspect_page
 from nianbao.crawler.state import CrawlState, iso, utcnow
 from nianbao.crawler.warc import OPEN_SUFFIX
+from nianbao.parsers.junk import suspect_page
 
 log = logging.getLogger(__name__)
 TABLE = "warc_files"
@@ -148,7 +148,8 @@ def reconcile(state: CrawlState, warc_dir: str | Path, source: str) -> int:
                     if rec.rec_headers.get_header("WARC-Nianbao-Source") not in (None, source):
                         other_source = True
                         break  # another source whose name ends like this one's
-                    if rec.rec_type == "metadata" and rec.rec_headers.get_header("WARC-Nianbao-Kind") == "crawl-summary":
+                    kind = rec.rec_headers.get_header("WARC-Nianbao-Kind")
+                    if rec.rec_type == "metadata" and kind == "crawl-summary":
                         summary = True
                     elif rec.rec_type == "response":
                         if _apply(state, source, rec):

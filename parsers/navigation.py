@@ -16,7 +16,8 @@ from functools import lru_cache
 from nianbao.parsers.labels import norm
 
 # "当前位置：" and its variants open a breadcrumb whatever follows
-_POSITION_RE = re.compile(r"(?:当前|现在|所在|您的|您现在的|您当前的|你的|你现在的)(?:的)?位置|当前页面|当前栏目|位置[:：]")
+_POSITION_RE = re.compile(r"(?:当前|现在|所在|您的|您现在的|您当前的|你的|你现在的)(?:的)?位置"
+                          r"|当前页面|当前栏目|位置[:：]")
 # separators between breadcrumb segments (">" may come doubled, full-width or as an arrow)
 _CRUMB_SEP_RE = re.compile(r"\s*(?:>{1,2}|»|›|＞{1,2}|→|〉|-{0,2}>)\s*")
 _SLASH_SEP_RE = re.compile(r"\s*[/\\｜|]\s*")  # also a separator when no digits sit around it (not a date)

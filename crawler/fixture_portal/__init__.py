@@ -65,14 +65,14 @@ class FixturePortal:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.server.port}"
 
-    def start(self) -> "FixturePortal":
+    def start(self) -> FixturePortal:
         self.server.start()
         return self
 
     def stop(self) -> None:
         self.server.stop()
 
-    def __enter__(self) -> "FixturePortal":
+    def __enter__(self) -> FixturePortal:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import re
 import socket
 import struct
 import threading
-import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 
@@ -72,7 +73,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:  # noqa: N802
-        srv: "FixtureServer" = self.server.fixture  # type: ignore[attr-defined]
+        srv: FixtureServer = self.server.fixture  # type: ignore[attr-defined]
         path = unquote(urlsplit(self.path).path)
         self._nb_path, self._nb_method, self._nb_form = path, "GET", None
         if path in srv.search_paths and srv.search is not None:  # the search service answers GETs too
@@ -83,7 +84,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve(srv, path)
 
     def do_POST(self) -> None:  # noqa: N802
-        srv: "FixtureServer" = self.server.fixture  # type: ignore[attr-defined]
+        srv: FixtureServer = self.server.fixture  # type: ignore[attr-defined]
         path = unquote(urlsplit(self.path).path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length).decode("utf-8", "replace") if length else ""
@@ -94,7 +95,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._search(srv, path, form)
 
-    def _search(self, srv: "FixtureServer", path: str, form: dict[str, str]) -> int:
+    def _search(self, srv: FixtureServer, path: str, form: dict[str, str]) -> int:
         with srv.lock:
             failing = srv.failures.get(path)
             if failing and failing[0] > 0:
@@ -107,7 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, headers: dict[str, str], body: bytes = b"") -> int:
         # Log before answering, so a client that has its answer always finds it in the log.
-        srv: "FixtureServer" = self.server.fixture  # type: ignore[attr-defined]
+        srv: FixtureServer = self.server.fixture  # type: ignore[attr-defined]
         conditional = bool(self.headers.get("If-None-Match") or self.headers.get("If-Modified-Since"))
         with srv.lock:
             srv.log.append(LoggedRequest(getattr(self, "_nb_method", "GET"), self._nb_path, status, conditional,
@@ -123,7 +124,7 @@ class _Handler(BaseHTTPRequestHandler):
         return status
 
     def _log(self, status: int) -> None:
-        srv: "FixtureServer" = self.server.fixture  # type: ignore[attr-defined]
+        srv: FixtureServer = self.server.fixture  # type: ignore[attr-defined]
         conditional = bool(self.headers.get("If-None-Match") or self.headers.get("If-Modified-Since"))
         with srv.lock:
             srv.log.append(LoggedRequest(getattr(self, "_nb_method", "GET"), self._nb_path, status, conditional,
@@ -141,7 +142,7 @@ class _Handler(BaseHTTPRequestHandler):
             pass
         self.connection.close()
 
-    def _stream(self, fault: "Fault") -> int:
+    def _stream(self, fault: Fault) -> int:
         """`huge` and `drip`: a 200 whose body is written bit by bit until done or the client leaves."""
         self._log(200)
         size = fault.size if fault.mode == "huge" else min(fault.size, 4096)
@@ -164,7 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         return 200
 
-    def _fault(self, srv: "FixtureServer", path: str) -> int | None:
+    def _fault(self, srv: FixtureServer, path: str) -> int | None:
         trap = TRAP_PAGE.match(path)
         if trap:
             with srv.lock:
@@ -174,7 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
                 n = int(trap.group(2))
                 return self._send(200, {"Content-Type": "text/html; charset=utf-8"},
                                   f'<html><body><ul></ul><a href="./index_trap{n + 1}.html">下一页</a></body></html>'
-                                  .encode("utf-8"))
+                                  .encode())
         with srv.lock:
             looped = path.endswith("_loop") and path[:-5] in srv.faults and srv.faults[path[:-5]].mode == "loop"
             fault = srv.faults.get(path[:-5] if looped else path)
@@ -203,7 +204,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send(fault.status, headers,
                           f"<html><body><h1>{fault.status}</h1></body></html>".encode())
 
-    def _serve(self, srv: "FixtureServer", path: str) -> int:
+    def _serve(self, srv: FixtureServer, path: str) -> int:
         self._nb_mode = None
         answered = self._fault(srv, path)
         if answered is not None:
@@ -300,7 +301,7 @@ class FixtureServer:
     def port(self) -> int:
         return self.httpd.server_address[1]
 
-    def start(self) -> "FixtureServer":
+    def start(self) -> FixtureServer:
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="fixture-portal", daemon=True)
         self.thread.start()
         return self

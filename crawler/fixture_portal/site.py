@@ -23,10 +23,9 @@ import io
 import json
 import random
 import zipfile
-from datetime import datetime, timezone
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from nianbao.crawler.fixture_portal.pdf import make_pdf
 from nianbao.parsers.render import random_report, render_report
@@ -109,7 +108,8 @@ class FileMeta:
 
 def _chrome(title: str, body: str, encoding: str) -> str:
     charset = "gbk" if encoding.lower() in ("gbk", "gb2312", "gb18030") else "utf-8"
-    return (f'<!DOCTYPE html>\n<html>\n<head>\n<meta http-equiv="Content-Type" content="text/html; charset={charset}">\n'
+    return ('<!DOCTYPE html>\n<html>\n<head>\n'
+            f'<meta http-equiv="Content-Type" content="text/html; charset={charset}">\n'
             f"<title>{html.escape(title)}</title>\n</head>\n<body>\n"
             '<div class="header"><a href="/">首页</a> | <a href="/other/">其他栏目</a></div>\n'
             f"{body}\n"
@@ -154,7 +154,7 @@ def make_docx(report: Report) -> bytes:
         for c, value in enumerate(row):
             t.cell(r, c).text = value
     doc.add_paragraph("三、收到和处理政府信息公开申请情况")
-    fixed = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    fixed = datetime(2024, 1, 1, tzinfo=UTC)
     doc.core_properties.created = doc.core_properties.modified = fixed
     buf = io.BytesIO()
     doc.save(buf)
@@ -283,7 +283,8 @@ class SiteBuilder:
             "                displayNum: 2\n            },\n            callToPage: function(p) {\n"
             '                $("html,body").animate({scrollTop: $(".content_bg_02").offset().top}, 800);\n'
             "            }\n        });\n    });\n</script>")
-        self._html(portal, portal.column + "index.html", _chrome("政府信息公开年报", body, portal.encoding), listing=True)
+        self._html(portal, portal.column + "index.html", _chrome("政府信息公开年报", body, portal.encoding),
+                   listing=True)
 
     def _pages(self, portal: Portal, base: str, items: list[tuple[str, str, str]], static_pagination: bool) -> None:
         per = max(1, portal.per_page)
@@ -295,8 +296,8 @@ class SiteBuilder:
                 rows = "".join(
                     f'<dl><dd class="trt-col-sm-24"><a href="./{h}" target="_blank" title="{html.escape(t)}">'
                     f"{html.escape(t[:18])}…</a></dd><dd class=\"trt-col-4\">{d}</dd></dl>" for h, t, d in chunk)
-                pager = ('<div class="page"><script>var countPage = %d//共多少页\n'
-                         'createPageHTML(countPage, %d, "index", "html");</script></div>' % (count, n))
+                pager = (f'<div class="page"><script>var countPage = {count}//共多少页\n'
+                         f'createPageHTML(countPage, {n}, "index", "html");</script></div>')
             else:
                 rows = "<ul class=\"list\">" + "".join(
                     f'<li><a href="{h if "://" in h or h.startswith("../") else "./" + h}">{html.escape(t)}</a>'
@@ -359,7 +360,8 @@ def default_site() -> Site:
                    title="甲区文物局2021年政府信息公开工作度报告"),
             Report("s2020", "甲区卫生健康委员会", 2020, "2021-01-28", "202101/t20210128_1201.html", kind="challenge"),
             Report("s2019", "甲区民政局", 2019, "2020-01-31", "202001/t20200131_1001.html", kind="missing"),
-            Report("s2018", "甲区财政局", 2018, "2019-01-30", "201901/t20190130_0901.html", listed_slug="old/t20190130_0901.html"),
+            Report("s2018", "甲区财政局", 2018, "2019-01-30", "201901/t20190130_0901.html",
+                   listed_slug="old/t20190130_0901.html"),
             Report("sprivate", "甲区内部科室", 2023, "2024-01-10", "private/t20240110_0001.html"),
         ],
         extras=[

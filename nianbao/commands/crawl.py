@@ -26,10 +26,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from nianbao.archive.build import remove_partial
     from nianbao.crawler.run import to_argv
     from nianbao.runlock import RunLocked, run_lock
-
-    from nianbao.archive.build import remove_partial
 
     data = DataDir.resolve(args.data_dir).ensure()
     args.data_dir = str(data.root)
@@ -54,9 +53,8 @@ def record_registry(data: DataDir, sources: str | None, names: list[str] | tuple
     """Store the registry entries this crawl fetches in <data>/registry.yaml (archive.sources.record_crawled):
     the named sources, else every enabled, unfrozen one of the registry, plus ad-hoc --start-url
     columns. A registry the crawler will refuse records nothing (the crawl says why)."""
-    from nianbao.registry import RegistryError, adhoc_source, load_sources
-
     from nianbao.archive.sources import record_crawled
+    from nianbao.registry import RegistryError, adhoc_source, load_sources
 
     try:
         if start_urls:

@@ -20,7 +20,6 @@ import sys
 import time
 import urllib.request
 from datetime import date
-from pathlib import Path
 
 from nianbao.commands.nightly import _date
 from nianbao.config import DATA_ENV, DataDir
@@ -93,8 +92,8 @@ def run(args: argparse.Namespace) -> int:
                                    capture_output=True, text=True)
             done()
             if crawl.returncode != 0:
-                print(f"nianbao demo: the crawl failed (exit {crawl.returncode}):\n{crawl.stdout}{crawl.stderr[-3000:]}",
-                      file=sys.stderr)
+                print(f"nianbao demo: the crawl failed (exit {crawl.returncode}):\n"
+                      f"{crawl.stdout}{crawl.stderr[-3000:]}", file=sys.stderr)
                 return 1
             done = step("building the archive from the WARCs")
             warcs = sorted(data.warcs.glob("*.warc.gz"))

@@ -64,14 +64,16 @@ def _summary(reports: list[dict[str, Any]]) -> None:
 
     console = Console()
     table = Table(title="nianbao parse", show_lines=False)
-    for column in ("source", "format", "status", "edition", "year", "agency", "published", "cells", "checks failed", "warnings"):
+    for column in ("source", "format", "status", "edition", "year", "agency", "published", "cells", "checks failed",
+                   "warnings"):
         table.add_column(column, overflow="fold")
     for report in reports:
         cells = [c for key in ("active", "requests", "appeals") for c in report[key]]
         read = sum(1 for c in cells if c.get("position") is not None)
         failed = [c for c in report["checks"] if not c["ok"]]
         table.add_row(
-            Path(report["source"]).name or report["source"], report.get("format") or "—", report["status"], str(report["edition"] or "—"), str(report["year"] or "—"),
+            Path(report["source"]).name or report["source"], report.get("format") or "—", report["status"],
+            str(report["edition"] or "—"), str(report["year"] or "—"),
             report["agency"] or "—", report["published"] or "—", f"{read}/{len(cells)}",
             f"{len(failed)}/{len(report['checks'])}", str(len(report["warnings"])),
         )

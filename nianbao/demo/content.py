@@ -158,9 +158,11 @@ def summarise(report: dict[str, Any]) -> None:
         return sum(c["value"] or 0 for (row, col), c in grid.items() if col == "total" and row.startswith(prefix))
 
     appeals = {(c["procedure"], c["outcome"]): c["value"] or 0 for c in report.get("appeals", [])}
+    litigation = sum(v for (p, o), v in appeals.items() if o == "total" and p.startswith("litigation"))
     sentence = (f"本年度共收到政府信息公开申请{total('new_received')}件，其中予以公开{total('granted')}件，"
-                f"不予公开{total('denied_')}件；因政府信息公开引起的行政复议案件{appeals.get(('review', 'total'), 0)}件、"
-                f"行政诉讼案件{sum(v for (p, o), v in appeals.items() if o == 'total' and p.startswith('litigation'))}件。")
+                f"不予公开{total('denied_')}件；"
+                f"因政府信息公开引起的行政复议案件{appeals.get(('review', 'total'), 0)}件、"
+                f"行政诉讼案件{litigation}件。")
     for section in report.get("sections", []):
         if section.get("number") == 1:
             section["text"] = sentence + ("\n" + section["text"] if section.get("text") else "")

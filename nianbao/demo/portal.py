@@ -12,9 +12,10 @@ import html
 import io
 import re
 import zipfile
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from nianbao.crawler.fixture_portal import Extra, FixturePortal, Portal, Report, Site
 from nianbao.crawler.fixture_portal.site import CHALLENGE_PAGE, FileMeta, SiteBuilder
@@ -28,9 +29,11 @@ def _page(site_name: str, title: str, body: str, encoding: str) -> str:
     charset = "gbk" if encoding.lower() in ("gbk", "gb2312", "gb18030") else "utf-8"
     return (f'<!DOCTYPE html>\n<html>\n<head>\n<meta http-equiv="Content-Type" content="text/html; '
             f'charset={charset}">\n<title>{html.escape(title)}_{html.escape(site_name)}</title>\n</head>\n<body>\n'
-            f'<div class="header"><a href="/">{html.escape(site_name)}</a> &gt; 政府信息公开 &gt; 政府信息公开年报</div>\n'
+            f'<div class="header"><a href="/">{html.escape(site_name)}</a> &gt; 政府信息公开 &gt; '
+            '政府信息公开年报</div>\n'
             f"{body}\n"
-            f'<div class="footer">主办单位：{html.escape(site_name)}办公室（演示站点，内容为虚构）</div>\n</body>\n</html>\n')
+            f'<div class="footer">主办单位：{html.escape(site_name)}办公室（演示站点，内容为虚构）</div>\n'
+            '</body>\n</html>\n')
 
 
 def _article(report: DemoReport) -> str:
@@ -100,7 +103,7 @@ def article_docx(article_html: str, *, closing: str | None = None,
         document.add_paragraph(closing)
     if finish is not None:
         finish(document)
-    fixed = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    fixed = datetime(2025, 1, 1, tzinfo=UTC)
     document.core_properties.created = document.core_properties.modified = fixed
     buf = io.BytesIO()
     document.save(buf)

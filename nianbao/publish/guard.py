@@ -116,7 +116,7 @@ class Gate:
         self.waiting = 0
         self._slots: asyncio.Semaphore | None = None
 
-    async def acquire(self) -> "Slot":
+    async def acquire(self) -> Slot:
         """A slot, after waiting in the queue if all are taken; Busy if the queue is full or the wait
         runs out."""
         if self._slots is None:  # created on the serving loop
@@ -126,7 +126,7 @@ class Gate:
         self.waiting += 1
         try:
             await asyncio.wait_for(self._slots.acquire(), self.wait_s)
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             raise Busy(f"no {self.name} slot within {self.wait_s:g} s") from None
         finally:
             self.waiting -= 1

@@ -41,10 +41,8 @@ from markupsafe import Markup
 from nianbao.publish import errors
 from nianbao.publish.card import load_card
 from nianbao.publish.fresh import DEFAULT_CHECK_SECONDS, Freshness, inspect_for
-from nianbao.publish.search import search as search_sections
 from nianbao.publish.guard import Guard
 from nianbao.publish.limits import Limits, guard_connection
-
 from nianbao.publish.original import (
     CaptureLocation,
     capture_id_problem,
@@ -55,6 +53,7 @@ from nianbao.publish.original import (
     resolve_body,
 )
 from nianbao.publish.robots import robots_txt
+from nianbao.publish.search import search as search_sections
 from nianbao.publish.warc import OriginalNotFound
 
 PLUGIN = "nianbao"
@@ -88,8 +87,8 @@ def _database(datasette):
     name = _config(datasette).get("database") or "nianbao"
     try:
         return datasette.get_database(name)
-    except KeyError:
-        raise NotFound(f"database {name!r} is not being served")
+    except KeyError as err:
+        raise NotFound(f"database {name!r} is not being served") from err
 
 
 async def _location(datasette, request) -> CaptureLocation:
@@ -149,7 +148,7 @@ async def original_unknown(request) -> Response:
                    "/-/original/ID/raw, where ID is a capture id (16 hexadecimal digits)")
 
 
-GUARDS: "weakref.WeakKeyDictionary[Any, Guard]" = weakref.WeakKeyDictionary()
+GUARDS: weakref.WeakKeyDictionary[Any, Guard] = weakref.WeakKeyDictionary()
 
 
 async def limits_json(datasette) -> Response:
@@ -283,8 +282,8 @@ async def search_page(datasette, request) -> Response:
     try:
         before = int(request.args["before"]) if request.args.get("before") else None
         year = int(request.args["year"]) if request.args.get("year") else None
-    except ValueError:
-        raise BadRequest("before and year are whole numbers")
+    except ValueError as err:
+        raise BadRequest("before and year are whole numbers") from err
     db = _database(datasette)
     results = await db.execute_fn(lambda conn: search_sections(conn, query, before=before, year=year))
     body = await datasette.render_template(
@@ -292,7 +291,7 @@ async def search_page(datasette, request) -> Response:
     return Response.html(body)
 
 
-FRESH: "weakref.WeakKeyDictionary[Any, Freshness]" = weakref.WeakKeyDictionary()
+FRESH: weakref.WeakKeyDictionary[Any, Freshness] = weakref.WeakKeyDictionary()
 
 
 async def fresh_json(datasette) -> Response:

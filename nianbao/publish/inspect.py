@@ -38,7 +38,7 @@ def view_counts(db_path: Path, seconds_each: float = 600.0, seconds_all: float |
         counts: dict[str, int] = {}
         for view in views:
             deadline = min(time.monotonic() + seconds_each, end_all)
-            conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+            conn.set_progress_handler(lambda deadline=deadline: int(time.monotonic() > deadline), 10_000)
             try:
                 counts[view] = conn.execute(f"select count(*) from [{view}]").fetchone()[0]
             except sqlite3.OperationalError:  # interrupted

@@ -48,7 +48,7 @@ class Limits:
     stream_wait_s: float = 10.0
 
     @classmethod
-    def from_config(cls, config: dict[str, Any] | None) -> "Limits":
+    def from_config(cls, config: dict[str, Any] | None) -> Limits:
         """Defaults overridden by `plugins.nianbao.limits` (unknown keys are an error, not ignored)."""
         overrides = dict(config or {})
         known = {f.name: f.type for f in fields(cls)}

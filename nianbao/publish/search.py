@@ -18,7 +18,6 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from nianbao.archive.search import cjk_query, query_terms
-
 from nianbao.publish.snippet import highlight
 
 PAGE_SIZE = 20

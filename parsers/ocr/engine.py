@@ -2,8 +2,9 @@
 
 Why tesserocr and not pytesseract: pytesseract starts a `tesseract` process per call (model load
 each time: 98-225 ms a digit cell measured, against 2.4-4.7 ms here); a page has 100-300 cells,
-so only an in-process API reused across cells meets 10 s/page (bench/ocr.py --engines measures both). OMP_THREAD_LIMIT=1 before
-tesseract loads: its OpenMP threads only add contention on a shared box, and the target is per core.
+so only an in-process API reused across cells meets 10 s/page (bench/ocr.py --engines measures both).
+OMP_THREAD_LIMIT=1 before tesseract loads: its OpenMP threads only add contention on a shared box, and the
+target is per core.
 
 `calls` counts recognitions, so a test can assert that a cached rebuild makes none.
 """

@@ -15,7 +15,7 @@ URL_A = "https://www.example.gov.cn/gknb/202301/t20230115_1.html"
 URL_B = "https://www.example.gov.cn/gknb/202401/t20240117_2.html"
 URL_JUNK = "https://www.example.gov.cn/gknb/202401/t20240118_3.html"
 CHALLENGE = ("<html><head><title>安全验证</title></head><body><script>document.cookie='__jsl_clearance=1'"
-             "</script></body></html>").encode("utf-8")
+             "</script></body></html>").encode()
 
 
 def write_warcs(folder: Path) -> None:
@@ -149,5 +149,6 @@ def test_lookup_labels_explain_keys(built):
     assert built["edition_active_rows"].get(("2019", "normative_documents"))["label"] == "规范性文件"
     fees = next(built.query("select value from active_disclosure where measure = 'amount_10k_yuan' limit 1"))
     assert fees["value"] == 1.25
-    issued = next(built.query("select value, typeof(value) t, reading from active_disclosure where measure = 'issued' limit 1"))
+    issued = next(built.query("select value, typeof(value) t, reading from active_disclosure "
+                              "where measure = 'issued' limit 1"))
     assert issued == {"value": 0, "t": "integer", "reading": "dash as 0"}

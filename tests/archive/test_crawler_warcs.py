@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import time
-from pathlib import Path
 
 import pytest
 import sqlite_utils

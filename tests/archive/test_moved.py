@@ -39,7 +39,7 @@ def write_warcs(folder: Path) -> None:
                       moved=[], withdrawn=[], unlisted=[]), date=RUN1)
     w.close()
     w = Warc(folder / "nianbao-run2-movesrc.warc.gz")
-    for old, new in ((OLD_SAME, NEW_SAME), (OLD_EDITED, NEW_EDITED)):
+    for old in (OLD_SAME, OLD_EDITED):
         w.response(old, b"", source="movesrc", status="301 Moved Permanently", date="2026-02-10T01:00:00Z")
     w.response(NEW_SAME, body(canonical(AGENCY, 2022)), source="movesrc", date="2026-02-10T01:00:01Z")
     w.response(NEW_EDITED, body(canonical(AGENCY, 2021, received=8)), source="movesrc",

@@ -143,8 +143,8 @@ def test_a_rule_broken_by_a_low_confidence_cell_is_a_possible_ocr_error(built, t
     (key,) = [k for (k,) in conn.execute("select key from ocr where key like 'ocr:%:pdf:%'")]
     conn.close()
     value = cache.get(key)
-    td = re.compile(r'<td([^>]*) data-ocr-confidence="[0-9.]+"( data-page="\d+" data-box="%d,%d,%d,%d")[^>]*>32</td>'
-                    % (x0, y0, x1, y1))
+    td = re.compile(r'<td([^>]*) data-ocr-confidence="[0-9.]+"'
+                    rf'( data-page="\d+" data-box="{x0},{y0},{x1},{y1}")[^>]*>32</td>')
     value["html"], n = td.subn(r'<td\1 data-ocr-confidence="0.410"\2 data-ocr-raw="35" data-low-confidence="1">35</td>',
                                value["html"])
     assert n == 1

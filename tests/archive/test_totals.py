@@ -31,8 +31,10 @@ select
   sum(case when r.row_key = 'other' or r.row_key like 'other\_%' escape '\' then r.value end) as other_handling,
   max(case when r.row_key = 'total' then r.value end) as total,
   max(case when r.row_key = 'carried_forward' then r.value end) as carried_forward,
-  (select a.value from appeals a where a.version_id = v.id and a.procedure = 'review' and a.outcome = 'total') as review_total,
-  (select sum(a.value) from appeals a where a.version_id = v.id and a.procedure like 'litigation%' and a.outcome = 'total') as litigation_total,
+  (select a.value from appeals a where a.version_id = v.id and a.procedure = 'review' and a.outcome = 'total')
+    as review_total,
+  (select sum(a.value) from appeals a
+    where a.version_id = v.id and a.procedure like 'litigation%' and a.outcome = 'total') as litigation_total,
   v.n_rule_failures, v.parser_version, v.capture_id, ag.level
 from document_versions v
 join documents d on d.id = v.document_id

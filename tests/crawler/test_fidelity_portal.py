@@ -10,8 +10,8 @@ import urllib.request
 
 import pytest
 
-from tests.crawler.fidelity_portal import COLUMNS, CRUMBS, FidelityPortal, load
 from nianbao.parsers.keys import result_rows
+from tests.crawler.fidelity_portal import COLUMNS, CRUMBS, FidelityPortal, load
 
 APPLICANTS = ("natural_person", "commercial_enterprise", "research_institution", "social_welfare_org",
               "legal_service_org", "other_org")

@@ -19,8 +19,8 @@ from tests.crawler.helpers import REPO, records, run_crawl, summaries
 
 
 def start_crawl(data, registry) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "nianbao.crawler.run", "--data-dir", str(data), "--sources", str(registry),
-                             "--impolite", "--run-id", "part1"], cwd=REPO,
+    return subprocess.Popen([sys.executable, "-m", "nianbao.crawler.run", "--data-dir", str(data),
+                             "--sources", str(registry), "--impolite", "--run-id", "part1"], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

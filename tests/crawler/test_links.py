@@ -40,7 +40,8 @@ def test_real_trs_list_page(shared_dir):
     html = (shared_dir / "real" / "pingtan_list_index.html").read_bytes()
     page = parse_list_page(html, PINGTAN, column_prefix(PINGTAN))
     assert len(page.reports) == 10
-    assert page.reports[0] == (PINGTAN + "202603/t20260313_105587.htm", "平潭综合实验区2025年度政府信息公开工作年度报告")
+    assert page.reports[0] == (PINGTAN + "202603/t20260313_105587.htm",
+                               "平潭综合实验区2025年度政府信息公开工作年度报告")
     assert page.reports[1] == (PINGTAN + "202503/t20250310_97791.htm", "平潭综合实验区2024年度政府信息公开工作年度报告")
     years = sorted(report_year(t) for _, t in page.reports)
     assert years == list(range(2016, 2026))
@@ -107,10 +108,11 @@ def test_hanweb_records_inside_a_script():
       <record><![CDATA[<li><a href="/art/2024/1/31/art_2686_100.html" title="国家文物局2023年政府信息公开工作年度报告">国家文物局2023年…</a><span>2024-01-31</span></li>]]></record>
       <record><![CDATA[<li><a href="/art/2020/1/20/art_2686_90.html" target="_blank">国家文物局2019年政府信息公开工作度报告</a></li>]]></record>
       <record><![CDATA[<li><a href="/art/2024/2/1/art_2686_101.html">《国家文物局2023年政府信息公开工作年度报告》解读</a></li>]]></record>
-      </recordset></datastore></script></div></body></html>"""
+      </recordset></datastore></script></div></body></html>"""  # noqa: E501 (a Hanweb list page as served: data)
     page = parse_list_page(html, base + "index.html", base)
-    assert page.reports == [("http://www.ncha.gov.cn/art/2024/1/31/art_2686_100.html", "国家文物局2023年政府信息公开工作年度报告"),
-                            ("http://www.ncha.gov.cn/art/2020/1/20/art_2686_90.html", "国家文物局2019年政府信息公开工作度报告")]
+    assert page.reports == [
+        ("http://www.ncha.gov.cn/art/2024/1/31/art_2686_100.html", "国家文物局2023年政府信息公开工作年度报告"),
+        ("http://www.ncha.gov.cn/art/2020/1/20/art_2686_90.html", "国家文物局2019年政府信息公开工作度报告")]
 
 
 def test_base_href_is_honoured():

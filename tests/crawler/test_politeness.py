@@ -78,7 +78,7 @@ def test_frozen_and_disabled_sources_are_skipped_unless_named(tmp_path):
 
 def test_trs_probes_pages_behind_a_record_count():
     spider = TrsSpider(start_url="https://www.pingtan.gov.cn/zwgk/zfxxgk/zfxxgknb/")
-    body = "<script>var x = {pagebar: {prepage: 10, recordCount: '20'}};</script>".encode()
+    body = b"<script>var x = {pagebar: {prepage: 10, recordCount: '20'}};</script>"
     response = HtmlResponse("https://www.pingtan.gov.cn/zwgk/zfxxgk/zfxxgknb/", body=body, encoding="utf-8",
                             request=Request("https://www.pingtan.gov.cn/zwgk/zfxxgk/zfxxgknb/", meta={"sub_depth": 0}))
     assert spider.probe_list_pages(response, []) == ["https://www.pingtan.gov.cn/zwgk/zfxxgk/zfxxgknb/index_1.html"]

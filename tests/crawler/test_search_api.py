@@ -8,7 +8,7 @@ import json
 import sqlite3
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import lxml.html
 import pytest
@@ -81,7 +81,8 @@ def test_reads_the_services_answers():
     fj = json.dumps({"data": [
         {"doctitle": "平潭综合实验区2019年度政府信息公开工作年度报告", "docpuburl": "https://www.pingtan.gov.cn/zwgk/"
          "zfxxgk/zfxxgknb/202001/t20200120_80576.htm", "docreltime": "2020-01-20 10:12:00"},
-        {"doctitle": "<em>平潭</em>2018年报", "chnldocurl": "./201901/t20190110_80529.htm", "docreltime": 1547078400000},
+        {"doctitle": "<em>平潭</em>2018年报", "chnldocurl": "./201901/t20190110_80529.htm",
+         "docreltime": 1547078400000},
         {"doctitle": "no url"}], "pageCount": 2}, ensure_ascii=False)
     page = parse_search_page(fj.encode(), PINGTAN)
     assert page.items == [
@@ -98,7 +99,7 @@ def test_reads_the_services_answers():
     assert page.items == [("http://x.gov.cn/nb/202401/t20240107_1.htm", "某局2023年度政府信息公开工作年度报告",
                            "2024-01-07")]
     assert page.total == 2
-    for junk in (b"<html><body>500</body></html>", b"", b"{not json", b'{"error": "x"}', "[1, 2]".encode()[:0]):
+    for junk in (b"<html><body>500</body></html>", b"", b"{not json", b'{"error": "x"}', b"[1, 2]"[:0]):
         assert parse_search_page(junk, PINGTAN) is None
     assert parse_search_page(b'{"data": [], "pageCount": 0}', PINGTAN).items == []
 
@@ -132,7 +133,7 @@ def test_pingtan_list_page_starts_the_api_and_skips_index_probes(shared_dir):
     spider.max_list_pages = 100
     spider.crawl_db = _NullState()
     spider.policy = type("P", (), {"is_due": staticmethod(lambda row, now, target=None: True)})()
-    spider.now, spider.run_id = datetime(2026, 1, 1, tzinfo=timezone.utc), "20260101T000000Z"
+    spider.now, spider.run_id = datetime(2026, 1, 1, tzinfo=UTC), "20260101T000000Z"
     body = (shared_dir / "real" / "pingtan_list_index.html").read_bytes()
     response = HtmlResponse(PINGTAN, body=body, encoding="utf-8",
                             request=Request(PINGTAN, meta={"sub_depth": 0, "nianbao_role": "list"}))

@@ -4,16 +4,16 @@ attachments → HTML, the fixture PDF writer, WARC naming."""
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import docx
 import pytest
 
 from nianbao.crawler.fixture_portal.pdf import make_pdf
-from nianbao.parsers.junk import classify_junk
 from nianbao.crawler.registry import DEFAULT_REGISTRY, RegistryError, adhoc_source, load_sources
 from nianbao.crawler.state import CrawlState, Policy, iso
 from nianbao.parsers.attachments import attachment_to_html
+from nianbao.parsers.junk import classify_junk
 
 
 # -- junk ---------------------------------------------------------------------------------------
@@ -26,7 +26,8 @@ def test_real_report_pages_are_not_junk(shared_dir):
     ("<html><head><title>安全验证</title></head><body><script>document.cookie='__jsl_clearance=1';"
      "location.href=location.href</script></body></html>", "challenge_page"),
     ("<html><body><noscript>Please enable JavaScript to continue</noscript></body></html>", "challenge_page"),
-    ("<html><head><title>404</title></head><body><h1>抱歉，您访问的页面不存在！</h1><a href='/'>返回首页</a></body></html>",
+    ("<html><head><title>404</title></head><body><h1>抱歉，您访问的页面不存在！</h1>"
+     "<a href='/'>返回首页</a></body></html>",
      "not_found_page"),
     ("<html><head><title>页面不存在</title></head><body>x</body></html>", "not_found_page"),
     ("<html><head><title>统一身份认证</title></head><body><form>用户名<input name=u>密码"
@@ -58,7 +59,8 @@ def test_bundled_registry_has_the_real_columns_unverified():
 
 def test_registry_rejects_robots_override_without_reason(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("sources:\n- name: x\n  start_urls: ['http://a.gov.cn/']\n  robots: {ignore: ''}\n", encoding="utf-8")
+    bad.write_text("sources:\n- name: x\n  start_urls: ['http://a.gov.cn/']\n  robots: {ignore: ''}\n",
+                   encoding="utf-8")
     with pytest.raises(RegistryError, match="written reason"):
         load_sources(bad)
     good = tmp_path / "good.yaml"
@@ -91,7 +93,7 @@ def test_adhoc_source():
 # -- revalidation policy ------------------------------------------------------------------------
 def test_policy_rotates_one_bucket_per_night():
     policy = Policy(cycle_days=30)
-    t0 = datetime(2026, 1, 1, 2, 0, tzinfo=timezone.utc)
+    t0 = datetime(2026, 1, 1, 2, 0, tzinfo=UTC)
     rows = [{"url": f"http://x/{i}.html", "digest": "sha1:X", "last_fetch": iso(t0)} for i in range(3000)]
     assert sum(policy.is_due(r, t0 + timedelta(hours=1)) for r in rows) == 0  # just fetched
     next_night = t0 + timedelta(days=1)
@@ -176,7 +178,7 @@ def test_suspect_page_asks_does_it_look_like_the_real_thing():
 def test_retry_after_seconds_and_http_date():
     from nianbao.crawler.middlewares import retry_after_seconds
 
-    now = datetime(2026, 1, 1, 2, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, 2, 0, tzinfo=UTC)
     assert retry_after_seconds(b"120", now) == 120.0
     assert retry_after_seconds("Thu, 01 Jan 2026 02:00:30 GMT", now) == 30.0
     assert retry_after_seconds("Thu, 01 Jan 2026 01:00:00 GMT", now) == 0.0  # in the past
@@ -184,7 +186,7 @@ def test_retry_after_seconds_and_http_date():
 
 
 def test_policy_redirects_and_loops_are_no_copy(tmp_path):
-    t0 = datetime(2026, 1, 1, 2, 0, tzinfo=timezone.utc)
+    t0 = datetime(2026, 1, 1, 2, 0, tzinfo=UTC)
     st = CrawlState(tmp_path / "s.db")
     policy = Policy()
     st.update("http://a/old", status=301, location="http://a/new", last_fetch=iso(t0))
@@ -242,7 +244,7 @@ def test_a_failed_revalidation_leaves_the_page_due(tmp_path):
 
     from nianbao.crawler.spiders.column import ColumnSpider
 
-    t0 = datetime(2026, 1, 1, 2, 0, tzinfo=timezone.utc)
+    t0 = datetime(2026, 1, 1, 2, 0, tzinfo=UTC)
     spider = ColumnSpider(start_url="http://a.gov.cn/nb/")
     spider.crawl_db = CrawlState(tmp_path / "s.db")
     spider.run_id = "r"

@@ -12,17 +12,16 @@ import sqlite3
 import subprocess
 import sys
 import time
-from io import BytesIO
 from pathlib import Path
 from urllib.parse import urlparse
 
 from scrapy.http import HtmlResponse
 
+from nianbao.config import DataDir
 from nianbao.crawler.fixture_portal import FixturePortal, big_site
 from nianbao.crawler.reconcile import check_warc, reconcile
 from nianbao.crawler.state import CrawlState
 from nianbao.crawler.warc import OPEN_SUFFIX, WarcRecorder
-from nianbao.config import DataDir
 from tests.crawler.helpers import REPO, read_warc, records, run_crawl
 
 NIANBAO = str(Path(sys.executable).with_name("nianbao"))

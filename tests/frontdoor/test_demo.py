@@ -38,11 +38,12 @@ def expected_rules() -> dict[tuple[str, int, str, str], bool]:
         rows = list(dict.fromkeys(c["row"] for c in r.canonical["requests"]))
         key = (r.agency, r.year)
         for col in COLUMNS:
-            g = lambda row: _v(grid[(row, col)])  # noqa: E731
+            g = lambda row, grid=grid, col=col: _v(grid[(row, col)])  # noqa: E731
             out[key + ("balance", col)] = g("new_received") + g("carried_over") == g("total") + g("carried_forward")
             out[key + ("outcomes_sum", col)] = sum(g(x) for x in result_rows(r.edition)) == g("total")
         for row in rows:
-            out[key + ("row_total", row)] = sum(_v(grid[(row, c)]) for c in APPLICANT_COLUMNS) == _v(grid[(row, "total")])
+            out[key + ("row_total", row)] = (sum(_v(grid[(row, c)]) for c in APPLICANT_COLUMNS)
+                                             == _v(grid[(row, "total")]))
         appeals = {(c["procedure"], c["outcome"]): c["value"] for c in r.canonical["appeals"]}
         for proc in ("review", "litigation_direct", "litigation_after_review"):
             parts = sum(_v(appeals[(proc, o)]) for o in ("upheld", "corrected", "other", "pending"))
@@ -51,7 +52,8 @@ def expected_rules() -> dict[tuple[str, int, str, str], bool]:
         if prev:
             before = {(c["row"], c["column"]): c["value"] for c in prev.canonical["requests"]}
             for col in COLUMNS:
-                out[key + ("carry_chain", col)] = _v(before[("carried_forward", col)]) == _v(grid[("carried_over", col)])
+                out[key + ("carry_chain", col)] = (_v(before[("carried_forward", col)])
+                                                   == _v(grid[("carried_over", col)]))
     return out
 
 

@@ -44,8 +44,8 @@ def test_csv_with_bom_opens_as_utf8_and_covers_findings_totals_and_labels(archiv
     assert done.returncode == 0, done.stderr
     for name in ("rule_failures", "report_totals", "reports", "coverage", "request_rows", "request_columns",
                  "appeal_procedures", "appeal_outcomes", "active_rows", "active_measures", "rules"):
-        assert (out / f"{name}.csv").read_bytes().startswith(b"\xef\xbb\xbfagency" if name in ("reports", "report_totals")
-                                                              else b"\xef\xbb\xbf"), name
+        bom_header = b"\xef\xbb\xbfagency" if name in ("reports", "report_totals") else b"\xef\xbb\xbf"
+        assert (out / f"{name}.csv").read_bytes().startswith(bom_header), name
     with open(out / "rule_failures.csv", encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [(r["agency"], r["kind"], r["rule"], r["scope"], r["expected"], r["printed"]) for r in rows] == [

@@ -59,7 +59,8 @@ TIMEOUT_ON_A_REPORT = {"url": "http://a.example/col/t9.html", "status": None, "c
     ([TIMEOUT_ON_A_REPORT, {"url": "http://a.example/fjdzapp/search", "status": 500, "class": "http_error",
                             "role": "list", "api": True}], {"incomplete_cause": "search_api"}, "search_api"),
     ([TIMEOUT_ON_A_REPORT, {"url": "http://a.example/col/index_3.html", "status": None,
-                            "class": "robots_forbidden", "role": "list"}], {"incomplete_cause": "list_errors"}, "robots"),
+                            "class": "robots_forbidden", "role": "list"}],
+     {"incomplete_cause": "list_errors"}, "robots"),
     ([{"url": "http://a.example/col/t8.html", "status": 404, "class": "http_error", "role": "report"},
       {"url": "http://a.example/col/index_1.html", "status": None, "class": "DownloadTimeoutError", "role": "list"}],
      {"incomplete_cause": "list_errors"}, "timeout"),
@@ -125,7 +126,8 @@ def archive(tmp_path):
         _summary("drifting", "r2", "2025-01-02T03:00:00Z", 1, 1),
         _summary("quiet", "r1", "2025-01-01T03:00:00Z", 1, 1),
     ])
-    db["agencies"].insert_all([{"name": "丙县人民政府", "level": "county"}, {"name": "丁县教育局", "level": "department"}])
+    db["agencies"].insert_all([{"name": "丙县人民政府", "level": "county"},
+                               {"name": "丁县教育局", "level": "department"}])
     db["document_versions"].insert_all([
         _version("v1", "d1", 1, "parsed", "丙县人民政府", 2023, "drifting", "http://drifting.example/col/t1.html",
                  "2025-01-01T03:00:00Z", 0),
@@ -153,7 +155,8 @@ def test_source_health(archive):
                                "was": "parsed", "now": "no_tables", "since": "2025-01-02T03:00:00Z"}]
     quiet = health["quiet"]
     assert (quiet.state, quiet.overdue, quiet.reports) == ("ok", [], 1)
-    assert (quiet.last_new_report, quiet.last_new_report_title) == ("2024-01-20T03:00:00Z", "丁县教育局2023年度政府信息公开工作年度报告")
+    assert (quiet.last_new_report, quiet.last_new_report_title) == (
+        "2024-01-20T03:00:00Z", "丁县教育局2023年度政府信息公开工作年度报告")
 
 
 def test_overdue_follows_the_calendar(archive):

@@ -133,7 +133,8 @@ def test_third_night_counts_the_edit_the_removal_and_the_addition(nights):
     row = runs(data)["20260601T030000Z"]
     assert (row["n_new"], row["n_changed"], row["n_unchanged"], row["n_withdrawn"], row["n_failed"]) == (1, 1, 23, 1, 0)
     assert [(r["agency"], r["year"]) for r in json.loads(row["new_reports"])] == [("甲区教育局", 2025)]
-    assert [(r["agency"], r["year"], r["versions"]) for r in json.loads(row["changed_reports"])] == [("甲区人民政府", 2024, 2)]
+    assert [(r["agency"], r["year"], r["versions"])
+            for r in json.loads(row["changed_reports"])] == [("甲区人民政府", 2024, 2)]
     assert [(r["agency"], r["year"]) for r in json.loads(row["withdrawn_reports"])] == [("乙市人民政府", 2021)]
     assert json.loads(row["overdue"]) == []  # the new report is the one that was overdue
     assert "  new: 甲区教育局 2025 [parsed]" in night.stdout
@@ -211,7 +212,8 @@ def test_a_bad_registry_fails_the_run_with_exit_1_and_a_record(tmp_path):
     row = json.loads(lines[-1])
     assert (row["id"], row["exit_code"], row["outcome"], row["crawl_exit"], row["built"]) == (
         "20260601T070000Z", 1, "run_failed", 2, 0)
-    assert "expected a top-level 'sources:' list" in (tmp_path / "data" / "logs" / "nightly-20260601T070000Z.log").read_text(encoding="utf-8")
+    log = tmp_path / "data" / "logs" / "nightly-20260601T070000Z.log"
+    assert "expected a top-level 'sources:' list" in log.read_text(encoding="utf-8")
 
 
 def test_a_manual_build_or_crawl_holding_the_data_lock_gives_75(tmp_path):

@@ -21,8 +21,8 @@ import pytest
 
 from nianbao.cli import describe_error, main
 from nianbao.config import DataDir, free_space_problem
-from nianbao.runlock import RunLocked, run_lock
 from nianbao.parsers.render import random_report, render_report
+from nianbao.runlock import RunLocked, run_lock
 from tests.archive.helpers import Warc
 
 REPO = Path(__file__).resolve().parents[2]

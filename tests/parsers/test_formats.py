@@ -145,7 +145,8 @@ def test_unknown_bytes_are_unsupported_never_guessed():
 
 
 @pytest.mark.parametrize("name, cut", [("shuyang_fgj_2023.pdf", 20000), ("shuyang_fgj_2023.docx", 4000),
-                                       ("pingtan_2019.ofd", 5000), ("pingtan_2019.xlsx", 3000), ("pingtan_2019.xls", 6000),
+                                       ("pingtan_2019.ofd", 5000), ("pingtan_2019.xlsx", 3000),
+                                       ("pingtan_2019.xls", 6000),
                                        ("shuyang_fgj_2023.doc", 3000), ("shuyang_fgj_2023.wpsx.wps", 2000)])
 def test_truncated_files_are_unreadable(name, cut):
     path = FORMATS / name

@@ -13,10 +13,11 @@ import importlib.util
 import math
 import random
 import re
-from functools import lru_cache
+from functools import cache
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from nianbao.parsers import parse_report
 from nianbao.parsers.document import parse_document
@@ -33,12 +34,12 @@ SETTINGS = settings(max_examples=20, deadline=None, derandomize=True, database=N
 REAL = ("pingtan_2021.html", "pingtan_2024.html", "shanghai_shifuban_2019.html", "shuyang_fgj_2023.html")
 
 
-@lru_cache(maxsize=None)
+@cache
 def real(name: str) -> bytes:
     return (SHARED / "real" / name).read_bytes()
 
 
-@lru_cache(maxsize=None)
+@cache
 def generated(seed: int, style: str) -> bytes:
     report = random_report(random.Random(seed), year=2022, agency="测试市统计局", edition="2021", blank_rate=0.2)
     return render_report(report, style=style).encode("utf-8")

@@ -15,10 +15,18 @@ import random
 import sys
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from nianbao.parsers import parse_report
-from nianbao.parsers.metadata import agency_of, find_title, is_agency_like, is_news_title, normalize_agency, region_levels
+from nianbao.parsers.metadata import (
+    agency_of,
+    find_title,
+    is_agency_like,
+    is_news_title,
+    normalize_agency,
+    region_levels,
+)
 from nianbao.parsers.navigation import (
     ends_with_column_name,
     is_column_name,
@@ -151,7 +159,8 @@ def test_region_levels():
     assert [full for full, _ in region_levels("新疆维吾尔自治区阿克苏地区阿克苏市")] == \
         ["新疆维吾尔自治区", "阿克苏地区", "阿克苏市"]
     assert [full for full, _ in region_levels("内蒙古自治区呼和浩特市")] == ["内蒙古自治区", "呼和浩特市"]
-    assert [full for full, _ in region_levels("吉林省延边朝鲜族自治州延吉市")] == ["吉林省", "延边朝鲜族自治州", "延吉市"]
+    assert [full for full, _ in region_levels("吉林省延边朝鲜族自治州延吉市")] == [
+        "吉林省", "延边朝鲜族自治州", "延吉市"]
     assert region_levels(None) == region_levels("") == ()
 
 
@@ -349,7 +358,8 @@ def test_agency_in_closing_brackets_or_from_a_field_never_from_a_sentence():
     table = ("<table><tr><td>索引号</td><td>0143/2024-1</td></tr><tr><td>发布机构</td><td>某县发改局</td>"
              "<td>发文日期</td><td>2024-01-17</td></tr></table>")
     parsed = parse_report(f"{table}<h1>2023年政府信息公开年度报告</h1><p>一、总体情况</p>")
-    assert (parsed["agency"], parsed["published"], parsed["identity"]["agency"]) == ("某县发改局", "2024-01-17", "source")
+    assert (parsed["agency"], parsed["published"], parsed["identity"]["agency"]) == (
+        "某县发改局", "2024-01-17", "source")
 
 
 def test_a_line_above_the_title_is_joined_unless_the_page_states_another_body():

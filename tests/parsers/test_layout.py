@@ -171,7 +171,8 @@ def test_a_quoted_copy_of_a_table_never_overwrites_what_was_read():
     truth = _report(5)
     last_year = _report(6)
     page = render_report(truth, style="plain").replace(
-        "</div>\n</body>", "<p>附：上年度申请情况</p>" + _table3(last_year, "2021", _Style("plain")) + "</div>\n</body>")
+        "</div>\n</body>",
+        "<p>附：上年度申请情况</p>" + _table3(last_year, "2021", _Style("plain")) + "</div>\n</body>")
     report = parse_report(page.encode("utf-8"))
     _assert_cells(report, truth)
     assert any("printed twice; kept the first" in w for w in report["warnings"])
@@ -181,7 +182,8 @@ def test_group_label_in_the_first_row_label_cell():
     from nianbao.parsers.labels import request_row_key
 
     assert request_row_key("三、本年度办理结果（一）予以公开") == "granted"
-    assert request_row_key("三、本年度办理结果\n（二）部分公开（区分处理的，只计这一情形，不计其他情形）") == "partially_granted"
+    assert request_row_key("三、本年度办理结果\n（二）部分公开（区分处理的，只计这一情形，不计其他情形）") == (
+        "partially_granted")
     assert request_row_key("（三）不予公开 1.属于国家秘密") == "denied_state_secret"
     assert request_row_key("（六）其他处理 3.其他") == "other_other"
     assert request_row_key("（六）其他处理") == "other"
@@ -224,8 +226,9 @@ def test_docx_title_block_below_a_red_letter_header_with_the_body_on_its_own_lin
     from nianbao.parsers.attachments import docx_to_html
 
     document = docx.Document()
-    for text, size in (("某某市某某区人民政府办公室文件", 28), ("某府办〔2024〕1号", 12), ("某某区住房和城乡建设局", 18),
-                       ("2024年政府信息公开工作年度报告", 22), ("一、总体情况", 12)) + (("正文。", 12),) * 6:
+    lines = (("某某市某某区人民政府办公室文件", 28), ("某府办〔2024〕1号", 12), ("某某区住房和城乡建设局", 18),
+             ("2024年政府信息公开工作年度报告", 22), ("一、总体情况", 12)) + (("正文。", 12),) * 6
+    for text, size in lines:
         document.add_paragraph().add_run(text).font.size = Pt(size)
     buffer = io.BytesIO()
     document.save(buffer)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 import random
 import time
-from functools import lru_cache
+from functools import cache
 
 import pytest
 
@@ -30,7 +30,7 @@ def cells(report: dict) -> list[tuple]:
              c["value"], c["raw"]) for key in ("active", "requests", "appeals") for c in report[key]]
 
 
-@lru_cache(maxsize=None)
+@cache
 def real(name: str) -> str:
     return (SHARED / "real" / name).read_bytes().decode("utf-8")
 

@@ -8,24 +8,24 @@ skipped when they are present.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
 from lxml import html as lxml_html
 
 from nianbao.parsers import parse_report
+from nianbao.parsers.labels import norm
 from nianbao.parsers.ocr import THRESHOLD, needs_ocr, pages_needing_ocr, scan_images, scan_pdf
 from nianbao.parsers.ocr.engine import Engine
 from nianbao.parsers.ocr.labels import known_labels, snap
-from nianbao.parsers.labels import norm
 
 SCANS = Path(__file__).resolve().parents[1] / "fixtures" / "scans"
 FIXTURES = ("county_2023", "shanghai_2019", "pingtan_2025", "broken_text_2022")
 TABLE_KEYS = {"active": ("row", "measure"), "requests": ("row", "column"), "appeals": ("procedure", "outcome")}
 
 
-@lru_cache(maxsize=None)
+@cache
 def scanned(name: str) -> dict:
     """The OCR result of one fixture (a PDF, or its page images), read once per session."""
     pdf = SCANS / f"{name}.pdf"
@@ -89,7 +89,7 @@ def test_not_a_pdf_is_a_status_not_an_exception():
 
 def test_known_labels_come_from_the_template():
     labels = set(known_labels())
-    assert norm("本年新收政府信息公开申请数量") in {l[2:] for l in labels} | labels
+    assert norm("本年新收政府信息公开申请数量") in {label[2:] for label in labels} | labels
     assert norm("（七）总计") in labels and "总计" in labels and "信息内容" in labels
     assert norm("五、存在的主要问题及改进情况") in labels
 

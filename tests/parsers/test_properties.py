@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from nianbao.parsers import parse_report
 from nianbao.parsers.render import STYLES, random_report, render_report
@@ -60,7 +61,8 @@ _blocks = st.one_of(
 
 
 @SETTINGS
-@given(st.lists(_blocks, max_size=8), st.sampled_from(["", "<html><head><meta charset='gbk'></head><body>", "<?xml version='1.0' encoding='utf-8'?>"]))
+@given(st.lists(_blocks, max_size=8),
+       st.sampled_from(["", "<html><head><meta charset='gbk'></head><body>", "<?xml version='1.0' encoding='utf-8'?>"]))
 def test_random_template_like_html_never_crashes(blocks, prefix):
     page = prefix + "".join(blocks)
     assert_well_formed(parse_report(page))
@@ -75,7 +77,10 @@ def test_mangled_rendered_pages_never_crash(seed, cuts, data):
     for _ in range(cuts):
         start = data.draw(st.integers(0, len(page)))
         end = data.draw(st.integers(start, min(len(page), start + 400)))
-        page = page[:start] + page[end:] if data.draw(st.booleans()) else page[:start] + page[start:end] * 2 + page[end:]
+        if data.draw(st.booleans()):
+            page = page[:start] + page[end:]
+        else:
+            page = page[:start] + page[start:end] * 2 + page[end:]
     assert_well_formed(parse_report(page))
 
 

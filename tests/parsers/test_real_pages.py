@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import pytest
 
@@ -10,7 +10,7 @@ from nianbao.parsers import check_carry_chain, parse_report
 from tests.conftest import SHARED
 
 
-@lru_cache(maxsize=None)
+@cache
 def report(name: str) -> dict:
     return parse_report((SHARED / "real" / name).read_bytes(), source=name)
 
@@ -115,7 +115,8 @@ def test_pingtan_2022_typo_heading_and_carry_over(shared_dir):
 
 def test_pingtan_2023_litigation_in_all_three_procedures(shared_dir):
     r = report("pingtan_2023.html")
-    assert [app(r, p, "total")["value"] for p in ("review", "litigation_direct", "litigation_after_review")] == [2, 5, 2]
+    procedures = ("review", "litigation_direct", "litigation_after_review")
+    assert [app(r, p, "total")["value"] for p in procedures] == [2, 5, 2]
     assert app(r, "litigation_direct", "pending")["value"] == 1
     assert act(r, "normative_documents", "repealed")["value"] == 132
 
@@ -127,7 +128,8 @@ def test_pingtan_2024_split_labels_and_after_review(shared_dir):
     assert req(r, "other_other", "commercial_enterprise")["value"] == 1
     assert act(r, "licensing", "decisions")["value"] == 4529
     assert act(r, "fees", "amount_10k_yuan")["value"] == pytest.approx(18651.06)
-    assert [app(r, "litigation_after_review", o)["value"] for o in ("upheld", "corrected", "other", "pending", "total")] == [13, 2, 4, 0, 19]
+    outcomes = ("upheld", "corrected", "other", "pending", "total")
+    assert [app(r, "litigation_after_review", o)["value"] for o in outcomes] == [13, 2, 4, 0, 19]
 
 
 def test_pingtan_2025_carry_chain_and_date_not_from_url(shared_dir):

@@ -108,7 +108,8 @@ def test_title_not_taken_from_links_or_intro_sentences():
              ("现将本机关2024年度政府信息公开工作年度报告公布如下。", False),
              ("平潭综合实验区2024年度政府信息公开工作年度报告", False)]
     assert find_title(lines, None) == "平潭综合实验区2024年度政府信息公开工作年度报告"
-    assert find_title([], "沭阳县发展和改革局2023年政府信息公开年度报告-沭阳县发改局") == "沭阳县发展和改革局2023年政府信息公开年度报告"
+    assert find_title([], "沭阳县发展和改革局2023年政府信息公开年度报告-沭阳县发改局") == (
+        "沭阳县发展和改革局2023年政府信息公开年度报告")
 
 
 def test_section_headings_vary_and_must_come_in_order():

@@ -8,7 +8,8 @@ import random
 import re
 
 import pytest
-from lxml import etree, html as lxml_html
+from lxml import etree
+from lxml import html as lxml_html
 
 from nianbao.parsers import parse_report
 from nianbao.parsers.render import random_report, render_report
@@ -130,18 +131,21 @@ def test_tables_split_into_several_tables_and_wrapped_in_a_layout_table():
             gap.addnext(second)
 
     page = mutate(render_report(original), split)
-    page = page.replace("<body>", "<body><table class='layout'><tr><td>", 1).replace("</body>", "</td></tr></table></body>", 1)
+    page = (page.replace("<body>", "<body><table class='layout'><tr><td>", 1)
+            .replace("</body>", "</td></tr></table></body>", 1))
     parsed = parse_report(page)
     assert_same_numbers(parsed, original)
     assert {c["position"]["table"] for c in parsed["requests"]} == {3, 4}  # 0 is the layout table, 1-2 table 2
-    assert [s["text"] for s in parsed["sections"]] == [s["text"] for s in original["sections"]]  # text inside the layout table
+    # text inside the layout table
+    assert [s["text"] for s in parsed["sections"]] == [s["text"] for s in original["sections"]]
 
 
 def test_metadata_table_before_the_report_tables():
     original = known("2021", seed=12)
     meta = ("<table><tr><td>名称</td><td colspan='3'>测试市交通运输局2022年政府信息公开工作年度报告</td></tr>"
             "<tr><td>发布机构</td><td>测试市交通运输局</td><td>公开日期</td><td>2023-01-09</td></tr></table>")
-    page = render_report({**original, "published": None}).replace("<div class=\"article\">", "<div class=\"article\">" + meta)
+    page = render_report({**original, "published": None}).replace('<div class="article">',
+                                                                  '<div class="article">' + meta)
     parsed = parse_report(page)
     assert_same_numbers(parsed, original)
     assert parsed["published"] == "2023-01-09"
@@ -218,7 +222,8 @@ def test_gbk_bytes_with_and_without_meta_charset(declared):
     original = known("2021", seed=40)
     page = render_report(original)
     if declared:
-        page = page.replace('<meta charset="utf-8">', f'<meta http-equiv="Content-Type" content="text/html; charset={declared}">')
+        page = page.replace('<meta charset="utf-8">',
+                            f'<meta http-equiv="Content-Type" content="text/html; charset={declared}">')
     else:
         page = page.replace('<meta charset="utf-8">', "")
     parsed = parse_report(page.encode("gbk"))
@@ -248,7 +253,8 @@ def test_utf8_bom_and_lying_declaration():
 def _bump(report: dict, key: str, a: str, b: str, delta: int = 1) -> dict:
     report = copy.deepcopy(report)
     for cell in report[key]:
-        if tuple(cell[k] for k in ({"requests": ("row", "column"), "appeals": ("procedure", "outcome")}[key])) == (a, b):
+        names = {"requests": ("row", "column"), "appeals": ("procedure", "outcome")}[key]
+        if tuple(cell[k] for k in names) == (a, b):
             cell["value"] += delta
             cell["raw"] = str(cell["value"])
     return report
@@ -263,25 +269,29 @@ def test_each_rule_reports_expected_and_actual_without_fixing_numbers():
     cells = values(base, "requests")
     broken = _bump(_bump(base, "requests", "new_received", "natural_person"), "requests", "new_received", "total")
     parsed = parse_report(render_report(broken))
-    assert failures(parsed) == {
-        ("balance", "natural_person"): (cells[("new_received", "natural_person")] + 1 + cells[("carried_over", "natural_person")],
-                                        cells[("total", "natural_person")] + cells[("carried_forward", "natural_person")]),
-        ("balance", "total"): (cells[("new_received", "total")] + 1 + cells[("carried_over", "total")],
-                               cells[("total", "total")] + cells[("carried_forward", "total")]),
-    }
-    assert values(parsed, "requests")[("new_received", "natural_person")] == cells[("new_received", "natural_person")] + 1
+
+    def balance(col):  # (expected, printed) of the bumped balance rule
+        return (cells[("new_received", col)] + 1 + cells[("carried_over", col)],
+                cells[("total", col)] + cells[("carried_forward", col)])
+
+    assert failures(parsed) == {("balance", "natural_person"): balance("natural_person"),
+                                ("balance", "total"): balance("total")}
+    bumped = values(parsed, "requests")[("new_received", "natural_person")]
+    assert bumped == cells[("new_received", "natural_person")] + 1
 
     broken = _bump(_bump(base, "requests", "granted", "natural_person"), "requests", "granted", "total")
-    assert set(failures(parse_report(render_report(broken)))) == {("outcomes_sum", "natural_person"), ("outcomes_sum", "total")}
+    assert set(failures(parse_report(render_report(broken)))) == {("outcomes_sum", "natural_person"),
+                                                                  ("outcomes_sum", "total")}
 
     broken = _bump(base, "requests", "carried_forward", "total")
-    assert set(failures(parse_report(render_report(broken)))) == {("row_total", "carried_forward"), ("balance", "total")}
+    assert set(failures(parse_report(render_report(broken)))) == {("row_total", "carried_forward"),
+                                                                  ("balance", "total")}
 
     appeals = values(base, "appeals")
     broken = _bump(base, "appeals", "review", "upheld", 2)
     assert failures(parse_report(render_report(broken))) == {
-        ("appeals_total", "review"): (sum(appeals[("review", o)] for o in ("upheld", "corrected", "other", "pending")) + 2,
-                                      appeals[("review", "total")])}
+        ("appeals_total", "review"): (sum(appeals[("review", o)] for o in ("upheld", "corrected", "other", "pending"))
+                                      + 2, appeals[("review", "total")])}
 
 
 # ---------------------------------------------------------------- pages that are not (full) reports

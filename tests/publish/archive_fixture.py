@@ -55,7 +55,8 @@ class Expect:
     shoufei: set[tuple[str, int]] = field(default_factory=set)
     script_url: str = ""
     gbk_url: str = "http://www.nb.gov.cn/col/list_gbk.html"
-    gbk_body: bytes = "<html><head><meta charset=\"gbk\"><title>年报栏目</title></head><body>政府信息公开年报</body></html>".encode("gbk")
+    gbk_body: bytes = ('<html><head><meta charset="gbk"><title>年报栏目</title></head>'
+                       "<body>政府信息公开年报</body></html>").encode("gbk")
     pdf_url: str = "http://www.nb.gov.cn/col/A/2023/attach.pdf"
     pdf_body: bytes = b"%PDF-1.4\n% not a real report\n%%EOF\n"
     revisit_url: str = ""
@@ -131,7 +132,8 @@ def make_reports() -> Expect:
             if not prev or not cur:
                 continue
             for col in APPLICANTS:
-                d = (_cell(prev, "carried_forward", col)["value"] or 0) - (_cell(cur, "carried_over", col)["value"] or 0)
+                d = ((_cell(prev, "carried_forward", col)["value"] or 0)
+                     - (_cell(cur, "carried_over", col)["value"] or 0))
                 _add_carried_over(cur, col, d)
     # Planted findings: B 2023 says 7 were carried over (3 were carried forward); A 2022's total
     # column grants 5 more than its rows.

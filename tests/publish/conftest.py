@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.publish.archive_fixture import Expect, build
 from tests.ports import unused_port
+from tests.publish.archive_fixture import Expect, build
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -110,7 +110,8 @@ def test_card_header_links_and_tables_as_printed(server):
     # headline numbers = report_totals
     tiles = {t.get("data-key"): t.cssselect(".v")[0].text_content().replace(",", "")
              for t in doc.cssselect(".nb-headline .tile")}
-    assert [int(tiles[k]) for k in ("received", "granted", "denied", "review_total", "litigation_total")] == list(totals)
+    keys = ("received", "granted", "denied", "review_total", "litigation_total")
+    assert [int(tiles[k]) for k in keys] == list(totals)
     assert tiles["n_rule_failures"] != "0"
     # table 4: one printed row of 15 numbers under 行政复议 / 行政诉讼 (two sub-headers)
     t4 = doc.cssselect("table.nb-table4")[0]

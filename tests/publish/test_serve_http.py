@@ -161,13 +161,14 @@ def test_outcome_shares_for_part_of_an_agency_name_read_the_cells(server):
 def test_trend_charts_read_report_totals(server):
     from nianbao.commands.serve import default_metadata
 
-    charts = json.loads(default_metadata().read_text(encoding="utf-8"))["plugins"]["datasette-dashboards"]["trends"]["charts"]
+    metadata = json.loads(default_metadata().read_text(encoding="utf-8"))
+    charts = metadata["plugins"]["datasette-dashboards"]["trends"]["charts"]
     ex = server.expect
 
     def run(name: str, **params: str) -> list[dict]:
         sql = charts[name]["query"]
         for key in ("province", "level"):
-            sql = re.sub(r"\[\[([^\]]*:%s[^\]]*)\]\]" % key, r"\1" if key in params else "", sql)
+            sql = re.sub(rf"\[\[([^\]]*:{key}[^\]]*)\]\]", r"\1" if key in params else "", sql)
         assert "report_totals" in sql
         return server.json("/nianbao.json", sql=sql, _shape="array", **params)
 
@@ -359,7 +360,7 @@ def test_original_page_names_source_and_capture_time(server):
     page = body.decode()
     assert status == 200
     assert server.expect.script_url in page and "2024-02-01T03:00:00Z" in page
-    assert re.search(r'<iframe[^>]*sandbox=""[^>]*src="/-/original/%s/raw"' % cid, page)
+    assert re.search(rf'<iframe[^>]*sandbox=""[^>]*src="/-/original/{cid}/raw"', page)
 
 
 def test_content_encoded_capture_is_served_decoded(server):
