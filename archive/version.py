@@ -67,10 +67,6 @@ _CHAIN_ROWS = CHAIN_ROWS  # the rows carry_chain reads (parsers/checks.py)
 _PK_FIELDS = operator.itemgetter(0, 1, 2)
 
 
-def _pk_order(row: tuple) -> tuple:
-    return row[0], row[1] or "", row[2] or ""
-
-
 def _box_text(box: Any) -> str | None:
     """An OCR cell's pixel box as stored: JSON [x0, y0, x1, y1] (another parser's odd box: its text)."""
     try:
@@ -80,7 +76,8 @@ def _box_text(box: Any) -> str | None:
 
 
 def _pk_order_safe(row: tuple) -> tuple:
-    """_pk_order for any key values (a key that is not text sorts by its text; the insert decides)."""
+    """The key order (row[0], row[1] or "", row[2] or "") for any key values (a key that is not text sorts
+    by its text; the insert decides)."""
     return tuple("" if x is None else x if isinstance(x, str) else repr(x) for x in row[:3])
 
 

@@ -25,8 +25,8 @@ large member), pdf_damage (stream bytes, xref/trailer gone, /Length lies, trunca
 Printed: inputs, escaped exceptions (must be 0), the parsers' own caught errors ("parser error" /
 "document error" warnings — not escapes, but a bug's trace), bad statuses and bad values, the status
 histogram, per-class counts, median/p99/max CPU time per input (and wall time: on this VM the process
-CPU clock sometimes reads 0 for a millisecond parse, so a low CPU median is a lower bound), max RSS growth per input (ru_maxrss
-high-water mark of the worker before/after each input), and the slowest inputs with their classes.
+CPU clock sometimes reads 0 for a millisecond parse, so a low CPU median is a lower bound), max RSS growth per
+input (ru_maxrss high-water mark of the worker before/after each input), and the slowest inputs with their classes.
 Inputs that run past --stall CPU seconds are stopped (SIGPROF: CPU, not wall time, so a loaded machine
 does not make stalls) and counted as stalls.
 """
@@ -48,8 +48,9 @@ import signal
 import sys
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -200,7 +201,7 @@ def encoding_swap(rng: random.Random, data: bytes) -> bytes:
         at = rng.randrange(len(out) + 1) & ~1
         out = out[:at] + b"\x00\xd8" + out[at:]
     elif stray == "utf8_tail":
-        out += "尾部 <p>１２３</p>".encode("utf-8")
+        out += "尾部 <p>１２３</p>".encode()
     elif stray == "nul":
         at = rng.randrange(len(out) + 1)
         out = out[:at] + b"\x00" * rng.randint(1, 9) + out[at:]
@@ -346,7 +347,10 @@ def pdf_damage(rng: random.Random, data: bytes) -> bytes:
 
 
 TEXT_MUTATIONS: dict[str, Callable[[random.Random, bytes], bytes]] = {
-    name: globals()[name] for name in TEXT_CLASSES}
+    "byte_flip": byte_flip, "truncate": truncate, "tag_delete": tag_delete, "tag_dup": tag_dup,
+    "deep_nest": deep_nest, "encoding_swap": encoding_swap, "huge_number": huge_number,
+    "fullwidth_dash": fullwidth_dash, "span_values": span_values, "label_merge_split": label_merge_split}
+assert tuple(TEXT_MUTATIONS) == TEXT_CLASSES
 DOC_MUTATIONS: dict[str, Callable[[random.Random, bytes], bytes]] = {
     "zip_damage": zip_damage, "pdf_damage": pdf_damage, "byte_flip": byte_flip, "truncate": truncate}
 
@@ -419,7 +423,7 @@ def run_one(seed: int, i: int, doc_share: float, classes: tuple[str, ...] | None
     return result
 
 
-def _alarm(signum: int, frame: Any) -> None:
+def _alarm(_signum: int, _frame: Any) -> None:
     raise Stall()
 
 

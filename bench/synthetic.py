@@ -102,23 +102,6 @@ def _agencies(n: int, rng: random.Random) -> list[dict]:
     return out
 
 
-def _split(total: int, parts: int, rng: random.Random) -> list[int]:
-    """`total` spread over `parts` non-negative integers, most of it in the first."""
-    if parts == 1:
-        return [total]
-    out = [0] * parts
-    for _ in range(total if total < 40 else 0):
-        out[min(int(rng.expovariate(1.2)), parts - 1)] += 1
-    if total >= 40:
-        rest = total
-        for j in range(parts - 1, 0, -1):
-            share = int(rest * rng.uniform(0.0, 0.15))
-            out[j] = share
-            rest -= share
-        out[0] = rest
-    return out
-
-
 def _requests_grid(edition: str, carried_over: list[int], rng: random.Random) -> dict[str, list[int]]:
     """A consistent table 3, row -> values in `request_columns()` order: per applicant column, then the
     total column as the row sums."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import date
 
 DEPARTMENT_LEVELS = frozenset({"department", "township", "ministry"})
-GOVERNMENT_LEVELS = frozenset({"county", "prefecture", "province"})
 
 
 def deadline(level: str | None, report_year: int) -> date:

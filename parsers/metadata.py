@@ -27,7 +27,8 @@ _CN_DIGITS = {"〇": "0", "○": "0", "零": "0", "一": "1", "二": "2", "三":
 _YEAR_RE = re.compile(r"((?:19|20)\d{2})\s*年")
 _CN_YEAR_RE = re.compile(r"([二][〇○零一二三四五六七八九]{3})\s*年")
 _BARE_YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
-_YEAR_TOKEN_RE = re.compile(r"(?:(?:19|20)\d{2}|[二][〇○零一二三四五六七八九]{3})\s*年\s*度?|(?<!\d)(?:19|20)\d{2}(?!\d)")
+_YEAR_TOKEN_RE = re.compile(r"(?:(?:19|20)\d{2}|[二][〇○零一二三四五六七八九]{3})\s*年\s*度?"
+                            r"|(?<!\d)(?:19|20)\d{2}(?!\d)")
 _PERIOD_RE = re.compile(r"统计(?:期限|时限|期间|时间|区间|周期)[^。\n]{0,12}?((?:19|20)\d{2})\s*年")
 _TITLE_CORE_RE = re.compile(r"(?:政府信息公开|政务公开|信息公开).{0,12}?报告")
 _TITLE_PREFIX_RE = re.compile(r"^(?:标题|题目|名称|主题)[:：]\s*")
@@ -138,13 +139,6 @@ def _valid_date(y: str, m: str, d: str) -> str | None:
     return None
 
 
-def find_published(lines: list[str], tail: list[str]) -> str | None:
-    """The page's own publication date: a labelled date (发布日期/公开日期/时间…, in that order of
-    preference; a label and its date may sit on neighbouring lines), else the signature date
-    closing the report. Never from the URL."""
-    return labelled_date(lines) or signature_date(tail)
-
-
 def labelled_date(lines: list[str]) -> str | None:
     """A date after 发布日期/发布时间/公开日期/成文日期/日期/时间 (in that order of preference)."""
     joined = unicodedata.normalize("NFKC", "\n".join(lines[:600]))
@@ -210,7 +204,8 @@ _NOT_AGENCY_RE = re.compile(
     r"[>»›＞→|_/\\<]|首页|当前位置|位置[:：]|网站|门户|栏目|专栏|http|www\.|\.(?:cn|com|net|org)\b|本网|本站|原创|转载"
     r"|[。，；！？,;!?]|^(?:本|我)(?:机关|单位|局|委|办|部门|院|厅|区|县|市|镇|乡|街道|中心)$|^\d"
 )
-_NEWS_SOURCE_RE = re.compile(r"(?:报|新闻网|新闻|电视台|广播电视台|融媒体中心|报社|新华社|人民网|客户端|微信公众号|公众号)$")
+_NEWS_SOURCE_RE = re.compile(r"(?:报|新闻网|新闻|电视台|广播电视台|融媒体中心|报社|新华社|人民网|客户端"
+                             r"|微信公众号|公众号)$")
 
 
 def is_agency_like(name: str | None) -> bool:

@@ -54,12 +54,6 @@ _SENTENCES = [
 # ---------------------------------------------------------------- random reports
 
 
-def _split_total(rng: random.Random, total: int, parts: int) -> list[int]:
-    cuts = sorted(rng.randint(0, total) for _ in range(parts - 1))
-    bounds = [0, *cuts, total]
-    return [bounds[i + 1] - bounds[i] for i in range(parts)]
-
-
 def _random_count(rng: random.Random, big: bool = False) -> int:
     roll = rng.random()
     if roll < 0.5:

@@ -142,15 +142,6 @@ def _beyond(text: str, kind: str) -> str:
             f"(±{BOUNDS.get(kind, COUNT_BOUND):.0e}): kept as raw text, value null")
 
 
-def within_bounds(value: object, kind: str = KIND_COUNT) -> bool:
-    """Whether a number is a value the archive stores (None and non-numbers: True, nothing to bound).
-
-    For readers of values that did not come through `read_value` (another parser, stored cells)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return -BOUNDS.get(kind, COUNT_BOUND) <= value <= BOUNDS.get(kind, COUNT_BOUND)
-    return True
-
-
 def measure_kind(measure: str) -> str:
     if measure == "amount_10k_yuan":
         return KIND_MONEY_10K

@@ -18,7 +18,8 @@ import hashlib
 import html
 import io
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from PIL import Image
 
@@ -67,13 +68,6 @@ def _cache_put(cache: Any, key: str, value: Any) -> None:
 
 
 # ---------------------------------------------------------------- inputs
-
-
-def render_pdf(pdf: bytes, dpi: int, pages: Iterable[int] | None = None,
-               warnings: list[str] | None = None) -> list[tuple[int, Image.Image]]:
-    """(page index, greyscale image) with pypdfium2, at `dpi` or lower (see render_dpi); pages past
-    MAX_PAGES and pages of absurd size are left out, each with a line in `warnings`."""
-    return [(i, image) for i, image, _ in render_pdf_pages(pdf, dpi, pages, warnings)]
 
 
 def render_dpi(width: float, height: float, dpi: int) -> int | None:
