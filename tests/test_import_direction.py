@@ -44,6 +44,7 @@ LAYER_OF = {
     "nianbao.cli": "front",
     "nianbao.commands": "front",
     "nianbao.nightly": "front",
+    "nianbao.nightly_record": "front",
     "nianbao.health": "front",
     "nianbao.demo": "front",
     "nianbao.queue": "front",

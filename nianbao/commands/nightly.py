@@ -46,7 +46,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nianbao.nightly import NightlyOptions, run_nightly, summary_lines
+    from nianbao.nightly import NightlyOptions, run_nightly
+    from nianbao.nightly_record import summary_lines
 
     opts = NightlyOptions(data_dir=args.data_dir, sources=args.sources, source=tuple(args.source),
                           revalidate=args.revalidate, impolite=args.impolite, today=args.today,

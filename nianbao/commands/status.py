@@ -34,7 +34,7 @@ def _short(ts: str | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from nianbao.health import source_health
-    from nianbao.nightly import read_runs
+    from nianbao.nightly_record import read_runs
 
     data = DataDir.resolve(args.data_dir)
     if not data.database.is_file():

@@ -10,7 +10,7 @@ import sqlite_utils
 
 from nianbao.archive.build import build_archive
 from nianbao.config import DataDir
-from nianbao.nightly import mirror_runs
+from nianbao.nightly_record import mirror_runs
 from tests.archive.helpers import FAKE_VERSION, body, canonical, json_parser
 
 
