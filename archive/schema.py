@@ -4,6 +4,11 @@ Long-form cell tables are keyed by (version_id, canonical keys) so every number 
 raw text and its position in the page; wide views for journalists are plain SQL on top.  Ids are
 derived from content (see `archive.ids`) so building twice gives identical databases; only the
 build's own `runs` row differs.  docs/schema.md documents every column: keep the two in step.
+
+Why one module of ~550 lines: it holds declarations, not logic. Every table (TABLES: about 300 lines of column
+types), the views over those tables and the indexes of one database are declared once, so the build,
+archive/columns.py and docs/schema.md all read one schema. A view's SQL is read against the tables it selects
+from, which is why both sit in this file.
 """
 
 from __future__ import annotations

@@ -29,6 +29,12 @@ CPU clock sometimes reads 0 for a millisecond parse, so a low CPU median is a lo
 input (ru_maxrss high-water mark of the worker before/after each input), and the slowest inputs with their classes.
 Inputs that run past --stall CPU seconds are stopped (SIGPROF: CPU, not wall time, so a loaded machine
 does not make stalls) and counted as stalls.
+
+Why one module of ~550 lines: it is a script, run as a file (`python bench/fuzz.py`) and loaded by path by
+tests/parsers/test_fuzz_properties.py, which draws from the same mutation classes. The mutators are the
+script's vocabulary (a short function each, named in TEXT_MUTATIONS / DOC_MUTATIONS), and the runner and the
+summary are what make them a benchmark. bench/ is not a package, so a split would need import-path tricks in
+both callers.
 """
 
 from __future__ import annotations

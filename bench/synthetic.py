@@ -15,6 +15,10 @@ texts with and without 复议 / 收费. With `warc_dir`, every capture is a resp
 rendered page, one capture is a revisit, and one archived page carries a script that must not run.
 
 A generator for benchmarks and tests, so it lives in bench/ (not in the installed package).
+
+Why one module of ~450 lines: it is one generator. `build` plants findings across tables that must agree with
+each other (versions, cells, rule results, coverage, WARC captures), so the helpers it calls share its planted
+state. Its knowledge of the template, the rules and the WARC format is imported, not restated.
 """
 
 from __future__ import annotations

@@ -15,6 +15,11 @@ between two parts. Characters are put into cells by bisecting the lattice's edge
 pdfplumber's per-cell cropping, which is why the whole costs about what `extract_tables()` does.
 
 Pure: bytes in, data out; pdfplumber/pdfminer do the PDF reading.
+
+Why one module of ~620 lines: it is one reading of a PDF page. The text lines, the ruling lattice (`_Rulings`,
+the biggest part), the stitching of a table's parts across pages and the title block all work on the same page
+objects (`Line`, `PCell`, `PTable`) with the same geometric tolerances, and `read_pdf` is their only entry
+point. Split up, each part would need the private geometry of the others.
 """
 
 from __future__ import annotations

@@ -12,6 +12,12 @@ label character, <font>), ``ueditor`` (labels split across <p>, values padded wi
 front end serves it), ``text`` (the plain-text rendering of ../shared/seeds: markdown headings,
 tab-separated table rows with colspans padded by empty cells and rowspan-covered positions left
 empty, so rows shift like the seeds' do).
+
+Why one module of ~450 lines: it does two jobs that are always used together. `random_report` makes the
+numbers and `render_report` prints them, and some 25 callers (fixture portals, the demo, benchmarks, tests,
+fixture generators) import both from here. Moving `random_report` into a module of its own would be a clean
+split, but it would touch every one of those callers, bench/build.py among them, while that file is being
+rewritten.
 """
 
 from __future__ import annotations

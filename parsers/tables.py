@@ -6,6 +6,10 @@ Values are mapped by the header's logical cells: when a data row has as many cel
 has measures/columns they pair up in order (this survives header/data colspan mismatches);
 otherwise, for HTML, by the grid column under each header cell; for plain text (colspans lost),
 by order after trimming padding blanks.
+
+Why one module of ~460 lines: the three report tables are found and read in one pass over the rows. `segment`
+classifies each row for all three at once (a row that is not table 3's may be table 4's), so the three readers
+share that classification and the fitting of values to header cells (`_fit`, `_assign`).
 """
 
 from __future__ import annotations

@@ -21,6 +21,10 @@ Lines printed larger than the page's body text become headings (<h1> for the lar
 Checked on the fixtures (three writer classes, every cell exact) and on 57 public sample OFDs of several
 producers (invoices, forms, letters: no failure; a ruled form came out cell for cell). Speed: 3-5 ms of
 CPU a page, 13 ms a page when every glyph is its own TextObject.
+
+Why one module of ~410 lines: it reads one format, from the zip's XML to HTML. The text layer and the rulings
+come from the same page objects and the same coordinate transforms, and the tables are filled with the glyphs
+of that same pass.
 """
 
 from __future__ import annotations
