@@ -52,7 +52,7 @@ from nianbao.archive.readers import (  # noqa: F401 (public names, re-exported)
     utc_iso,
 )
 from nianbao.archive.schema import FTS, add_build_columns, create_indexes, create_tables
-from nianbao.archive.sources import load_sources
+from nianbao.archive.sources import source_rows
 from nianbao.archive.version import BUILD_ERROR, Version  # noqa: F401 (public names, re-exported)
 from nianbao.config import OPEN_SUFFIXES, closed_warcs  # noqa: F401 (the data dir's naming; re-exported)
 
@@ -162,7 +162,7 @@ def build_archive(out: Path, *, warcs: list[Path] | None = None, files: list[Pat
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = partial_path(out)
     remove_partial(out)
-    registry = load_sources(registry_path)
+    registry = source_rows(registry_path)
     warc_files = [Path(p) for p in sorted(closed_warcs(warcs or []), key=lambda p: Path(p).name)]
     sig = build_state.signature(parser_version, registry)
     reason = "full build asked for" if not incremental else None
@@ -260,6 +260,13 @@ def remove_partial(out: Path) -> list[Path]:
     return removed
 
 
+def _build_id(started: float) -> str:
+    """`build:<start>`: the start as nianbao.stamps writes times (`utc_iso`), with microseconds (two
+    builds in one second are two runs)."""
+    when = datetime.fromtimestamp(started, UTC)
+    return f"build:{utc_iso(when)[:-1]}.{when.microsecond:06d}Z"
+
+
 def _build_into(db: sqlite_utils.Database, tmp: Path, out: Path, *, warcs: list[Path], all_warcs: list[Path],
                 files: list[Path] | None, parse: Parser, parser_version: str, registry: list[dict], sig: str,
                 batch_size: int, jobs: int, ocr_cache: OcrCache | None = None, cache_mb: int | None = None,
@@ -296,7 +303,7 @@ def _build_into(db: sqlite_utils.Database, tmp: Path, out: Path, *, warcs: list[
              "incremental": resume, "new_warc_files": len(warcs) if resume else None,
              "full_because": None if resume else full_because}
     run = {
-        "id": "build:" + datetime.fromtimestamp(started_wall, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "id": _build_id(started_wall),
         "kind": "build", "started": utc_iso(started_wall),
         "finished": utc_iso(time.time()), "complete": 1, "parser_version": parser_version,
         "inputs": json.dumps([str(p) for p in warcs] + [str(p) for p in files or []], ensure_ascii=False),

@@ -8,6 +8,7 @@ archive/merge.py joins a page and its attachment; archive/finish.py writes what 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import sqlite_utils
@@ -17,10 +18,11 @@ from nianbao.archive.finish import FinishMixin
 from nianbao.archive.identity import hints_for, normalize_agency, registry_index
 from nianbao.archive.ids import document_key, stable_id
 from nianbao.archive.merge import MergeMixin
-from nianbao.archive.parsing import USABLE, Parser, _classify_junk, parse_capture
+from nianbao.archive.parsing import USABLE, Parser, parse_capture
 from nianbao.archive.rows import RowsMixin
 from nianbao.archive.rules import carry_chain_function
 from nianbao.archive.version import BUILD_ERROR, Version, _earlier, _later, _text
+from nianbao.parsers.junk import classify_junk
 
 log = logging.getLogger("nianbao.archive.build")
 
@@ -38,7 +40,7 @@ class ArchiveBuilder(RowsMixin, MergeMixin, FinishMixin):
         self.batch_size = batch_size
         self.registry = registry or []
         self.registry_by_name = registry_index(self.registry)
-        self.junk = _classify_junk()
+        self.junk: Callable[[bytes, str], str | None] | None = classify_junk
         self.carry_chain = carry_chain_function()
         self.ocr_threshold = findings.ocr_threshold()
         self.versions: dict[str, Version] = {}

@@ -59,15 +59,6 @@ def _takes_cache(parse: Parser) -> bool:
         return False
 
 
-def _classify_junk() -> Callable[[bytes, str], str | None] | None:
-    try:
-        from nianbao.parsers.junk import classify_junk
-        return classify_junk
-    except ImportError:
-        return None
-
-
-
 def file_name_of(url: str) -> str | None:
     """The last path segment of a URL (a tie-breaker for the format, never the decider)."""
     name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
