@@ -27,7 +27,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from nianbao.archive import build_state, search, totals
+from nianbao.archive import build_state, refresh, search, totals
 from nianbao.archive.builder import ArchiveBuilder
 from nianbao.archive.incremental import IncrementalBuilder, IncrementalUnsafe, new_inputs
 from nianbao.archive.lookups import write_lookups
@@ -291,8 +291,11 @@ def _build_into(db: sqlite_utils.Database, tmp: Path, out: Path, *, warcs: list[
         counts = builder.finish()
         if not resume:
             create_indexes(db)
-        totals.fill_report_totals(db)  # the reports view's rows, summed once from the cells
-        search.fill_section_search(db)  # the search box's narrow rows (archive/search.py)
+        if resume:  # only the agencies this night changed (archive/refresh.py)
+            refreshed = refresh.refresh_derived(db, out, builder.touched)
+        else:
+            totals.fill_report_totals(db)  # the reports view's rows, summed once from the cells
+            search.fill_section_search(db)  # the search box's narrow rows (archive/search.py)
         build_state.write_inputs(db, warcs)
         build_state.write_state(db, {"signature": sig, "files": len(files or [])})
     finally:
@@ -302,6 +305,8 @@ def _build_into(db: sqlite_utils.Database, tmp: Path, out: Path, *, warcs: list[
     stats = {**builder.stats, "parse_seconds": round(builder.stats["parse_seconds"], 3),
              "incremental": resume, "new_warc_files": len(warcs) if resume else None,
              "full_because": None if resume else full_because}
+    if resume:
+        stats["refreshed"] = refreshed
     run = {
         "id": _build_id(started_wall),
         "kind": "build", "started": utc_iso(started_wall),

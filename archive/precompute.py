@@ -21,12 +21,20 @@ with the SQL it replaced on a built archive.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlite_utils
 
 from nianbao.archive.schema import COVERAGE_SQL, RULE_FAILURES_SQL
 
+
 # Documents with more than one version whose table 3 cells differ between the first and the latest
 # version (the page and its attachment holding one report are one version: not an edit).
+def edits_sql(scope: str = "") -> str:
+    """EDITS_SQL; `scope`: an SQL condition on `d.agency` (an incremental build's refresh)."""
+    return EDITS_SQL.replace("where d.n_versions > 1", f"where d.n_versions > 1 and {scope}") if scope else EDITS_SQL
+
+
 EDITS_SQL = """
 select e.* from (
   select d.agency, d.year, d.n_versions,
@@ -77,6 +85,18 @@ left join agencies a on a.name = p.agency
 order by p.year, p.lawsuits desc, p.agency
 """
 
+
+def lawsuits_sql(scope: str = "") -> str:
+    """AGENCY_LAWSUITS_SQL; `scope`: an SQL condition on `v.agency` (an incremental build's refresh)."""
+    if not scope:
+        return AGENCY_LAWSUITS_SQL
+    # the scope's versions first (agency index), then their cells by primary key; the whole-archive
+    # form reads the cells first (the outcome index) and looks each version up
+    sql = AGENCY_LAWSUITS_SQL.replace("from appeals ap\n  cross join document_versions v on v.id = ap.version_id",
+                                      "from document_versions v\n  cross join appeals ap on ap.version_id = v.id")
+    return sql.replace("and v.is_latest = 1\n", f"and v.is_latest = 1 and {scope}\n")
+
+
 # (table, the SQL whose rows it holds)
 PRECOMPUTED: list[tuple[str, str]] = [
     ("agency_year_coverage", COVERAGE_SQL),
@@ -96,4 +116,31 @@ def fill_precomputed(db: sqlite_utils.Database) -> dict[str, int]:
         db.conn.execute(f"insert into [{table}] ({columns}) select {columns} from ({sql})")
         db.conn.execute(f"analyze [{table}]")
         counts[table] = db.conn.execute(f"select count(*) from [{table}]").fetchone()[0]
+    return counts
+
+
+def refresh_precomputed(db: sqlite_utils.Database, in_scope: Callable[[str], str],
+                        all_coverage: bool = False) -> dict[str, int]:
+    """An incremental build's refresh: each table's rows of the agencies in scope (`in_scope(column)`,
+    an SQL condition on an agency column: archive/refresh.py) deleted and derived again with the same
+    SQL restricted to them; `all_coverage`: the coverage rows all again (the archive's year range
+    changed, so every covered body has a row more or less). Returns rows written per table.
+
+    Every table here is keyed by agency: a body's coverage, edits, lawsuits and findings read only
+    its own versions, cells and rules (and the agencies row), so the other bodies' rows stay."""
+    scoped = {
+        "agency_year_coverage": None if all_coverage else f"select * from ({COVERAGE_SQL}) where {in_scope('agency')}",
+        "report_edits": edits_sql(in_scope("d.agency")),
+        "agency_lawsuits": lawsuits_sql(in_scope("v.agency")),
+        "rule_failure_rows": f"select * from ({RULE_FAILURES_SQL}) where {in_scope('agency')}",
+    }
+    counts = {}
+    for table, sql in PRECOMPUTED:
+        columns = ", ".join(f"[{c}]" for c in db[table].columns_dict)
+        if scoped[table] is None:
+            db.conn.execute(f"delete from [{table}]")
+        else:
+            db.conn.execute(f"delete from [{table}] where {in_scope('agency')}")
+            sql = scoped[table]
+        counts[table] = db.conn.execute(f"insert into [{table}] ({columns}) select {columns} from ({sql})").rowcount
     return counts

@@ -9,6 +9,8 @@ Values are the cells as published: a blank total cell stays null (blank is not z
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlite_utils
 
 from nianbao.archive.pairing import REPORTISH  # only reports: junk, not_a_report, unreadable… are other_documents
@@ -54,7 +56,12 @@ _SOURCE: dict[str, str] = {
     **{name: f"t.{name}" for name, _ in HEADLINE},
 }
 
-FILL_SQL = f"""
+
+def fill_sql(versions: str | None = None) -> str:
+    """The INSERT of report_totals' rows; `versions`: only those whose id is in that table (an
+    incremental build's refresh, archive/refresh.py)."""
+    only = f" and version_id in (select id from {versions})" if versions else ""
+    return f"""
 insert into [{TABLE}] ({", ".join(TABLE_COLUMNS)})
 select
   {", ".join(_SOURCE[c] for c in TABLE_COLUMNS)}
@@ -70,26 +77,37 @@ left join (
   select version_id,
     max(case when procedure = 'review' then value end) as review_total,
     sum(case when procedure like 'litigation%' then value end) as litigation_total
-  from appeals where outcome = 'total'
+  from appeals where outcome = 'total'{only}
   group by version_id
 ) ap on ap.version_id = v.id
-where v.is_latest = 1 and v.status in {REPORTISH!r}
+where v.is_latest = 1 and v.status in {REPORTISH!r}{only.replace("version_id", "v.id")}
 order by v.id
 """
+
+
+FILL_SQL = fill_sql()
 
 
 # Every row of table 3's 总计 column summed per year over the latest versions: the whole-archive
 # outcome shares (by legal reason) without reading 2.2 million cells per request.
 OUTCOME_TABLE = "outcome_totals"
-OUTCOME_FILL_SQL = f"""
+
+
+def outcome_fill_sql(years: str | None = None) -> str:
+    """The INSERT of outcome_totals' rows; `years`: only the years in that table."""
+    only = f" and t.year in (select year from {years})" if years else ""
+    return f"""
 insert into [{OUTCOME_TABLE}] (year, row_key, requests, reports)
 select t.year, r.row_key, sum(r.value), count(r.value)
 from [{TABLE}] t
 join temp.total_cells r on r.version_id = t.version_id
-where t.year is not null
+where t.year is not null{only}
 group by t.year, r.row_key
 order by t.year, r.row_key
 """
+
+
+OUTCOME_FILL_SQL = outcome_fill_sql()
 
 
 def fill_report_totals(db: sqlite_utils.Database) -> int:
@@ -100,10 +118,7 @@ def fill_report_totals(db: sqlite_utils.Database) -> int:
     from nianbao.archive.precompute import fill_precomputed  # here: precompute imports schema, which imports us
 
     # Table 3's 总计 column read from the 2 million cells (at 100k reports) once, for both fills.
-    db.conn.execute("drop table if exists temp.total_cells")
-    db.conn.execute("create temp table total_cells as select version_id, row_key, value from requests "
-                    "where column_key = 'total' order by version_id, row_key")
-    db.conn.execute("create index temp.total_cells_version on total_cells (version_id)")
+    _total_cells(db, "select version_id, row_key, value from requests where column_key = 'total'")
     for table, sql in ((TABLE, FILL_SQL), (OUTCOME_TABLE, OUTCOME_FILL_SQL)):
         db.conn.execute(f"delete from [{table}]")
         db.conn.execute(sql)
@@ -111,3 +126,47 @@ def fill_report_totals(db: sqlite_utils.Database) -> int:
     db.conn.execute("drop table temp.total_cells")
     fill_precomputed(db)  # the other whole-archive tables (coverage, edits, lawsuits), from the same build
     return db.conn.execute(f"select count(*) from [{TABLE}]").fetchone()[0]
+
+
+def _total_cells(db: sqlite_utils.Database, select: str) -> None:
+    """temp.total_cells: (version_id, row_key, value) of table 3's 总计 column, from `select`."""
+    db.conn.execute("drop table if exists temp.total_cells")
+    db.conn.execute(f"create temp table total_cells as select * from ({select}) order by version_id, row_key")
+    db.conn.execute("create index temp.total_cells_version on total_cells (version_id)")
+
+
+def refresh_report_totals(db: sqlite_utils.Database, in_scope: Callable[[str], str]) -> list[int]:
+    """An incremental build's refresh: the rows of `report_totals` whose agency is in scope
+    (`in_scope(column)`: an SQL condition on an agency column, archive/refresh.py) deleted and
+    summed again, then `outcome_totals` for the years whose set of reports changed (a year's sums
+    read only which versions it holds and their cells, which never change under a version id).
+    Returns those years."""
+    db.conn.execute("drop table if exists temp.scope_versions")
+    db.conn.execute("create temp table scope_versions (id text primary key)")
+    db.conn.execute(f"insert into temp.scope_versions select id from document_versions where is_latest = 1 "
+                    f"and status in {REPORTISH!r} and {in_scope('agency')}")
+    db.conn.execute("drop table if exists temp.old_report_years")
+    db.conn.execute(f"create temp table old_report_years as select version_id, year from [{TABLE}] "
+                    f"where {in_scope('agency')}")
+    db.conn.execute(f"delete from [{TABLE}] where {in_scope('agency')}")
+    _total_cells(db, "select r.version_id, r.row_key, r.value from temp.scope_versions s "
+                     "join requests r on r.version_id = s.id where r.column_key = 'total'")
+    db.conn.execute(fill_sql("temp.scope_versions"))
+    db.conn.execute("drop table if exists temp.changed_years")
+    db.conn.execute(f"""create temp table changed_years as select distinct year from (
+      select * from (select version_id, year from temp.old_report_years
+                     except select version_id, year from [{TABLE}] where {in_scope('agency')})
+      union all
+      select * from (select version_id, year from [{TABLE}] where {in_scope('agency')}
+                     except select version_id, year from temp.old_report_years)
+    ) where year is not null""")
+    years = [y for (y,) in db.conn.execute("select year from temp.changed_years order by year")]
+    if years:
+        db.conn.execute(f"delete from [{OUTCOME_TABLE}] where year in (select year from temp.changed_years)")
+        _total_cells(db, f"select r.version_id, r.row_key, r.value from [{TABLE}] t "
+                         f"join requests r on r.version_id = t.version_id "
+                         f"where r.column_key = 'total' and t.year in (select year from temp.changed_years)")
+        db.conn.execute(outcome_fill_sql("temp.changed_years"))
+    for name in ("total_cells", "scope_versions", "old_report_years", "changed_years"):
+        db.conn.execute(f"drop table if exists temp.[{name}]")
+    return years
