@@ -1,25 +1,20 @@
 """Data flows one way — crawl → WARC → parse → archive → publish — and no import runs against it.
 
-This test is the single statement of the allowed import directions (docs/architecture.md draws the
-picture). It walks the AST of every module of the installed namespace (the folders of setup.py's
-package-dir mapping) and checks each import of one of our modules, function-level and relative
-imports included:
-
-    parsers  → parsers                        (pure: bytes in, dict out; knows nothing of the rest)
-    leaf     → leaf                           (small shared helpers: data dir, registry, locks, logs…)
-    crawler  → crawler, parsers, leaf         (fetches and writes WARCs; junk classifier is a parser)
-    archive  → archive, parsers, leaf         (reads WARCs; never the crawler, never the site)
-    publish  → publish, archive, parsers, leaf
-    front    → anything                       (the CLI, its commands, the nightly, the demo: wiring)
+The allowed import directions are stated once, as the layer table of docs/architecture.md ("Layers: who
+may import whom", between its `layers:start` and `layers:end` marks), beside the picture of the house;
+this test reads the table from there, so the document and the check cannot drift apart. It walks the AST
+of every module of the installed namespace (the folders of setup.py's package-dir mapping) and checks
+each import of one of our modules, function-level and relative imports included.
 
 The archive meets the crawler only through files (WARCs, crawl summaries, the registry file read by
-`nianbao.registry`), never through code. A new module must be placed in a layer below (the test fails
-on a module it cannot place), so the matrix stays complete.
+`nianbao.registry`), never through code. A new module must be placed in a row of the table (the test
+fails on a module it cannot place), so the matrix stays complete.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -28,35 +23,32 @@ REPO = Path(__file__).resolve().parents[1]
 OURS = "nianbao"
 BARE = ("crawler", "parsers", "archive")  # the folders' own names: importable only from the repo root
 
+ARCHITECTURE = REPO / "docs" / "architecture.md"
+LAYERS_START, LAYERS_END = "<!-- layers:start", "<!-- layers:end -->"
+
+
+def read_layers() -> tuple[dict[str, str], dict[str, set[str]]]:
+    """docs/architecture.md's layer table: (module prefix → layer, layer → the layers it may import).
+
+    Rows `| layer | `prefix` `prefix` … | layer, layer, … |` between the marks; the header and the
+    separator row are skipped."""
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    block = text[text.index(LAYERS_START):text.index(LAYERS_END)]
+    layer_of: dict[str, str] = {}
+    allowed: dict[str, set[str]] = {}
+    for line in block.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not line.startswith("|") or len(cells) != 3 or cells[0] == "layer" or not cells[0].strip("-"):
+            continue
+        name = cells[0]
+        for prefix in re.findall(r"`([\w.]+)`", cells[1]):
+            layer_of[prefix] = name
+        allowed[name] = {x.strip() for x in cells[2].split(",") if x.strip()}
+    return layer_of, allowed
+
+
 # Longest prefix wins. A module is named as installed (crawler/x.py is nianbao.crawler.x).
-LAYER_OF = {
-    "nianbao.parsers": "parsers",
-    "nianbao.crawler": "crawler",
-    "nianbao.archive": "archive",
-    "nianbao.publish": "publish",
-    "nianbao.config": "leaf",
-    "nianbao.registry": "leaf",
-    "nianbao.deadlines": "leaf",
-    "nianbao.stamps": "leaf",
-    "nianbao.runlock": "leaf",
-    "nianbao.logs": "leaf",
-    "nianbao.site": "leaf",
-    "nianbao.cli": "front",
-    "nianbao.commands": "front",
-    "nianbao.nightly": "front",
-    "nianbao.nightly_record": "front",
-    "nianbao.health": "front",
-    "nianbao.demo": "front",
-    "nianbao.queue": "front",
-}
-ALLOWED = {
-    "parsers": {"parsers"},
-    "leaf": {"leaf"},
-    "crawler": {"crawler", "parsers", "leaf"},
-    "archive": {"archive", "parsers", "leaf"},
-    "publish": {"publish", "archive", "parsers", "leaf"},
-    "front": {"front", "publish", "archive", "crawler", "parsers", "leaf"},
-}
+LAYER_OF, ALLOWED = read_layers()
 
 
 def package_roots() -> dict[str, str]:
@@ -116,11 +108,19 @@ def imports(module: str, path: Path) -> list[tuple[int, str]]:
     return found
 
 
+def test_the_layer_table_is_whole() -> None:
+    """The table read from docs/architecture.md: six layers, each may import itself, names only known layers."""
+    assert set(ALLOWED) == set(LAYER_OF.values()) == {"parsers", "leaf", "crawler", "archive", "publish", "front"}
+    assert all(name in allowed and allowed <= set(ALLOWED) for name, allowed in ALLOWED.items())
+    assert LAYER_OF["nianbao.parsers"] == "parsers" and ALLOWED["parsers"] == {"parsers"}
+    assert ALLOWED["leaf"] == {"leaf"}
+
+
 def test_every_module_has_a_layer() -> None:
     mods = modules()
     assert "nianbao.parsers.junk" in mods and "nianbao.registry" in mods  # the walk sees the namespace
     unplaced = sorted(m for m in mods if layer(m) is None)
-    assert not unplaced, f"place these modules in LAYER_OF: {unplaced}"
+    assert not unplaced, f"place these modules in docs/architecture.md's layer table: {unplaced}"
 
 
 def test_imports_follow_the_data_flow() -> None:
