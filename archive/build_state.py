@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -95,18 +94,9 @@ def read_state(db: sqlite_utils.Database) -> dict[str, Any]:
 
 def part_row(v: Any) -> tuple:
     """A part (archive.version.Version before pairing) as a build_parts row (version_id filled later)."""
-    chain = pack_chain(v.chain) if v.chain else None
+    chain = v.chain or None  # packed already (archive/rows.py)
     return (v.digest, v.id, None, v.order, v.status, v.agency, v.year, v.title, v.published, v.url, v.n_cells,
             v.capture_id, v.sections[0], v.sections[1], chain)
-
-
-def pack_chain(chain: list) -> bytes:
-    """Carry-chain cells as stored: compact JSON, zlib (736 → 166 bytes a report, bench/build.py 10k)."""
-    return zlib.compress(json.dumps(chain, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), 6)
-
-
-def unpack_chain(data: bytes | None) -> list:
-    return json.loads(zlib.decompress(data).decode("utf-8")) if data else []
 
 
 PART_COLUMNS = tuple(STATE_TABLES["build_parts"]["columns"])

@@ -98,8 +98,8 @@ class FinishMixin:
         """Whether this build (re)checks the agency's carry chains (all of them, in a full build)."""
         return True
 
-    def _chain(self, v: Version) -> list | None:
-        """The version's carried_over/forward cells (kept in memory by a full build)."""
+    def _chain(self, v: Version) -> bytes | None:
+        """The version's carried_over/forward cells, packed (kept in memory by a full build)."""
         return v.chain
 
     def _carry_chains_and_order(self) -> None:

@@ -217,10 +217,10 @@ class IncrementalBuilder(ArchiveBuilder):
     def _chains_wanted(self, agency: str) -> bool:
         return agency in self.touched
 
-    def _chain(self, v: Version) -> list | None:
+    def _chain(self, v: Version) -> bytes | None:
         if v.chain is None and v.order <= self.old_order:
             part = self.old_parts.get(self.part_of_digest.get(v.digest, ""))
-            v.chain = build_state.unpack_chain(part.chain if part is not None else None)
+            v.chain = part.chain if part is not None else None
         return v.chain
 
     def _clear_metadata(self) -> None:

@@ -29,6 +29,7 @@ from nianbao.archive.version import (
     _number_text,
     _pk_order_safe,
     _rule_number,
+    pack_chain,
 )
 from nianbao.parsers.values import COUNT_BOUND
 
@@ -93,12 +94,12 @@ class RowsMixin:
                             c.get("page"), None if box is None else _box_text(box)))
                     self.ocr_rows = True
                 n += 1
-            if key == "requests":  # kept small (tuples) until finish() runs the carry chains
+            if key == "requests":  # kept until finish() runs the carry chains, packed (~150 bytes)
                 chain = [(c.get("row"), c.get("column"), self._bounded(c.get("value")), c.get("raw"),
                           c.get("position") is not None)
                          for c in report.get(key) or () if c.get("row") in _CHAIN_ROWS]
         if chain:
-            v.chain = chain
+            v.chain = pack_chain(chain)
         v.sections = (self.section_id + 1, self.section_id + len(report.get("sections") or []))
         for seq, s in enumerate(report.get("sections") or []):
             self.section_id += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import operator
 import sqlite3
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +44,9 @@ class Version:
     n_rule_failures: int = 0
     warnings: list = field(default_factory=list)
     urls: set = field(default_factory=set)
-    chain: list | None = None  # (row, column, value, raw, has_position) of carried_over/forward
+    # (row, column, value, raw, has_position) of carried_over/forward, packed by pack_chain (below):
+    # ~150 bytes instead of ~2 KB of tuples a report held until the end (bench/build.py peak RSS)
+    chain: bytes | None = None
     version: int = 0
     is_latest: int = 0
     withdrawn_at: str | None = None
@@ -125,10 +128,19 @@ def _rule_number(value: Any) -> Any:
     return n
 
 
+def pack_chain(chain: list) -> bytes:
+    """Carry-chain cells as stored: compact JSON, zlib (736 → 166 bytes a report, bench/build.py 10k)."""
+    return zlib.compress(json.dumps(chain, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), 6)
+
+
+def unpack_chain(data: bytes | None) -> list:
+    return json.loads(zlib.decompress(data).decode("utf-8")) if data else []
+
+
 def _chain_report(v: Version) -> dict:
     """The slice of a canonical report the carry_chain rule reads."""
     cells = [{"row": row, "column": col, "value": value, "raw": raw,
               "position": {} if has_position else None}
-             for row, col, value, raw, has_position in v.chain or ()]
+             for row, col, value, raw, has_position in unpack_chain(v.chain)]
     return {"agency": v.agency, "year": v.year, "edition": v.edition, "requests": cells}
 
