@@ -45,7 +45,13 @@ class ArchiveBuilder(RowsMixin, MergeMixin, FinishMixin):
         self.ocr_threshold = findings.ocr_threshold()
         self.versions: dict[str, Version] = {}
         self.by_digest: dict[str, str] = {}  # payload digest -> version id
+        # Captures are written in record order as they come (rows.py `_write_captures`); kept here only
+        # those of a version, and only the fields pairing and merges read (CAPTURE_KEPT), with the
+        # version each was written with (a merge that moves one updates its row at the end)
         self.captures: list[dict] = []
+        self.written_versions: list[str] = []
+        self.pending_captures: list[dict] = []
+        self.n_captures = 0
         self.summaries: list[dict] = []
         self.buffers: dict[str, list] = {t: [] for t in
                                          ("active_disclosure", "requests", "appeals", "rule_results")}
@@ -62,9 +68,7 @@ class ArchiveBuilder(RowsMixin, MergeMixin, FinishMixin):
                     require_report: bool = False, parsed: tuple[dict, float | None] | None = None) -> None:
         """A response (or input file). Parse it when it shows a report whose payload is new
         (`parsed`: the result of `parse_capture` already computed by a worker process)."""
-        self.order += 1
-        capture.setdefault("version_id", None)
-        self.captures.append(capture)
+        self._pend(capture)
         if not parseable or (body is None and parsed is None):
             if body is not None and capture.get("role") == "list":
                 self._classify(capture, body)
@@ -95,11 +99,17 @@ class ArchiveBuilder(RowsMixin, MergeMixin, FinishMixin):
         if self.n_buffered >= self.batch_size:
             self.flush()
 
-    def add_damaged(self, capture: dict) -> None:
-        """A WARC record (or stretch of a file) that could not be read: kept as a capture with its error."""
+    def _pend(self, capture: dict) -> None:
+        """A capture in record order; the ones before it are done, so a full batch of them is written."""
+        if len(self.pending_captures) >= self.CAPTURE_BATCH:
+            self._write_captures()
         self.order += 1
         capture.setdefault("version_id", None)
-        self.captures.append(capture)
+        self.pending_captures.append(capture)
+
+    def add_damaged(self, capture: dict) -> None:
+        """A WARC record (or stretch of a file) that could not be read: kept as a capture with its error."""
+        self._pend(capture)
         self.stats["damaged_records"] += 1
 
     # -- one document's failure: its rows out, a build_error version in ------------------------------
@@ -144,9 +154,7 @@ class ArchiveBuilder(RowsMixin, MergeMixin, FinishMixin):
 
     def add_revisit(self, capture: dict) -> None:
         """An unchanged page: the version with that payload was still there at this time."""
-        self.order += 1
-        capture.setdefault("version_id", None)
-        self.captures.append(capture)
+        self._pend(capture)
         known = self.by_digest.get(capture.get("payload_digest") or "")
         if known:
             self._seen_again(known, capture)

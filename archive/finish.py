@@ -68,12 +68,12 @@ class FinishMixin:
                 len(vs), latest.id,
             ))
         self._insert_many("documents", self._DOCUMENT_COLUMNS, doc_rows)
-        self._write_captures()
+        self._update_moved_captures()
         self._write_sources_and_agencies()
         self._write_crawl_runs()
         self._write_state()
         return {"documents": len(doc_rows), "versions": len(self.versions),
-                "captures": len(self.captures)}
+                "captures": self.n_captures}
 
     # -- hooks an incremental build (archive/incremental.py) replaces ----------------------------------
     def _is_new(self, version_id: str) -> bool:
@@ -82,10 +82,6 @@ class FinishMixin:
 
     def _clear_metadata(self) -> None:
         """Make room for the metadata tables' rows (a full build starts from empty tables)."""
-
-    def _write_captures(self) -> None:
-        cols = self._CAPTURE_COLUMNS
-        self._insert_many("captures", cols, [tuple(c.get(k) for k in cols) for c in self.captures])
 
     def _write_state(self) -> None:
         """build_parts, build_summaries and the counters (archive/build_state.py)."""

@@ -61,7 +61,7 @@ def new_inputs(db: sqlite_utils.Database, warc_files: list[Path], sig: str) -> l
     return new
 
 
-@dataclass
+@dataclass(slots=True)
 class Part:
     """An earlier build's part (archive/pairing.Part) as build_parts keeps it."""
 
@@ -124,17 +124,19 @@ class IncrementalBuilder(ArchiveBuilder):
                         warnings=json.loads(r[17]) if r[17] else [], sections=num.sections)
             v.documents = merged.get(r[0])  # a joined version's documents, as the merge wrote them
             self.versions[v.id] = v
-        cols = ("id", "url", "fetched", "role", "parent_url", "version_id", "payload_digest")
-        for r in db.execute(f"select {', '.join(cols)} from captures order by warc_file, warc_offset"):
+        cols = self.CAPTURE_KEPT  # the captures of a version, as a full build keeps them
+        for r in db.execute(f"select {', '.join(cols)} from captures where version_id is not null "
+                            f"order by warc_file, warc_offset"):
             c = dict(zip(cols, r))
             self.captures.append(c)
+            self.written_versions.append(c["version_id"])
             v = self.versions.get(c["version_id"] or "")
             if v is not None:
                 v.urls.add(c["url"])
                 if c["parent_url"]:
                     v.urls.add(c["parent_url"])
         self.n_old_captures = len(self.captures)
-        self.old_capture_versions = [c["version_id"] for c in self.captures]
+        self.n_captures = db.execute("select count(*) from captures").fetchone()[0]
         self.summaries = build_state.read_summaries(db)
         self.n_old_summaries = len(self.summaries)
         self.touched: set[str] = set()
@@ -229,14 +231,6 @@ class IncrementalBuilder(ArchiveBuilder):
             self.db.conn.execute(f"delete from [{table}]")
         fts = "document_versions_fts"
         self.db.conn.execute(f"insert into [{fts}] ([{fts}]) values ('delete-all')")
-
-    def _write_captures(self) -> None:
-        cols = self._CAPTURE_COLUMNS
-        new = self.captures[self.n_old_captures:]
-        self._insert_many("captures", cols, [tuple(c.get(k) for k in cols) for c in new])
-        moved = [(c["version_id"], c["id"]) for c, old in zip(self.captures, self.old_capture_versions)
-                 if c["version_id"] != old]
-        self.db.conn.executemany("update captures set version_id = ? where id = ?", moved)
 
     def _write_crawl_runs(self) -> None:
         rows, _ = crawl_rows(self.summaries[self.n_old_summaries:])

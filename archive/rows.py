@@ -197,8 +197,34 @@ class RowsMixin:
         marks = ", ".join("?" for _ in columns)
         self.db.conn.executemany(f"insert or replace into [{table}] ({cols}) values ({marks})", rows)
 
+    CAPTURE_BATCH = 4096  # captures written at least this often (list pages have no cells to flush them)
+    CAPTURE_KEPT = ("id", "url", "fetched", "role", "parent_url", "version_id", "payload_digest")
+
+    def _write_captures(self) -> None:
+        """Write the captures read since the last call (their version is known by now: a capture's
+        record is done before the next is read) and keep the fields pairing reads of those of a version."""
+        cols = self._CAPTURE_COLUMNS
+        pending = self.pending_captures
+        if not pending:
+            return
+        self._insert_many("captures", cols, [tuple(c.get(k) for k in cols) for c in pending])
+        self.n_captures += len(pending)
+        kept = self.CAPTURE_KEPT
+        for c in pending:
+            if c["version_id"]:
+                self.captures.append({k: c.get(k) for k in kept})
+                self.written_versions.append(c["version_id"])
+        pending.clear()
+
+    def _update_moved_captures(self) -> None:
+        """Point the stored captures whose version a merge changed at their version."""
+        moved = [(c["version_id"], c["id"]) for c, old in zip(self.captures, self.written_versions)
+                 if c["version_id"] != old]
+        self.db.conn.executemany("update captures set version_id = ? where id = ?", moved)
+
     def flush(self) -> None:
-        """Write buffered rows in one batch per table (the last of duplicate keys wins)."""
+        """Write buffered rows in one batch per table (the last of duplicate keys wins), and the captures."""
+        self._write_captures()
         for table, rows in self.buffers.items():
             if self.failed:
                 rows[:] = [r for r in rows if r[0] not in self.failed]
