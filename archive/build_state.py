@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -102,12 +103,12 @@ def part_row(v: Any) -> tuple:
 PART_COLUMNS = tuple(STATE_TABLES["build_parts"]["columns"])
 
 
-def write_parts(db: sqlite_utils.Database, rows: list[tuple], remap: dict[str, str]) -> None:
+def write_parts(db: sqlite_utils.Database, rows: Iterable[tuple], remap: dict[str, str]) -> None:
     """Insert new parts with the version each ended in (`remap`: part id -> version id, else itself)."""
     cols = ", ".join(PART_COLUMNS)
     marks = ", ".join("?" for _ in PART_COLUMNS)
     db.conn.executemany(f"insert or replace into build_parts ({cols}) values ({marks})",
-                        [(r[0], r[1], remap.get(r[1], r[1]), *r[3:]) for r in rows])
+                        ((r[0], r[1], remap.get(r[1], r[1]), *r[3:]) for r in rows))
 
 
 def summary_data(s: dict) -> str:

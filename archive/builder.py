@@ -53,6 +53,7 @@ class ArchiveBuilder(RowsMixin, MergeMixin, FinishMixin):
         self.pending_captures: list[dict] = []
         self.n_captures = 0
         self.summaries: list[dict] = []
+        self.n_old_summaries = 0  # those an earlier build read (incremental builds)
         self.buffers: dict[str, list] = {t: [] for t in
                                          ("active_disclosure", "requests", "appeals", "rule_results")}
         self.section_rows: list[dict] = []

@@ -26,8 +26,10 @@ class FinishMixin:
     # -- the end: versions, documents, agencies, chains, withdrawals ---------------------------------
     def finish(self) -> dict:
         self.flush()
-        # the parts as parsed, before pairing joins them (build_parts: what the next build adds to)
-        self.part_rows = [build_state.part_row(v) for v in self.versions.values() if self._is_new(v.id)]
+        # the parts as parsed, before pairing joins them (build_parts: what the next build adds to),
+        # each under its own id until _write_state() names the version it ended in
+        build_state.write_parts(self.db, (build_state.part_row(v) for v in self.versions.values()
+                                          if self._is_new(v.id)), {})
         self._resolve_versions()
         self._carry_chains_and_order()
         self.flush()
@@ -43,37 +45,43 @@ class FinishMixin:
                     v.withdrawn_at = max(listed)
         ordered = sorted(self.versions.values(),
                          key=lambda v: (v.agency or "\uffff", v.year or 0, v.document_key, v.version))
-        self._insert_many("document_versions", self._VERSION_COLUMNS, [(
+        # Rows go to executemany as generators, never as whole lists (peak memory: bench/build.py).
+        self._insert_many("document_versions", self._VERSION_COLUMNS, ((
             v.id, v.document_id, v.version, v.is_latest, v.agency, v.year, v.edition, v.status,
             v.title, v.published, v.url, v.source, v.digest, v.first_seen, v.last_seen,
             v.withdrawn_at, v.parser_version, v.capture_id, v.n_cells, v.n_rule_failures,
             json.dumps(v.warnings, ensure_ascii=False) if v.warnings else None,
-        ) for v in ordered])
-        rowids = {r[0]: r[1] for r in self.db.execute("select id, rowid from document_versions")}
-        search.index_rows(self.db, "document_versions", FTS["document_versions"],
-                          [(rowids[v.id], v.title, v.agency) for v in ordered])
+        ) for v in ordered))
+        fts = FTS["document_versions"]
+        cur = self.db.conn.execute(f"select rowid, {', '.join(fts)} from document_versions order by rowid")
+        while rows := cur.fetchmany(10000):  # in insertion (= `ordered`) order, a chunk at a time
+            search.index_rows(self.db, "document_versions", fts, rows)
         roles = self._part_roles()
-        self._insert_many("version_documents", self._VERSION_DOCUMENT_COLUMNS, [
+        self._insert_many("version_documents", self._VERSION_DOCUMENT_COLUMNS, (
             (v.id, *d) for v in ordered
-            for d in (v.documents or [self._document_row(v, roles, numbers=1, identity=1)])])
-        doc_rows = []
-        for doc_id in sorted(docs, key=lambda d: (docs[d][0].agency or "\uffff", docs[d][0].year or 0, d)):
-            vs = sorted(docs[doc_id], key=lambda v: v.version)
-            latest = next(v for v in vs if v.is_latest)
-            doc_rows.append((
-                doc_id, vs[0].agency, vs[0].year, vs[0].document_key, vs[0].url,
-                min((v.first_seen for v in vs if v.first_seen), default=None),
-                max((v.last_seen for v in vs if v.last_seen), default=None),
-                latest.withdrawn_at if all(v.withdrawn_at for v in vs) else None,
-                len(vs), latest.id,
-            ))
-        self._insert_many("documents", self._DOCUMENT_COLUMNS, doc_rows)
+            for d in (v.documents or [self._document_row(v, roles, numbers=1, identity=1)])))
+        self._insert_many("documents", self._DOCUMENT_COLUMNS, (
+            self._document(doc_id, docs[doc_id])
+            for doc_id in sorted(docs, key=lambda d: (docs[d][0].agency or "\uffff", docs[d][0].year or 0, d))))
         self._update_moved_captures()
         self._write_sources_and_agencies()
         self._write_crawl_runs()
         self._write_state()
-        return {"documents": len(doc_rows), "versions": len(self.versions),
+        return {"documents": len(docs), "versions": len(self.versions),
                 "captures": self.n_captures}
+
+    @staticmethod
+    def _document(doc_id: str, versions: list[Version]) -> tuple:
+        """A documents row from its versions."""
+        vs = sorted(versions, key=lambda v: v.version)
+        latest = next(v for v in vs if v.is_latest)
+        return (
+            doc_id, vs[0].agency, vs[0].year, vs[0].document_key, vs[0].url,
+            min((v.first_seen for v in vs if v.first_seen), default=None),
+            max((v.last_seen for v in vs if v.last_seen), default=None),
+            latest.withdrawn_at if all(v.withdrawn_at for v in vs) else None,
+            len(vs), latest.id,
+        )
 
     # -- hooks an incremental build (archive/incremental.py) replaces ----------------------------------
     def _is_new(self, version_id: str) -> bool:
@@ -84,9 +92,10 @@ class FinishMixin:
         """Make room for the metadata tables' rows (a full build starts from empty tables)."""
 
     def _write_state(self) -> None:
-        """build_parts, build_summaries and the counters (archive/build_state.py)."""
-        build_state.write_parts(self.db, self.part_rows, self.remap)
-        build_state.write_summaries(self.db, self.summaries, 0)
+        """build_parts' versions, build_summaries and the counters (archive/build_state.py)."""
+        self.db.conn.executemany("update build_parts set version_id = ? where part_id = ?",
+                                 sorted((vid, pid) for pid, vid in self.remap.items()))
+        build_state.write_summaries(self.db, self.summaries[self.n_old_summaries:], self.n_old_summaries)
         build_state.write_state(self.db, {"section_id": self.section_id, "order": self.order,
                                           "n_summaries": len(self.summaries)})
 
@@ -132,6 +141,8 @@ class FinishMixin:
                     check.update(findings.describe_chain(check, _chain_report(prev), _chain_report(cur),
                                                          self.ocr_threshold))
                 self._buffer_rule(cur.id, check, other_version_id=prev.id)
+            if len(self.buffers["rule_results"]) >= self.batch_size:
+                self.flush()  # ~7 rows an agency-year: never the whole archive's at once
 
     def _write_sources_and_agencies(self) -> None:
         rows = []

@@ -244,11 +244,4 @@ class IncrementalBuilder(ArchiveBuilder):
         runs = crawl_runs([dict(zip(names, r)) for r in cur.fetchall()])
         self.db["runs"].insert_all(runs, replace=True)
 
-    def _write_state(self) -> None:
-        build_state.write_parts(self.db, self.part_rows, self.remap)
-        self.db.conn.executemany("update build_parts set version_id = ? where part_id = ?",
-                                 [(vid, pid) for pid, vid in self.remap.items() if pid in self.old_parts])
-        build_state.write_summaries(self.db, self.summaries[self.n_old_summaries:], self.n_old_summaries)
-        build_state.write_state(self.db, {"section_id": self.section_id, "order": self.order,
-                                          "n_summaries": len(self.summaries)})
 
