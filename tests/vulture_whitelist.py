@@ -10,7 +10,8 @@ says which framework, hook or file reads it.
 _ = object()  # the whitelist's placeholder object: vulture reads only the attribute names below
 
 # -- Scrapy -------------------------------------------------------------------------------------------
-# crawler/settings.py: the project's settings module, read by Scrapy (scrapy.cfg `settings =`) by name.
+# crawler/settings.py: the project's settings module, whose names Scrapy reads
+# (scrapy.cfg `default = nianbao.crawler.settings`).
 _.BOT_NAME
 _.SPIDER_MODULES
 _.NEWSPIDER_MODULE
