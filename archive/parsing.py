@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import inspect
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
@@ -137,6 +138,36 @@ def _with_hints(builder: ArchiveBuilder, records: Iterable[tuple[str, dict, byte
         yield kind, item, body
 
 
+CHUNK = 8  # records per task sent to a worker
+IN_FLIGHT = 512  # records handed to the workers and not yet taken back by the main process (>= CHUNK)
+
+
+class _Window:
+    """At most `size` records between the reader and the main loop, when workers parse: Pool.imap
+    reads its input as fast as the workers go and queues their results for the main process, which
+    inserts more slowly, so without a window the parsed reports of the whole archive could wait in
+    memory (peak RSS growing with the archive)."""
+
+    def __init__(self, size: int):
+        self.slots = threading.Semaphore(size)
+        self.stopped = False
+
+    def feed(self, jobs: Iterable[tuple]) -> Iterator[tuple]:
+        for job in jobs:
+            self.slots.acquire()
+            if self.stopped:
+                return
+            yield job
+
+    def taken(self) -> None:
+        self.slots.release()
+
+    def stop(self) -> None:
+        """No more records (the main loop ended or failed): let a waiting reader return."""
+        self.stopped = True
+        self.slots.release()
+
+
 def feed_records(builder: ArchiveBuilder, records: Iterable[tuple[str, dict, bytes | None]],
                  jobs: int = 1) -> int:
     """Feed records in order. jobs > 1 parses in worker processes (order kept, so the result is
@@ -147,15 +178,18 @@ def feed_records(builder: ArchiveBuilder, records: Iterable[tuple[str, dict, byt
     if jobs > 1:
         import multiprocessing
 
+        window = _Window(max(IN_FLIGHT, CHUNK))  # a smaller window would wait for a chunk that never fills
         pool = multiprocessing.get_context("fork").Pool(jobs, initializer=_worker_init,
                                                         initargs=(builder.ocr_cache,))
-        stream: Iterable[tuple] = pool.imap(_worker_parse, _jobs(records), chunksize=8)
+        stream: Iterable[tuple] = pool.imap(_worker_parse, window.feed(_jobs(records)), chunksize=CHUNK)
     else:
-        pool = None
+        pool = window = None
         stream = ((kind, item, body, None) for kind, item, body in records)
     try:
         for kind, item, body, parsed in stream:
             n += 1
+            if window is not None:
+                window.taken()
             if not n % 256:
                 # What the build keeps (captures, versions, buffered rows) only grows: move it out of
                 # the collector's sight, so full collections stop re-walking it (~10 % of the CPU).
@@ -172,6 +206,7 @@ def feed_records(builder: ArchiveBuilder, records: Iterable[tuple[str, dict, byt
                                     require_report=role is None and kind == "response", parsed=parsed)
     finally:
         if pool is not None:
+            window.stop()
             pool.close()
             pool.join()
     return n

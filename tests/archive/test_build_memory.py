@@ -44,3 +44,48 @@ def test_captures_written_one_at_a_time_give_the_same_database(tmp_path, monkeyp
     # record order; the page's capture was written with its own part's id and now points at the joined version
     assert [u for u, _ in rows] == ["http://x.gov.cn/nb/list.html", PAGE, PDF, "http://x.gov.cn/nb/b.html"]
     assert [ok for _, ok in rows] == [None, 1, 1, 1] and n_versions == 2
+
+
+def _report_files(tmp_path, n: int):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(n):
+        (src / f"r{i:03d}.txt").write_bytes(body(canonical(f"{'甲乙丙丁戊'[i % 5]}区第{i}局", 2020 + i % 4)))
+    return src
+
+
+def test_parsing_workers_behind_a_small_window_give_the_same_database(tmp_path, monkeypatch):
+    """jobs=2 with the smallest window (one chunk in flight): the reader waits for the main loop, and
+    the rows are those of a single-process build."""
+    from nianbao.archive import parsing
+
+    src = _report_files(tmp_path, 40)
+    monkeypatch.setattr(parsing, "IN_FLIGHT", 1)
+    monkeypatch.setattr(parsing, "default_parser", lambda: (json_parser, FAKE_VERSION))
+    build_archive(tmp_path / "two.db", files=[src], jobs=2, parser_version=FAKE_VERSION)
+    build_archive(tmp_path / "one.db", files=[src], parse=json_parser, parser_version=FAKE_VERSION)
+    assert_same_tables(tmp_path / "one.db", tmp_path / "two.db")
+
+
+def test_a_failing_build_with_workers_ends_instead_of_waiting(tmp_path, monkeypatch):
+    """The main loop fails while the reader waits for a window slot: the build raises (no hang)."""
+    from nianbao.archive import parsing
+
+    src = _report_files(tmp_path, 40)
+    monkeypatch.setattr(parsing, "IN_FLIGHT", 8)
+    monkeypatch.setattr(parsing, "default_parser", lambda: (json_parser, FAKE_VERSION))
+    seen = []
+
+    def add_capture(self, capture, *args, **kwargs):
+        seen.append(capture["url"])
+        if len(seen) == 3:
+            raise RuntimeError("disk full")
+
+    monkeypatch.setattr(ArchiveBuilder, "add_capture", add_capture)
+    try:
+        build_archive(tmp_path / "x.db", files=[src], jobs=2)
+    except RuntimeError as exc:
+        assert str(exc) == "disk full"
+    else:
+        raise AssertionError("the build did not fail")
+    assert len(seen) == 3 and not (tmp_path / "x.db").exists()
