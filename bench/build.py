@@ -201,11 +201,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"    peak RSS: build process {full['rss_mb']:.0f} MB "
                       f"({1024 * full['rss_mb'] / n:.1f} KB/report), "
                       f"largest parse worker {full['workers_rss_mb']:.0f} MB")
-                share = inc["seconds"] / seconds
+                share, cpu_share = inc["seconds"] / seconds, inc["cpu"] / cpu
                 how = "incremental" if inc["stats"]["incremental"] else f"FULL: {inc['stats']['full_because']}"
                 print(f"    incremental build of one night ({inc['stats']['parsed']} new reports, {how}): "
-                      f"{inc['seconds']:.1f}s wall, CPU {inc['cpu']:.1f}s = {100 * share:.1f} % of the full build "
-                      f"(target < 10 %), peak RSS {inc['rss_mb']:.0f} MB")
+                      f"{inc['seconds']:.1f}s wall = {100 * share:.1f} % of the full build's wall, CPU "
+                      f"{inc['cpu']:.1f}s = {100 * cpu_share:.1f} % of its CPU (target < 10 %), "
+                      f"peak RSS {inc['rss_mb']:.0f} MB")
+                if inc["stats"].get("refreshed"):
+                    r = inc["stats"]["refreshed"]
+                    print(f"      derived tables refreshed for {r['dirty_agencies']} agencies, outcome years "
+                          f"{r['outcome_years']}, all coverage rows: {r['all_coverage']}")
                 for term, (ms, count) in lat.items():
                     print(f"    search {term!r:<16} {ms:7.1f} ms  ({count} sections)")
                 if not args.keep:
