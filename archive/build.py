@@ -110,16 +110,20 @@ def _restore_tables(db: sqlite_utils.Database, tables: list[tuple[str, str, list
             db.conn.executemany(f"insert into [{name}] ({cols}) values ({marks})", rows)
 
 
-def default_cache_mb() -> int:
-    """SQLite's page cache for a build: a quarter of the machine's memory, 64 MB to 4 GB.
+CACHE_MB = 256  # SQLite's page cache for a build unless --cache-mb says otherwise
 
-    Hash ids put index inserts all over the b-trees; the cache keeps them from turning into random
-    writes. Beyond the cache the build still works, only slower (bench/build.py --cache-mb)."""
+
+def default_cache_mb() -> int:
+    """SQLite's page cache for a build: CACHE_MB, or a quarter of the memory of a smaller machine (64 MB
+    at least). Fixed, not grown with the machine: the cache fills up to its size whatever it is, so a
+    machine-sized one made the build's peak memory grow with the archive (4.5 GB at 100,000 reports
+    with 4 GB). Pages beyond it go to the file through the OS page cache: at 100,000 reports a 256 MB
+    cache cost no more CPU than 4 GB (bench/build.py --cache-mb; archive/README.md, Benchmark)."""
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1 << 20)
     except (ValueError, OSError, AttributeError):
         total = 4096
-    return max(64, min(4000, total // 4))
+    return max(64, min(CACHE_MB, total // 4))
 
 
 def set_pragmas(db: sqlite_utils.Database, cache_mb: int | None = None) -> None:
@@ -127,7 +131,7 @@ def set_pragmas(db: sqlite_utils.Database, cache_mb: int | None = None) -> None:
     db.conn.execute("pragma journal_mode = off")
     db.conn.execute("pragma synchronous = off")
     db.conn.execute(f"pragma cache_size = -{int(cache_mb or default_cache_mb()) * 1024}")
-    db.conn.execute("pragma temp_store = memory")
+    db.conn.execute("pragma temp_store = file")  # sorts (CREATE INDEX) and temp tables spill to a file, not RAM
 
 
 def prepare_database(db: sqlite_utils.Database, cache_mb: int | None = None) -> None:
