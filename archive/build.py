@@ -290,7 +290,8 @@ def _build_into(db: sqlite_utils.Database, tmp: Path, out: Path, *, warcs: list[
     gc.set_threshold(20000, 20, 20)  # ~30x fewer young collections; the parser makes few cycles
     try:
         n_records = feed_records(builder, iter_warcs(warcs), jobs=jobs)
-        n_records += feed_records(builder, iter_files(files or []), jobs=jobs)
+        if files:  # (no second pool of workers forked from a process that holds the whole WARC read)
+            n_records += feed_records(builder, iter_files(files), jobs=jobs)
         gc.freeze()
         counts = builder.finish()
         if not resume:
