@@ -57,13 +57,7 @@ def refresh_derived(db: sqlite_utils.Database, previous: Path, touched: set[str]
     finally:
         db.conn.commit()
         db.conn.execute("detach database prev")
-    # A few agencies' total cells, found by primary key: the planner would rather build an automatic
-    # index over the whole requests table for them (10x slower at 10k reports)
-    db.conn.execute("pragma automatic_index = off")
-    try:
-        years = totals.refresh_report_totals(db, in_scope)
-    finally:
-        db.conn.execute("pragma automatic_index = on")
+    years = totals.refresh_report_totals(db, in_scope)
     counts = precompute.refresh_precomputed(db, in_scope, all_coverage=all_coverage)
     db.conn.execute(f"drop table if exists {DIRTY}")
     return {"dirty_agencies": n_dirty, "outcome_years": years, "all_coverage": all_coverage,

@@ -128,10 +128,18 @@ def fill_report_totals(db: sqlite_utils.Database) -> int:
     return db.conn.execute(f"select count(*) from [{TABLE}]").fetchone()[0]
 
 
-def _total_cells(db: sqlite_utils.Database, select: str) -> None:
-    """temp.total_cells: (version_id, row_key, value) of table 3's 总计 column, from `select`."""
+def _total_cells(db: sqlite_utils.Database, select: str, by_key: bool = False) -> None:
+    """temp.total_cells: (version_id, row_key, value) of table 3's 总计 column, from `select`.
+    `by_key`: a few versions' cells, read by primary key: no automatic index (the planner would
+    rather build one over the whole requests table for them, 10x slower at 10k reports)."""
     db.conn.execute("drop table if exists temp.total_cells")
-    db.conn.execute(f"create temp table total_cells as select * from ({select}) order by version_id, row_key")
+    if by_key:
+        db.conn.execute("pragma automatic_index = off")
+    try:
+        db.conn.execute(f"create temp table total_cells as select * from ({select}) order by version_id, row_key")
+    finally:
+        if by_key:
+            db.conn.execute("pragma automatic_index = on")
     db.conn.execute("create index temp.total_cells_version on total_cells (version_id)")
 
 
@@ -149,10 +157,9 @@ def refresh_report_totals(db: sqlite_utils.Database, in_scope: Callable[[str], s
     db.conn.execute(f"create temp table old_report_years as select version_id, year from [{TABLE}] "
                     f"where {in_scope('agency')}")
     db.conn.execute(f"delete from [{TABLE}] where {in_scope('agency')}")
-    # CROSS JOIN: the few versions first, their cells by primary key (the planner would rather read
-    # every cell in key order, to skip the sort: 10x slower at 10k reports)
+    # CROSS JOIN: the few versions first, their cells by primary key (not every cell in key order)
     _total_cells(db, "select r.version_id, r.row_key, r.value from temp.scope_versions s "
-                     "cross join requests r on r.version_id = s.id where r.column_key = 'total'")
+                     "cross join requests r on r.version_id = s.id where r.column_key = 'total'", by_key=True)
     db.conn.execute(fill_sql("temp.scope_versions"))
     db.conn.execute("drop table if exists temp.changed_years")
     db.conn.execute(f"""create temp table changed_years as select distinct year from (
@@ -167,7 +174,8 @@ def refresh_report_totals(db: sqlite_utils.Database, in_scope: Callable[[str], s
         db.conn.execute(f"delete from [{OUTCOME_TABLE}] where year in (select year from temp.changed_years)")
         _total_cells(db, f"select r.version_id, r.row_key, r.value from [{TABLE}] t "
                          f"cross join requests r on r.version_id = t.version_id "
-                         f"where r.column_key = 'total' and t.year in (select year from temp.changed_years)")
+                         f"where r.column_key = 'total' and t.year in (select year from temp.changed_years)",
+                     by_key=True)
         db.conn.execute(outcome_fill_sql("temp.changed_years"))
     for name in ("total_cells", "scope_versions", "old_report_years", "changed_years"):
         db.conn.execute(f"drop table if exists temp.[{name}]")
