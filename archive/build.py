@@ -19,6 +19,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import mmap
 import os
 import shutil
 import time
@@ -228,7 +229,17 @@ def _incremental_inputs(out: Path, warc_files: list[Path], files: list[Path] | N
 
 
 def copy_file(src: Path, dst: Path) -> None:
-    """Copy the database for an incremental build (the served file is never written in place)."""
+    """Copy the database for an incremental build (the served file is never written in place).
+
+    Past the page cache (O_DIRECT) where the file system allows it: the kernel's copy of a 4.8 GB
+    database (100k reports) cost 2.4-22 s of CPU depending on the page cache's state, more than the
+    rest of a night's build; the direct copy 0.35 s (5 s wall on this VM's disk). The build reads
+    back only the pages it touches. Else copy_file_range, else a plain copy."""
+    try:
+        _copy_direct(src, dst)
+        return
+    except OSError as exc:  # no O_DIRECT here (tmpfs, some network file systems): the kernel's copy
+        log.debug("direct copy of %s not possible (%s): copying through the page cache", src, exc)
     with open(src, "rb") as fin, open(dst, "wb") as fout:
         size = os.fstat(fin.fileno()).st_size
         done = 0
@@ -243,6 +254,37 @@ def copy_file(src: Path, dst: Path) -> None:
             fout.seek(0)
             fout.truncate()
             shutil.copyfileobj(fin, fout, 1 << 24)
+
+
+_DIRECT_CHUNK = 64 << 20  # bytes per read/write of the direct copy (a multiple of any block size)
+
+
+def _copy_direct(src: Path, dst: Path) -> None:
+    """Copy with O_DIRECT reads and writes through one page-aligned buffer (dirty pages of `src` are
+    written back by the kernel before a direct read, so a just-written file copies correctly)."""
+    flag = getattr(os, "O_DIRECT", None)
+    if flag is None:
+        raise OSError("no O_DIRECT on this platform")
+    buf = mmap.mmap(-1, _DIRECT_CHUNK)  # anonymous memory: page-aligned, as O_DIRECT requires
+    fin = os.open(src, os.O_RDONLY | flag)
+    try:
+        fout = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | flag, 0o644)
+        try:
+            size = os.fstat(fin).st_size
+            done = 0
+            while done < size:
+                n = os.preadv(fin, [buf], done)
+                if n <= 0:
+                    raise OSError(f"{src} ended at {done} of {size} bytes")
+                whole = -(-n // 4096) * 4096  # a short last block is written whole, then cut back
+                os.pwritev(fout, [memoryview(buf)[:whole]], done)
+                done += n
+            os.ftruncate(fout, size)
+        finally:
+            os.close(fout)
+    finally:
+        os.close(fin)
+        buf.close()
 
 
 def partial_path(out: Path) -> Path:
