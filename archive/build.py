@@ -182,7 +182,7 @@ def build_archive(out: Path, *, warcs: list[Path] | None = None, files: list[Pat
                 copy_file(out, tmp)
                 db = sqlite_utils.Database(tmp)
                 try:
-                    return _build_into(db, tmp, out, warcs=new, all_warcs=warc_files, files=None, parse=parse,
+                    return _build_into(db, tmp, out, warcs=new, files=None, parse=parse,
                                        parser_version=parser_version, registry=registry, sig=sig,
                                        batch_size=batch_size, jobs=jobs, ocr_cache=cache, cache_mb=cache_mb,
                                        resume=True)
@@ -192,7 +192,7 @@ def build_archive(out: Path, *, warcs: list[Path] | None = None, files: list[Pat
                     db.close()
                     remove_partial(out)
             db = sqlite_utils.Database(tmp)
-            return _build_into(db, tmp, out, warcs=warc_files, all_warcs=warc_files, files=files, parse=parse,
+            return _build_into(db, tmp, out, warcs=warc_files, files=files, parse=parse,
                                parser_version=parser_version, registry=registry, sig=sig,
                                batch_size=batch_size, jobs=jobs, ocr_cache=cache, cache_mb=cache_mb,
                                full_because=reason)
@@ -313,7 +313,7 @@ def _build_id(started: float) -> str:
     return f"build:{utc_iso(when)[:-1]}.{when.microsecond:06d}Z"
 
 
-def _build_into(db: sqlite_utils.Database, tmp: Path, out: Path, *, warcs: list[Path], all_warcs: list[Path],
+def _build_into(db: sqlite_utils.Database, tmp: Path, out: Path, *, warcs: list[Path],
                 files: list[Path] | None, parse: Parser, parser_version: str, registry: list[dict], sig: str,
                 batch_size: int, jobs: int, ocr_cache: OcrCache | None = None, cache_mb: int | None = None,
                 resume: bool = False, full_because: str | None = None) -> dict:

@@ -92,7 +92,7 @@ class IncrementalBuilder(ArchiveBuilder):
     def _load(self) -> None:
         db = self.db
         state = build_state.read_state(db)
-        self.section_id = self.old_section_id = int(state["section_id"])
+        self.section_id = int(state["section_id"])
         self.order = self.old_order = int(state["order"])
         self.old_parts: dict[str, Part] = {}
         self.part_of_digest: dict[str, str] = {}

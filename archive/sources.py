@@ -24,7 +24,6 @@ def source_rows(path: Path | None = None) -> list[dict]:
     return sorted(out, key=lambda e: str(e["name"]))
 
 
-load_sources = source_rows  # the old name, for archive/build.py until its split lands (then: source_rows)
 
 
 def _raw_entries(path: Path | None) -> dict[str, dict]:

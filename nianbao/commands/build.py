@@ -39,7 +39,8 @@ def register(subparsers) -> None:
                    help="parse in this many worker processes (same result; default: the machine's cores, at most 4)")
     p.add_argument("--full", action="store_true", help="rebuild from every WARC instead of adding the new ones")
     p.add_argument("--cache-mb", type=int, default=None, metavar="MB",
-                   help="SQLite page cache of the build (default: a quarter of the memory, 64 MB to 4 GB)")
+                   help="SQLite page cache of the build (default: 256 MB, or a quarter of a smaller machine's memory; "
+                        "fixed so the build's memory does not grow with the archive)")
     p.add_argument("--wait", nargs="?", type=float, const=float("inf"), default=None, metavar="SECONDS",
                    help="wait for a running crawl or build to finish (for ever, or at most SECONDS) "
                         "instead of exiting 75")
