@@ -1,7 +1,7 @@
 """Derive the archive database from the record (WARC files, or a folder of report files): the build's
 lifecycle — a temporary file (`nianbao.db.building`), the tables carried over from the database it
 replaces, earlier build runs, and the rename over the old file at the end (a full build's file packed
-first: VACUUM INTO `nianbao.db.packing`, see `_pack_into`).
+first: VACUUM INTO `nianbao.db.packing`, see archive/dbfile.py `_pack_into`).
 
 Raw first: nothing here fetches anything. The same inputs and parser give the same rows and ids;
 only this build's own `runs` row differs. Cells stream into the database in batches as reports are
@@ -20,9 +20,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
-import mmap
 import os
-import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +29,13 @@ import sqlite_utils
 
 from nianbao.archive import build_state, refresh, search, totals
 from nianbao.archive.builder import ArchiveBuilder
+from nianbao.archive.dbfile import (  # noqa: F401 (partial_path, remove_partial: public names, re-exported)
+    _pack_into,
+    copy_file,
+    packed_path,
+    partial_path,
+    remove_partial,
+)
 from nianbao.archive.incremental import IncrementalBuilder, IncrementalUnsafe, new_inputs
 from nianbao.archive.lookups import write_lookups
 from nianbao.archive.ocr_cache import FILE_NAME as OCR_CACHE_FILE
@@ -229,85 +234,6 @@ def _incremental_inputs(out: Path, warc_files: list[Path], files: list[Path] | N
         return f"{out.name} unreadable ({type(exc).__name__}: {exc})", None
 
 
-def copy_file(src: Path, dst: Path) -> None:
-    """Copy the database for an incremental build (the served file is never written in place).
-
-    Past the page cache (O_DIRECT) where the file system allows it: the kernel's copy of a 4.8 GB
-    database (100k reports) cost 2.4-22 s of CPU depending on the page cache's state, more than the
-    rest of a night's build; the direct copy 0.35 s (5 s wall on this VM's disk). The build reads
-    back only the pages it touches. Else copy_file_range, else a plain copy."""
-    try:
-        _copy_direct(src, dst)
-        return
-    except OSError as exc:  # no O_DIRECT here (tmpfs, some network file systems): the kernel's copy
-        log.debug("direct copy of %s not possible (%s): copying through the page cache", src, exc)
-    with open(src, "rb") as fin, open(dst, "wb") as fout:
-        size = os.fstat(fin.fileno()).st_size
-        done = 0
-        try:
-            while done < size:
-                n = os.copy_file_range(fin.fileno(), fout.fileno(), size - done)
-                if n == 0:
-                    break
-                done += n
-        except (AttributeError, OSError):
-            fin.seek(0)
-            fout.seek(0)
-            fout.truncate()
-            shutil.copyfileobj(fin, fout, 1 << 24)
-
-
-_DIRECT_CHUNK = 64 << 20  # bytes per read/write of the direct copy (a multiple of any block size)
-
-
-def _copy_direct(src: Path, dst: Path) -> None:
-    """Copy with O_DIRECT reads and writes through one page-aligned buffer (dirty pages of `src` are
-    written back by the kernel before a direct read, so a just-written file copies correctly)."""
-    flag = getattr(os, "O_DIRECT", None)
-    if flag is None:
-        raise OSError("no O_DIRECT on this platform")
-    buf = mmap.mmap(-1, _DIRECT_CHUNK)  # anonymous memory: page-aligned, as O_DIRECT requires
-    fin = os.open(src, os.O_RDONLY | flag)
-    try:
-        fout = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | flag, 0o644)
-        try:
-            size = os.fstat(fin).st_size
-            done = 0
-            while done < size:
-                n = os.preadv(fin, [buf], done)
-                if n <= 0:
-                    raise OSError(f"{src} ended at {done} of {size} bytes")
-                whole = -(-n // 4096) * 4096  # a short last block is written whole, then cut back
-                os.pwritev(fout, [memoryview(buf)[:whole]], done)
-                done += n
-            os.ftruncate(fout, size)
-        finally:
-            os.close(fout)
-    finally:
-        os.close(fin)
-        buf.close()
-
-
-def partial_path(out: Path) -> Path:
-    """The file a build writes before it is renamed over `out`."""
-    out = Path(out)
-    return out.with_name(out.name + ".building")
-
-
-def remove_partial(out: Path) -> list[Path]:
-    """Remove a build's partial file (and SQLite's side files); returns what was removed."""
-    tmp = partial_path(out)
-    removed = []
-    for stale in (tmp, Path(str(tmp) + "-journal"), Path(str(tmp) + "-wal"), Path(str(tmp) + "-shm"),
-                  packed_path(out), Path(str(packed_path(out)) + "-journal")):
-        try:
-            stale.unlink()
-            removed.append(stale)
-        except FileNotFoundError:
-            pass
-    return removed
-
-
 def _build_id(started: float) -> str:
     """`build:<start>`: the start as nianbao.stamps writes times (`utc_iso`), with microseconds (two
     builds in one second are two runs)."""
@@ -380,34 +306,3 @@ def _build_into(db: sqlite_utils.Database, tmp: Path, out: Path, *, warcs: list[
     else:
         _pack_into(db, tmp, out)
     return run
-
-
-def packed_path(out: Path) -> Path:
-    """The file a full build's database is packed into (VACUUM INTO) before it is renamed to `out`."""
-    out = Path(out)
-    return out.with_name(out.name + ".packing")
-
-
-PACK_CACHE_MB = 16  # SQLite's page cache while packing (see _pack_into)
-
-
-def _pack_into(db: sqlite_utils.Database, tmp: Path, out: Path) -> None:
-    """Rename a full build's database to `out` packed: VACUUM INTO a fresh file beside it.
-
-    The cell tables' primary keys begin with hash-derived version ids, so each batch's rows land all
-    over their b-tree indexes and leave pages part-empty (16 % of the requests key's pages at 100,000
-    reports). The copy writes every table and index in key order, full pages; rowids are kept (the FTS
-    indexes' document ids), the schema is the same. 46.8 -> 44.3 KB/report at 10,000 reports (~2 s of
-    CPU), 47.0 -> 44.3 at 100,000 (19-33 s of CPU, mostly the kernel's: archive/README.md, Benchmark).
-    Beside `out`, not in the temp directory (an in-place VACUUM's copy would go there, and it writes
-    the pages twice); the served file is still replaced by one rename. A REINDEX alone frees the pages
-    but leaves them in the file. Incremental builds add 1 % to a packed file and are not packed."""
-    packed = packed_path(out)
-    packed.unlink(missing_ok=True)
-    # the copy gets the source's page cache size: a small one for both, or the build's peak memory grows
-    # by a second full cache (the pages are read and written once, in order; the OS caches the file)
-    db.conn.execute(f"pragma cache_size = -{PACK_CACHE_MB * 1024}")
-    db.conn.execute("vacuum into ?", [str(packed)])  # a failure: build_archive removes both partial files
-    db.close()
-    tmp.unlink()
-    os.replace(packed, out)

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from nianbao.archive import build
+from nianbao.archive import dbfile as build
 
 
 def test_a_direct_copy_gives_the_same_bytes_whatever_the_size(tmp_path, monkeypatch):
