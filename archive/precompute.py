@@ -28,11 +28,20 @@ import sqlite_utils
 from nianbao.archive.schema import COVERAGE_SQL, RULE_FAILURES_SQL
 
 
+def scoped(sql: str, anchor: str, replacement: str) -> str:
+    """`sql` with `anchor` (found exactly once) replaced: how an incremental build's refresh narrows the
+    full build's SQL to the agencies it changed. A changed statement whose anchor is gone fails here
+    instead of silently refilling the whole archive over the rows it kept."""
+    if sql.count(anchor) != 1:
+        raise RuntimeError(f"the SQL to scope no longer holds {anchor!r} once: update its refresh")
+    return sql.replace(anchor, replacement)
+
+
 # Documents with more than one version whose table 3 cells differ between the first and the latest
 # version (the page and its attachment holding one report are one version: not an edit).
 def edits_sql(scope: str = "") -> str:
     """EDITS_SQL; `scope`: an SQL condition on `d.agency` (an incremental build's refresh)."""
-    return EDITS_SQL.replace("where d.n_versions > 1", f"where d.n_versions > 1 and {scope}") if scope else EDITS_SQL
+    return scoped(EDITS_SQL, "where d.n_versions > 1", f"where d.n_versions > 1 and {scope}") if scope else EDITS_SQL
 
 
 EDITS_SQL = """
@@ -92,9 +101,9 @@ def lawsuits_sql(scope: str = "") -> str:
         return AGENCY_LAWSUITS_SQL
     # the scope's versions first (agency index), then their cells by primary key; the whole-archive
     # form reads the cells first (the outcome index) and looks each version up
-    sql = AGENCY_LAWSUITS_SQL.replace("from appeals ap\n  cross join document_versions v on v.id = ap.version_id",
-                                      "from document_versions v\n  cross join appeals ap on ap.version_id = v.id")
-    return sql.replace("and v.is_latest = 1\n", f"and v.is_latest = 1 and {scope}\n")
+    sql = scoped(AGENCY_LAWSUITS_SQL, "from appeals ap\n  cross join document_versions v on v.id = ap.version_id",
+                 "from document_versions v\n  cross join appeals ap on ap.version_id = v.id")
+    return scoped(sql, "and v.is_latest = 1\n", f"and v.is_latest = 1 and {scope}\n")
 
 
 # (table, the SQL whose rows it holds)

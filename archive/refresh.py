@@ -103,10 +103,8 @@ def _refresh_section_search(db: sqlite_utils.Database) -> int:
                           "(select id from temp.scope_all_versions) and sections_hi >= sections_lo").fetchall()
     conn.executemany(f"delete from [{search.SEARCH_TABLE}] where id between ? and ?", ranges)
     fill = search._FILL_SECTION_SEARCH  # the full build's INSERT (one source of its columns)
-    scoped = fill.replace("\norder by s.id", "\nwhere s.version_id in (select id from temp.scope_all_versions)"
-                                             "\norder by s.id")
-    if scoped == fill:
-        raise RuntimeError("search.FILL_SECTION_SEARCH no longer ends in 'order by s.id'")
-    n = conn.execute(scoped.replace("insert into", "insert or replace into", 1)).rowcount
+    fill = precompute.scoped(fill, "\norder by s.id",
+                             "\nwhere s.version_id in (select id from temp.scope_all_versions)\norder by s.id")
+    n = conn.execute(precompute.scoped(fill, "insert into", "insert or replace into")).rowcount
     conn.execute("drop table temp.scope_all_versions")
     return n

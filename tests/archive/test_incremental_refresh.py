@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
+from nianbao.archive.precompute import edits_sql, lawsuits_sql, scoped
 from tests.archive.helpers import body, canonical
 from tests.archive.test_incremental_pairing import night, summary
 
@@ -99,3 +102,13 @@ def test_a_night_refreshes_only_the_agencies_it_changed(tmp_path):
         others = {k: v for k, v in rows.items() if not k.startswith("丙")}
         assert others and all(after[table][k] == v for k, v in others.items()), table
     assert done["section_search_rows"] == 3  # 丙's three sections (2021, 2022, 2023), the others left alone
+
+
+def test_a_refresh_never_runs_unscoped_sql():
+    """The refresh narrows the full build's SQL by replacing an anchor in it: an anchor gone (the SQL
+    changed) fails the build instead of refilling every agency's rows over the ones it kept."""
+    assert "and a_scope" in edits_sql("a_scope") and "and a_scope" in lawsuits_sql("a_scope")
+    assert scoped("select 1 where x", "where x", "where x and y") == "select 1 where x and y"
+    for sql in ("select 1", "where x where x"):
+        with pytest.raises(RuntimeError, match="no longer holds 'where x' once"):
+            scoped(sql, "where x", "where x and y")
