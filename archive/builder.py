@@ -8,7 +8,6 @@ archive/merge.py joins a page and its attachment; archive/finish.py writes what 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import sqlite_utils
@@ -40,7 +39,6 @@ class ArchiveBuilder(RowsMixin, MergeMixin, FinishMixin):
         self.batch_size = batch_size
         self.registry = registry or []
         self.registry_by_name = registry_index(self.registry)
-        self.junk: Callable[[bytes, str], str | None] | None = classify_junk
         self.carry_chain = carry_chain_function()
         self.ocr_threshold = findings.ocr_threshold()
         self.versions: dict[str, Version] = {}
@@ -164,14 +162,14 @@ class ArchiveBuilder(RowsMixin, MergeMixin, FinishMixin):
         self.summaries.append({"summary": summary, **meta})
 
     def _classify(self, capture: dict, body: bytes) -> str | None:
-        """Name a junk page (challenge, soft 404, login wall) with the crawler's current classifier.
+        """Name a junk page (challenge, soft 404, login wall) with the current classifier (parsers/junk.py).
 
         Only pages the parser could not read as a report are asked: a page with the report's tables
         is not junk, and the classifier costs as much as a parse on big portal pages."""
-        if self.junk is None or capture.get("junk"):
+        if capture.get("junk"):
             return capture.get("junk")
         try:
-            capture["junk"] = self.junk(body, capture["url"])
+            capture["junk"] = classify_junk(body, capture["url"])
         except Exception as exc:  # never lose a record over a classifier bug
             log.warning("junk classifier failed on %s: %s", capture["url"], exc)
         return capture.get("junk")
