@@ -146,7 +146,10 @@ def _fts_rowids_kept(db: sqlite_utils.Database, packed: Path) -> bool:
     db.conn.execute("attach database ? as packed", [str(packed)])
     try:
         for table in FTS:
-            key = ", ".join(f"[{c}]" for c in db[table].pks)  # (rowid, key): a renumbered row shows
+            pks = [c for c in db[table].columns if c.is_pk]
+            if len(pks) == 1 and pks[0].type.upper() == "INTEGER":  # the rowid itself: kept by definition
+                continue
+            key = ", ".join(f"[{c.name}]" for c in pks)  # (rowid, key): a renumbered row shows
             differs = db.conn.execute(
                 f"select 1 from (select rowid, {key} from main.[{table}] "
                 f"except select rowid, {key} from packed.[{table}]) limit 1").fetchone()
