@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,57 @@ def part_row(v: Any) -> tuple:
 
 
 PART_COLUMNS = tuple(STATE_TABLES["build_parts"]["columns"])
+
+
+@dataclass(slots=True)
+class Part:
+    """A part (archive/pairing.Part) as build_parts keeps it: as parsed, and the version it ended in."""
+
+    id: str
+    version_id: str
+    order: int
+    status: str
+    agency: str | None
+    year: int | None
+    title: str | None
+    published: str | None
+    url: str
+    digest: str
+    n_cells: int
+    capture_id: str
+    sections: tuple
+    chain: bytes | None
+
+
+_PART_SELECT = ("select part_id, version_id, ord, status, agency, year, title, published, url, digest, n_cells, "
+                "capture_id, sections_lo, sections_hi, chain from build_parts")
+
+
+def _part(r: tuple) -> Part:
+    return Part(*r[:12], (r[12], r[13]), r[14])
+
+
+def read_parts(db: sqlite_utils.Database, digests: Iterable[str]) -> dict[str, Part]:
+    """part id -> Part, of the parts with these payload digests (the table's key)."""
+    out = {}
+    for d in sorted(digests):
+        r = db.execute(_PART_SELECT + " where digest = ?", [d]).fetchone()
+        if r:
+            out[r[0]] = _part(r)
+    return out
+
+
+def read_part(db: sqlite_utils.Database, part_id: str) -> Part | None:
+    r = db.execute(_PART_SELECT + " where part_id = ?", [part_id]).fetchone()
+    return _part(r) if r else None
+
+
+def digests_of(db: sqlite_utils.Database, part_ids: Iterable[str]) -> list[str]:
+    """The payload digests of these parts (one scan of build_parts: part ids are not its key)."""
+    wanted = set(part_ids)
+    if not wanted:
+        return []
+    return [d for d, pid in db.execute("select digest, part_id from build_parts") if pid in wanted]
 
 
 def write_parts(db: sqlite_utils.Database, rows: Iterable[tuple], remap: dict[str, str]) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlite_utils
 
-from nianbao.archive import findings, pairing
+from nianbao.archive import build_state, findings, pairing, version_store
 from nianbao.archive.finish import FinishMixin
 from nianbao.archive.identity import hints_for, normalize_agency, registry_index
 from nianbao.archive.ids import document_key, stable_id
@@ -20,7 +20,7 @@ from nianbao.archive.merge import MergeMixin
 from nianbao.archive.parsing import USABLE, Parser, parse_capture
 from nianbao.archive.rows import RowsMixin
 from nianbao.archive.rules import carry_chain_function
-from nianbao.archive.version import BUILD_ERROR, Version, _earlier, _later, _text
+from nianbao.archive.version import BUILD_ERROR, Version, _text
 from nianbao.parsers.junk import classify_junk
 
 log = logging.getLogger("nianbao.archive.build")
@@ -41,13 +41,13 @@ class ArchiveBuilder(RowsMixin, MergeMixin, FinishMixin):
         self.registry_by_name = registry_index(self.registry)
         self.carry_chain = carry_chain_function()
         self.ocr_threshold = findings.ocr_threshold()
-        self.versions: dict[str, Version] = {}
-        self.by_digest: dict[str, str] = {}  # payload digest -> version id
-        # Captures are written in record order as they come (rows.py `_write_captures`); kept here only
-        # those of a version, and only the fields pairing and merges read (CAPTURE_KEPT), with the
-        # version each was written with (a merge that moves one updates its row at the end)
-        self.captures: list[dict] = []
-        self.written_versions: list[str] = []
+        # The versions whose rows are being buffered; each flush writes them to disk (build_parts, and
+        # the build's temp table archive/version_store.py), so memory does not grow with the archive.
+        self.live: dict[str, Version] = {}
+        self.live_by_digest: dict[str, str] = {}  # payload digest -> version id, of the live versions
+        version_store.create(db)
+        # Captures are written in record order as they come (rows.py `_write_captures`); pairing,
+        # first/last seen and the URLs of a version are read back from the table at the end.
         self.pending_captures: list[dict] = []
         self.n_captures = 0
         self.summaries: list[dict] = []
@@ -61,6 +61,7 @@ class ArchiveBuilder(RowsMixin, MergeMixin, FinishMixin):
                       "build_errors": 0, "damaged_records": 0}
         self.order = 0
         self.failed: set[str] = set()  # versions turned build_error while their rows sat in the buffers
+        self.failures_on_disk: dict[str, int] = {}  # failed carry-chain rules of versions already on disk
 
     # -- input ------------------------------------------------------------------------------------
     def add_capture(self, capture: dict, body: bytes | None, parseable: bool,
@@ -73,7 +74,7 @@ class ArchiveBuilder(RowsMixin, MergeMixin, FinishMixin):
                 self._classify(capture, body)
             return
         digest = capture["payload_digest"]
-        known = self.by_digest.get(digest)
+        known = self._version_of(digest)
         if known:
             self._seen_again(known, capture)
             return
@@ -114,7 +115,7 @@ class ArchiveBuilder(RowsMixin, MergeMixin, FinishMixin):
     # -- one document's failure: its rows out, a build_error version in ------------------------------
     def _mark(self) -> tuple:
         return ({t: len(rows) for t, rows in self.buffers.items()}, len(self.section_rows), self.section_id,
-                self.n_buffered, len(self.versions), self.stats["cells"], self.stats["rule_failures"])
+                self.n_buffered, len(self.live), self.stats["cells"], self.stats["rule_failures"])
 
     def _rollback(self, mark: tuple) -> None:
         """Drop what a failed document buffered (nothing of it was written: flushes wait for it)."""
@@ -124,10 +125,10 @@ class ArchiveBuilder(RowsMixin, MergeMixin, FinishMixin):
         del self.section_rows[n_sections:]
         self.section_id, self.n_buffered = section_id, n_buffered
         self.stats["cells"], self.stats["rule_failures"] = cells, failures
-        for vid in list(self.versions)[n_versions:]:
-            v = self.versions.pop(vid)
-            if self.by_digest.get(v.digest) == vid:
-                del self.by_digest[v.digest]
+        for vid in list(self.live)[n_versions:]:
+            v = self.live.pop(vid)
+            if self.live_by_digest.get(v.digest) == vid:
+                del self.live_by_digest[v.digest]
 
     @staticmethod
     def _error_text(exc: BaseException) -> str:
@@ -143,10 +144,9 @@ class ArchiveBuilder(RowsMixin, MergeMixin, FinishMixin):
             status=BUILD_ERROR, title=None, published=None, url=capture["url"], source=capture.get("source"),
             digest=capture["payload_digest"], first_seen=capture.get("fetched"), last_seen=capture.get("fetched"),
             parser_version=self.parser_version, capture_id=capture["id"], order=self.order,
-            warnings=[self._error_text(exc)], urls={capture["url"]},
+            warnings=[self._error_text(exc)],
         )
-        self.versions[vid] = v
-        self.by_digest[capture["payload_digest"]] = vid
+        self._keep(v)
         self.stats["build_errors"] += 1
         return v
 
@@ -154,7 +154,7 @@ class ArchiveBuilder(RowsMixin, MergeMixin, FinishMixin):
     def add_revisit(self, capture: dict) -> None:
         """An unchanged page: the version with that payload was still there at this time."""
         self._pend(capture)
-        known = self.by_digest.get(capture.get("payload_digest") or "")
+        known = self._version_of(capture.get("payload_digest") or "")
         if known:
             self._seen_again(known, capture)
 
@@ -175,13 +175,31 @@ class ArchiveBuilder(RowsMixin, MergeMixin, FinishMixin):
         return capture.get("junk")
 
     def _seen_again(self, version_id: str, capture: dict) -> None:
-        v = self.versions[version_id]
-        v.last_seen = _later(v.last_seen, capture.get("fetched"))
-        v.first_seen = _earlier(v.first_seen, capture.get("fetched"))
-        v.urls.add(capture["url"])
-        if capture.get("parent_url"):
-            v.urls.add(capture["parent_url"])
+        """The capture shows a version already built (its times and URL count from the captures table)."""
         capture["version_id"] = version_id
+
+    def _keep(self, v: Version) -> None:
+        self.live[v.id] = v
+        self.live_by_digest[v.digest] = v.id
+
+    def _version_of(self, digest: str) -> str | None:
+        """The version a payload was built as: a live one, else the part written at a flush (or by an
+        earlier build: then the version that part ended in)."""
+        known = self.live_by_digest.get(digest)
+        if known is None and digest:
+            r = self.db.execute("select version_id from build_parts where digest = ?", [digest]).fetchone()
+            known = r[0] if r else None
+        return known
+
+    def _spill(self) -> None:
+        """The live versions to disk: as parts (build_parts, what pairing and the next build read) and
+        as versions (archive/version_store.py), then out of memory."""
+        if not self.live:
+            return
+        build_state.write_parts(self.db, (build_state.part_row(v) for v in self.live.values()), {})
+        version_store.put(self.db, self.live.values())
+        self.live.clear()
+        self.live_by_digest.clear()
 
     def _parse(self, capture: dict, body: bytes) -> dict:
         report, seconds = parse_capture(capture, body, self.parse, self.ocr_cache)
@@ -223,16 +241,12 @@ class ArchiveBuilder(RowsMixin, MergeMixin, FinishMixin):
             parser_version=str(report.get("parser_version") or self.parser_version),
             capture_id=capture["id"], order=self.order,
             warnings=[w if isinstance(w, str) else repr(w) for w in report.get("warnings") or []],
-            urls={capture["url"]},
         )
         if status not in pairing.REPORTISH and any(named):
             v.warnings.append(f"{status}: agency/year read as {named[0]}/{named[1]} not filed")
         elif raw_agency and not agency:
             v.warnings.append(f"agency {raw_agency!r} dropped: navigation text, not a body")
-        if capture.get("parent_url"):
-            v.urls.add(capture["parent_url"])
-        self.versions[vid] = v
-        self.by_digest[capture["payload_digest"]] = vid
+        self._keep(v)
         self._buffer_cells(v, report)
         return v
 

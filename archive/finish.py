@@ -6,10 +6,13 @@ A mixin of `archive.builder.ArchiveBuilder`; these are known only once every rec
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import operator
+from collections.abc import Iterator
 
-from nianbao.archive import build_state, findings, pairing, search
+from nianbao.archive import build_state, findings, pairing, search, version_store
 from nianbao.archive.agencies import infer_level, split_region
 from nianbao.archive.identity import normalize_agency
 from nianbao.archive.parsing import USABLE
@@ -21,54 +24,98 @@ log = logging.getLogger("nianbao.archive.build")
 
 
 class FinishMixin:
-    """finish() and what it writes."""
+    """finish() and what it writes, reading the versions from disk (archive/version_store.py) in the
+    order each step needs: memory stays what one document or one chunk of rows takes."""
 
     # -- the end: versions, documents, agencies, chains, withdrawals ---------------------------------
     def finish(self) -> dict:
-        self.flush()
-        # the parts as parsed, before pairing joins them (build_parts: what the next build adds to),
-        # each under its own id until _write_state() names the version it ended in
-        build_state.write_parts(self.db, (build_state.part_row(v) for v in self.versions.values()
-                                          if self._is_new(v.id)), {})
+        self.flush()  # every version on disk, as parts (build_parts) and as versions (version_store)
         self._resolve_versions()
+        self._seen_from_captures()
         self._carry_chains_and_order()
         self.flush()
-        withdrawn = withdrawals(self.summaries)
+        self._withdraw(withdrawals(self.summaries))
         self._clear_metadata()
-        docs: dict[str, list[Version]] = {}
-        for v in self.versions.values():
-            docs.setdefault(v.document_id, []).append(v)
-        for vs in docs.values():
-            for v in vs:
-                listed = [withdrawn.get(u) for u in v.urls if u in withdrawn]
-                if listed and all(listed):
-                    v.withdrawn_at = max(listed)
-        ordered = sorted(self.versions.values(),
-                         key=lambda v: (v.agency or "\uffff", v.year or 0, v.document_key, v.version))
+        self._write_roles()
+        order = ("order by coalesce(nullif(v.agency, ''), char(65535)), coalesce(v.year, 0), v.document_key, "
+                 "v.version")
         # Rows go to executemany as generators, never as whole lists (peak memory: bench/build.py).
         self._insert_many("document_versions", self._VERSION_COLUMNS, ((
             v.id, v.document_id, v.version, v.is_latest, v.agency, v.year, v.edition, v.status,
             v.title, v.published, v.url, v.source, v.digest, v.first_seen, v.last_seen,
             v.withdrawn_at, v.parser_version, v.capture_id, v.n_cells, v.n_rule_failures,
             json.dumps(v.warnings, ensure_ascii=False) if v.warnings else None,
-        ) for v in ordered))
+        ) for v in version_store.stream(self.db, order)))
         fts = FTS["document_versions"]
         cur = self.db.conn.execute(f"select rowid, {', '.join(fts)} from document_versions order by rowid")
-        while rows := cur.fetchmany(10000):  # in insertion (= `ordered`) order, a chunk at a time
+        while rows := cur.fetchmany(10000):  # in insertion (= `order`) order, a chunk at a time
             search.index_rows(self.db, "document_versions", fts, rows)
-        roles = self._part_roles()
         self._insert_many("version_documents", self._VERSION_DOCUMENT_COLUMNS, (
-            (v.id, *d) for v in ordered
-            for d in (v.documents or [self._document_row(v, roles, numbers=1, identity=1)])))
-        self._insert_many("documents", self._DOCUMENT_COLUMNS, (
-            self._document(doc_id, docs[doc_id])
-            for doc_id in sorted(docs, key=lambda d: (docs[d][0].agency or "\uffff", docs[d][0].year or 0, d))))
-        self._update_moved_captures()
+            (v.id, *d) for v, role in version_store.stream_with(self.db, "r.role", "left join temp.version_roles r "
+                                                              "on r.id = v.id " + order)
+            for d in (v.documents or [self._document_row(v, {v.id: role or "report"}, numbers=1, identity=1)])))
+        self._insert_many("documents", self._DOCUMENT_COLUMNS, self._documents())
         self._write_sources_and_agencies()
         self._write_crawl_runs()
         self._write_state()
-        return {"documents": len(docs), "versions": len(self.versions),
-                "captures": self.n_captures}
+        n_documents, n_versions = self.db.execute(
+            f"select count(distinct document_id), count(*) from {version_store.TABLE}").fetchone()
+        return {"documents": n_documents, "versions": n_versions, "captures": self.n_captures}
+
+    def _documents(self) -> Iterator[tuple]:
+        """documents rows, each from its versions (read one document at a time), ordered by the agency
+        and year of its first version."""
+        self._temp_table("document_first", "document_id text primary key, agency text, year integer",
+                         f"select document_id, agency, year from (select document_id, agency, year, min(ord) "
+                         f"from {version_store.TABLE} group by document_id)")
+        rows = version_store.stream_with(
+            self.db, "f.agency, f.year",
+            "join temp.document_first f on f.document_id = v.document_id order by "
+            "coalesce(nullif(f.agency, ''), char(65535)), coalesce(f.year, 0), v.document_id, v.version")
+        for doc_id, group in itertools.groupby(rows, key=lambda r: r[0].document_id):
+            yield self._document(doc_id, [v for v, _, _ in group])
+
+    def _seen_from_captures(self) -> None:
+        """First and last seen of each version: the earliest and latest capture that showed it."""
+        self._temp_table("version_seen", "id text primary key, first text, last text",
+                         "select version_id, min(nullif(fetched, '')), max(nullif(fetched, '')) from captures "
+                         "where version_id is not null group by version_id")
+        self.db.conn.execute(
+            f"update {version_store.TABLE} as v set first_seen = s.first, last_seen = s.last "
+            "from temp.version_seen s where s.id = v.id")
+
+    def _temp_table(self, name: str, columns: str, select: str) -> None:
+        """temp.<name> filled by `select`, keyed by its first column (the joins that read it go by key)."""
+        self.db.conn.execute(f"drop table if exists temp.{name}")
+        self.db.conn.execute(f"create temp table {name} ({columns})")
+        self.db.conn.execute(f"insert into temp.{name} {select}")
+
+    def _withdraw(self, withdrawn: dict[str, str | None]) -> None:
+        """withdrawn_at of each version every URL of which (a capture's, or the page it was linked from)
+        that a complete crawl listed was withdrawn since: the latest of those times."""
+        if not withdrawn:
+            return
+        self.db.conn.execute("drop table if exists temp.withdrawn_urls")
+        self.db.conn.execute("create temp table withdrawn_urls (url text primary key, at text)")
+        self.db.conn.executemany("insert into temp.withdrawn_urls (url, at) values (?, ?)", withdrawn.items())
+        self._temp_table(
+            "version_withdrawn", "id text primary key, at text",
+            "select u.version_id, max(w.at) from (select version_id, url from captures where version_id is not null "
+            "union all select version_id, parent_url from captures where version_id is not null and parent_url != '') "
+            "u join temp.withdrawn_urls w on w.url = u.url group by u.version_id "
+            "having min(coalesce(w.at, '') != '')")
+        self.db.conn.execute(f"update {version_store.TABLE} as v set withdrawn_at = w.at "
+                             "from temp.version_withdrawn w where w.id = v.id")
+
+    def _write_roles(self) -> None:
+        """temp.version_roles: the WARC role of each version's document, as `_part_roles` folds it."""
+        self._temp_table(
+            "version_roles", "id text primary key, role text",
+            "select f.version_id, case when g.a then 'attachment' when g.r then 'report' else f.role end from "
+            "(select version_id, coalesce(nullif(role, ''), 'report') as role, min(rowid) from captures "
+            " where version_id is not null group by version_id) f join "
+            "(select version_id, max(role = 'attachment') as a, max(coalesce(nullif(role, ''), 'report') = 'report')"
+            " as r from captures where version_id is not null group by version_id) g on g.version_id = f.version_id")
 
     @staticmethod
     def _document(doc_id: str, versions: list[Version]) -> tuple:
@@ -84,10 +131,6 @@ class FinishMixin:
         )
 
     # -- hooks an incremental build (archive/incremental.py) replaces ----------------------------------
-    def _is_new(self, version_id: str) -> bool:
-        """Whether a version in memory was parsed by this build (every one, in a full build)."""
-        return True
-
     def _clear_metadata(self) -> None:
         """Make room for the metadata tables' rows (a full build starts from empty tables)."""
 
@@ -103,46 +146,50 @@ class FinishMixin:
         """Whether this build (re)checks the agency's carry chains (all of them, in a full build)."""
         return True
 
-    def _chain(self, v: Version) -> bytes | None:
-        """The version's carried_over/forward cells, packed (kept in memory by a full build)."""
-        return v.chain
-
     def _carry_chains_and_order(self) -> None:
-        docs: dict[str, list[Version]] = {}
-        for v in self.versions.values():
-            docs.setdefault(v.document_id, []).append(v)
-        latest_by_agency_year: dict[tuple[str, int], Version] = {}
-        for vs in docs.values():
-            vs.sort(key=lambda v: (v.first_seen or "", v.order))
-            for i, v in enumerate(vs, 1):
-                v.version = i
+        """Version numbers and the latest version of each document (read a document at a time), then
+        the carry chain of each agency's consecutive years (read in agency, year order)."""
+        cur = self.db.conn.execute(f"select id, document_id, status from {version_store.TABLE} "
+                                   "order by document_id, coalesce(first_seen, ''), ord")
+        numbered: list[tuple] = []
+        for _doc, group in itertools.groupby(cur, key=operator.itemgetter(1)):
+            vs = list(group)
             # the latest usable version (tables read), else the latest report, else the latest
             # document: junk (a not-found or challenge page) never hides a report the URL served
-            usable = [v for v in vs if v.status in USABLE]
-            reports = usable or [v for v in vs if v.status in pairing.REPORTISH]
-            latest = (reports or vs)[-1]
-            latest.is_latest = 1
-            if latest.agency and latest.year:
-                latest_by_agency_year[(latest.agency, latest.year)] = latest
-        for (agency, year), cur in sorted(latest_by_agency_year.items()):
-            if not self._chains_wanted(agency):
+            usable = [v for v in vs if v[2] in USABLE]
+            reports = usable or [v for v in vs if v[2] in pairing.REPORTISH]
+            latest = (reports or vs)[-1][0]
+            numbered.extend((i, int(v[0] == latest), v[0]) for i, v in enumerate(vs, 1))
+            if len(numbered) >= 10000:
+                version_store.update(self.db, "version = ?, is_latest = ?", numbered)
+                numbered.clear()
+        version_store.update(self.db, "version = ?, is_latest = ?", numbered)
+        prev: Version | None = None
+        for cur_v in version_store.stream(self.db, "where v.is_latest = 1 and coalesce(v.agency, '') != '' "
+                                          "and coalesce(v.year, 0) != 0 order by v.agency, v.year"):
+            before, prev = prev, cur_v
+            if not self._chains_wanted(cur_v.agency):
                 continue
-            prev = latest_by_agency_year.get((agency, year - 1))
-            if not prev or not self._chain(prev) or not self._chain(cur):
+            if not before or before.agency != cur_v.agency or before.year != cur_v.year - 1:
+                continue
+            if not before.chain or not cur_v.chain:
                 continue
             try:
-                checks = self.carry_chain(_chain_report(prev), _chain_report(cur))
+                checks = self.carry_chain(_chain_report(before), _chain_report(cur_v))
             except Exception as exc:
-                log.warning("carry_chain failed for %s %s: %s", agency, year, exc)
+                log.warning("carry_chain failed for %s %s: %s", cur_v.agency, cur_v.year, exc)
                 continue
             for check in checks or []:
                 check = {**check, "rule": check.get("rule") or "carry_chain"}
                 if not check.get("ok"):
-                    check.update(findings.describe_chain(check, _chain_report(prev), _chain_report(cur),
+                    check.update(findings.describe_chain(check, _chain_report(before), _chain_report(cur_v),
                                                          self.ocr_threshold))
-                self._buffer_rule(cur.id, check, other_version_id=prev.id)
+                self._buffer_rule(cur_v.id, check, other_version_id=before.id)
             if len(self.buffers["rule_results"]) >= self.batch_size:
                 self.flush()  # ~7 rows an agency-year: never the whole archive's at once
+        version_store.update(self.db, "n_rule_failures = n_rule_failures + ?",
+                             sorted((n, vid) for vid, n in self.failures_on_disk.items()))
+        self.failures_on_disk.clear()
 
     def _write_sources_and_agencies(self) -> None:
         rows = []
@@ -155,7 +202,8 @@ class FinishMixin:
                 "frozen": int(bool(s.get("frozen", False))), "note": s.get("note"),
             })
         known = {r["name"] for r in rows}
-        for src in sorted({v.source for v in self.versions.values() if v.source} - known):
+        sources = {r[0] for r in self.db.execute(f"select distinct source from {version_store.TABLE}") if r[0]}
+        for src in sorted(sources - known):
             rows.append({"name": src, "note": "seen in WARCs, not in the registry"})
         if rows:
             self.db["sources"].insert_all(rows, replace=True, alter=False)
@@ -168,10 +216,11 @@ class FinishMixin:
             if registry_agency[s["name"]]:
                 names.setdefault(registry_agency[s["name"]],
                                  {"source": s["name"], "division_code": s.get("division_code")})
-        for v in sorted(self.versions.values(), key=lambda v: v.order):
-            if v.agency and v.agency not in names:
-                src = code_by_source.get(v.source or "") or {}
-                names[v.agency] = {"source": None, "division_code": src.get("division_code")}
+        for agency, source in self.db.execute(f"select agency, source from {version_store.TABLE} "
+                                              "where coalesce(agency, '') != '' order by ord"):
+            if agency not in names:
+                src = code_by_source.get(source or "") or {}
+                names[agency] = {"source": None, "division_code": src.get("division_code")}
         agency_rows = []
         for name in sorted(names):
             info = names[name]

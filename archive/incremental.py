@@ -5,9 +5,9 @@ compares every table). That holds because a build is a fold over the records in 
 the builder is put back in the state the last build ended in (versions, captures, summaries, the
 record and section counters, the parts before pairing: archive/build_state.py), the new records are
 fed exactly as a full build feeds them, and `finish()` redoes what depends on the whole archive —
-version numbers, latest versions, withdrawals, the metadata tables — in memory from that state, while
-the large tables (cells, rules, sections) are only added to. Carry chains are re-checked only for the
-agencies whose documents changed.
+version numbers, latest versions, withdrawals, the metadata tables — from that state (on disk, like a
+full build's: archive/version_store.py), while the large tables (cells, rules, sections) are only
+added to. Carry chains are re-checked only for the agencies whose documents changed.
 
 When the new records could make an earlier decision come out differently, the build says why and a
 full build runs instead (`IncrementalUnsafe`): a new file that sorts before one already read, a file
@@ -18,17 +18,16 @@ payload of an attachment whose page was already joined with an earlier payload o
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from nianbao.archive import build_state, pairing
+from nianbao.archive import build_state, pairing, version_store
 from nianbao.archive.builder import ArchiveBuilder
-from nianbao.archive.version import Version
 from nianbao.archive.withdrawals import crawl_rows, crawl_runs
 
 log = logging.getLogger("nianbao.archive.build")
@@ -61,26 +60,6 @@ def new_inputs(db: sqlite_utils.Database, warc_files: list[Path], sig: str) -> l
     return new
 
 
-@dataclass(slots=True)
-class Part:
-    """An earlier build's part (archive/pairing.Part) as build_parts keeps it."""
-
-    id: str
-    version_id: str
-    order: int
-    status: str
-    agency: str | None
-    year: int | None
-    title: str | None
-    published: str | None
-    url: str
-    digest: str
-    n_cells: int
-    capture_id: str
-    sections: tuple
-    chain: bytes | None
-
-
 class IncrementalBuilder(ArchiveBuilder):
     """An ArchiveBuilder resumed from the database an earlier build wrote (a copy: see build.py)."""
 
@@ -90,83 +69,52 @@ class IncrementalBuilder(ArchiveBuilder):
 
     # -- the state the last build ended in ---------------------------------------------------------
     def _load(self) -> None:
+        """The versions the last build wrote, back on disk as a full build would hold them at this point
+        (archive/version_store.py: one SQL statement, nothing in memory); parts and captures stay in
+        their tables, where the builder reads them."""
         db = self.db
         state = build_state.read_state(db)
         self.section_id = int(state["section_id"])
         self.order = self.old_order = int(state["order"])
-        self.old_parts: dict[str, Part] = {}
-        self.part_of_digest: dict[str, str] = {}
-        for r in db.execute("select part_id, version_id, ord, status, agency, year, title, published, url, digest, "
-                            "n_cells, capture_id, sections_lo, sections_hi, chain from build_parts"):
-            p = Part(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], (r[12], r[13]), r[14])
-            self.old_parts[p.id] = p
-            self.part_of_digest[p.digest] = p.id
-            self.by_digest[p.digest] = p.version_id
-        order_of: dict[str, int] = {}
-        for p in self.old_parts.values():
-            if p.version_id not in order_of or p.order < order_of[p.version_id]:
-                order_of[p.version_id] = p.order
-        keys = dict(db.execute("select id, key from documents").fetchall())
-        merged: dict[str, list[tuple]] = {}
-        for r in db.execute("select version_id, capture_id, url, payload_digest, role, status, n_cells, numbers, "
-                            "identity from version_documents where version_id in (select version_id from "
-                            "version_documents group by version_id having count(*) > 1) order by version_id, "
-                            "payload_digest"):
-            merged.setdefault(r[0], []).append(tuple(r[1:]))
-        for r in db.execute("select id, document_id, agency, year, edition, status, title, published, url, source, "
-                            "payload_digest, first_seen, last_seen, parser_version, capture_id, n_cells, "
-                            "n_rule_failures, warnings from document_versions"):
-            num = self.old_parts[self.part_of_digest[r[10]]]
-            v = Version(id=r[0], document_id=r[1], document_key=keys[r[1]], agency=r[2], year=r[3], edition=r[4],
-                        status=r[5], title=r[6], published=r[7], url=r[8], source=r[9], digest=r[10],
-                        first_seen=r[11], last_seen=r[12], parser_version=r[13], capture_id=r[14],
-                        order=order_of[r[0]], n_cells=r[15], n_rule_failures=r[16],
-                        warnings=json.loads(r[17]) if r[17] else [], sections=num.sections)
-            v.documents = merged.get(r[0])  # a joined version's documents, as the merge wrote them
-            self.versions[v.id] = v
-        cols = self.CAPTURE_KEPT  # the captures of a version, as a full build keeps them
-        for r in db.execute(f"select {', '.join(cols)} from captures where version_id is not null "
-                            f"order by warc_file, warc_offset"):
-            c = dict(zip(cols, r))
-            self.captures.append(c)
-            self.written_versions.append(c["version_id"])
-            v = self.versions.get(c["version_id"] or "")
-            if v is not None:
-                v.urls.add(c["url"])
-                if c["parent_url"]:
-                    v.urls.add(c["parent_url"])
-        self.n_old_captures = len(self.captures)
+        self.old_capture_rowid = db.execute("select coalesce(max(rowid), 0) from captures").fetchone()[0]
+        db.conn.execute("drop table if exists temp.version_order")
+        db.conn.execute("create temp table version_order (version_id text primary key, ord integer)")
+        db.conn.execute("insert into temp.version_order select version_id, min(ord) from build_parts "
+                        "group by version_id")
+        cols = [c for c in version_store.COLUMNS if c != "documents"]
+        values = {c: f"dv.{c}" for c in cols}
+        values.update({"document_key": "d.key", "digest": "dv.payload_digest", "ord": "o.ord",
+                       "chain": "p.chain", "version": "0", "is_latest": "0", "withdrawn_at": "null",
+                       "sections_lo": "p.sections_lo", "sections_hi": "p.sections_hi"})
+        db.conn.execute(
+            f"insert into {version_store.TABLE} ({', '.join(cols)}) select {', '.join(values[c] for c in cols)} "
+            "from document_versions dv join documents d on d.id = dv.document_id "
+            "join build_parts p on p.digest = dv.payload_digest "
+            "join temp.version_order o on o.version_id = dv.id")
+        merged: list[tuple] = []  # a joined version's documents, as the merge wrote them
+        cur = db.execute("select version_id, capture_id, url, payload_digest, role, status, n_cells, numbers, "
+                         "identity from version_documents where version_id in (select version_id from "
+                         "version_documents group by version_id having count(*) > 1) order by version_id, "
+                         "payload_digest")
+        for vid, rows in itertools.groupby(cur, key=lambda r: r[0]):
+            merged.append((json.dumps([list(r[1:]) for r in rows], ensure_ascii=False), vid))
+        version_store.update(db, "documents = ?", merged)
         self.n_captures = db.execute("select count(*) from captures").fetchone()[0]
         self.summaries = build_state.read_summaries(db)
         self.n_old_summaries = len(self.summaries)
         self.touched: set[str] = set()
 
     # -- finish(): what the new records change -----------------------------------------------------
-    def _is_new(self, version_id: str) -> bool:
-        return self.versions[version_id].order > self.old_order
-
     def _resolve_versions(self) -> None:
         """Pair as a full build would over every part, earlier and new; apply only what is new.
 
         An earlier part that a merge had already joined (or an attachment that inherited its page's
-        identity) has no Version of its own any more: if the plan over all parts treats it
+        identity) has no version of its own any more: if the plan over all parts treats it
         differently from the plan the last build applied, the build cannot be incremental."""
         self.remap = {}
-        new = {vid: v for vid, v in self.versions.items() if v.order > self.old_order}
-        parts: dict[str, Any] = {**self.old_parts, **new}
-        part_of = {**self.part_of_digest, **{v.digest: vid for vid, v in new.items()}}
-
-        def by_part(caps: list[dict]) -> list[dict]:
-            out = []
-            for c in caps:
-                pid = part_of.get(c.get("payload_digest") or "") if c.get("version_id") else None
-                if pid is not None:
-                    out.append({**c, "version_id": pid})
-            return out
-
-        old_caps = by_part(self.captures[:self.n_old_captures])
-        all_caps = old_caps + by_part(self.captures[self.n_old_captures:])
-        before = pairing.plan(self.old_parts, old_caps)
+        old_parts, old_caps = self._pairing_inputs(self.old_capture_rowid)
+        parts, all_caps = self._pairing_inputs()
+        before = pairing.plan(old_parts, old_caps)
         after = pairing.plan(parts, all_caps)
 
         def key(g: pairing.Group) -> tuple:
@@ -180,50 +128,49 @@ class IncrementalBuilder(ArchiveBuilder):
         inherit = {a: p for a, p in after.inherit.items() if before.inherit.get(a) != p}
         if any(p in joined for g in groups for p in g.parts) or any(a in joined for a in inherit):
             raise IncrementalUnsafe("a new document pairs with parts the last build had already joined")
-        for pid in [p for g in groups for p in g.parts] + list(inherit) + list(new):
-            agency = getattr(parts[pid], "agency", None)
+        for pid in [p for g in groups for p in g.parts] + list(inherit):
+            agency = getattr(parts.get(pid), "agency", None)
             if agency:
                 self.touched.add(agency)
+        self.touched |= {a for (a,) in self.db.execute(  # the agencies of the new parts
+            f"select distinct agency from {version_store.TABLE} where ord > ?", [self.old_order]) if a}
         self._drop_chains()
         if groups or inherit:
-            roles: dict[str, str] = {}
-            for c in all_caps:  # _part_roles over the captures as the parts had them
-                vid = c["version_id"]
-                if roles.get(vid) != "attachment":
-                    role = c.get("role") or "report"
-                    if vid not in roles or role in ("attachment", "report"):
-                        roles[vid] = role
-            self._apply_plan(pairing.Plan(groups, inherit), roles, self._page_of)
+            plan = pairing.Plan(groups, inherit)
+            self._apply_plan(plan, self._part_roles(self._plan_ids(plan)), self._page_of)
 
     def _page_of(self, pid: str) -> Any:
         """The page part an inheriting attachment takes its identity from, as a full build's merges
-        leave it: its own Version (new or never joined), the version it became when its numbers were
+        leave it: its own version (new or never joined), the version it became when its numbers were
         kept, else the earlier part as it was."""
-        if pid in self.versions:
-            return self.versions[pid]
-        part = self.old_parts[pid]
-        v = self.versions.get(part.version_id)
+        if pid in self.merging:
+            return self.merging[pid]
+        own = version_store.get(self.db, pid)
+        if own is not None:
+            return own
+        part = build_state.read_part(self.db, pid)
+        v = version_store.get(self.db, part.version_id) if part is not None else None
         return v if v is not None and v.digest == part.digest else part
 
     def _drop_chains(self) -> None:
         """Carry-chain results of the touched agencies' earlier versions go; finish() checks them again."""
-        for v in self.versions.values():
-            if v.agency not in self.touched or v.order > self.old_order:
-                continue
-            failed = self.db.execute("select count(*) from rule_results where version_id = ? and "
-                                     "other_version_id is not null and ok = 0", [v.id]).fetchone()[0]
-            self.db.conn.execute("delete from rule_results where version_id = ? and other_version_id is not null",
-                                 [v.id])
-            v.n_rule_failures -= failed
+        db = self.db
+        db.conn.execute("drop table if exists temp.touched")
+        db.conn.execute("create temp table touched (agency text primary key)")
+        db.conn.executemany("insert into temp.touched (agency) values (?)", ((a,) for a in sorted(self.touched)))
+        ids = [r[0] for r in db.execute(f"select id from {version_store.TABLE} where ord <= ? and agency in "
+                                        "(select agency from temp.touched) order by id", [self.old_order])]
+        less = []
+        for vid in ids:
+            failed = db.execute("select count(*) from rule_results where version_id = ? and "
+                                "other_version_id is not null and ok = 0", [vid]).fetchone()[0]
+            db.conn.execute("delete from rule_results where version_id = ? and other_version_id is not null", [vid])
+            if failed:
+                less.append((failed, vid))
+        version_store.update(db, "n_rule_failures = n_rule_failures - ?", less)
 
     def _chains_wanted(self, agency: str) -> bool:
         return agency in self.touched
-
-    def _chain(self, v: Version) -> bytes | None:
-        if v.chain is None and v.order <= self.old_order:
-            part = self.old_parts.get(self.part_of_digest.get(v.digest, ""))
-            v.chain = part.chain if part is not None else None
-        return v.chain
 
     def _clear_metadata(self) -> None:
         """The metadata tables are rewritten whole (from the state in memory), in a full build's order."""

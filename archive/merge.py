@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from nianbao.archive import pairing, search
+from nianbao.archive import build_state, pairing, search, version_store
 from nianbao.archive.ids import document_key, stable_id
 from nianbao.archive.schema import FTS
-from nianbao.archive.version import Version, _earlier, _later
+from nianbao.archive.version import Version
 
 
 class MergeMixin:
@@ -29,40 +29,84 @@ class MergeMixin:
         version's id, the other parts' rows dropped (their documents stay as captures and in
         `version_documents`); when two of them parse and disagree, a `page_attachment_mismatch`
         finding says which cells differ."""
-        plan = pairing.plan(self.versions, self.captures)
+        parts, captures = self._pairing_inputs()
+        plan = pairing.plan(parts, captures)
         self.remap: dict[str, str] = {}  # part id -> version id
         if not plan.groups and not plan.inherit:
             return
-        self._apply_plan(plan, self._part_roles(), self.versions.__getitem__)
+        self._apply_plan(plan, self._part_roles(self._plan_ids(plan)), self._page_in_plan)
+
+    def _pairing_inputs(self, max_rowid: int | None = None) -> tuple[dict[str, Any], list[dict]]:
+        """What archive/pairing.plan reads, from the captures table (those up to `max_rowid`: the ones an
+        earlier build had read): the captures of attachments with a parent URL and the captures at those
+        parent URLs, each pointed at the part its payload was parsed as, and those parts. Only these
+        can pair, so only they are read: memory follows the attachments, not the archive."""
+        upto = "" if max_rowid is None else f" and c.rowid <= {int(max_rowid)}"
+        cur = self.db.execute(
+            "select c.id, c.url, c.fetched, c.role, c.parent_url, p.part_id, p.digest from captures c "
+            "join build_parts p on p.digest = c.payload_digest where c.version_id is not null" + upto +
+            " and ((c.role = 'attachment' and c.parent_url is not null and c.parent_url != '') or c.url in "
+            "(select c.parent_url from captures c where c.role = 'attachment' and c.version_id is not null"
+            + upto + ")) order by c.rowid")
+        captures, digests = [], set()
+        for cid, url, fetched, role, parent_url, part_id, digest in cur:
+            captures.append({"id": cid, "url": url, "fetched": fetched, "role": role, "parent_url": parent_url,
+                             "version_id": part_id})
+            digests.add(digest)
+        return build_state.read_parts(self.db, digests), captures
+
+    @staticmethod
+    def _plan_ids(plan: pairing.Plan) -> set[str]:
+        return {p for g in plan.groups for p in g.parts} | set(plan.inherit) | set(plan.inherit.values())
 
     def _apply_plan(self, plan: pairing.Plan, roles: dict[str, str], page_of: Any) -> None:
         """Merge the plan's groups, give inheriting attachments their page's identity (`page_of`: part
-        id -> the page part as the merges left it), and point captures at the versions."""
+        id -> the page part as the merges left it), and point captures at the versions.
+
+        The versions the plan names are read from disk into `self.merging` (keyed by part id, as the
+        merges leave them), changed there and written back."""
         remap = self.remap
+        self.merging = {pid: v for pid in sorted(self._plan_ids(plan))
+                        if (v := version_store.get(self.db, pid)) is not None}
         dropped: set[str] = set()
         for group in plan.groups:
             self._merge_group(group, roles, remap, dropped)
         for aid, pid in sorted(plan.inherit.items()):
-            part, page = self.versions[aid], page_of(pid)
+            part, page = self.merging[aid], page_of(pid)
             fields = {f: getattr(part, f) or getattr(page, f) for f in pairing.IDENTITY_FIELDS}
             part.documents = [self._document_row(part, roles, numbers=1, identity=0),
                               self._document_row(page, roles, numbers=0, identity=1)]
             part.warnings.append(f"a later payload of an attachment of {page.url}: identity from that page")
             self._rename_part(part, fields, page.url, remap)
-        self.versions = {v.id: v for pid, v in self.versions.items() if pid not in dropped}
-        for c in self.captures:
-            vid = c.get("version_id")
-            if vid in remap:
-                c["version_id"] = remap[vid]
+        version_store.delete(self.db, self.merging)
+        version_store.put(self.db, (v for pid, v in self.merging.items() if pid not in dropped))
+        self.merging = {}
+        moved = sorted((old, new) for old, new in remap.items() if old != new)
+        self.db.conn.execute("create temp table if not exists remap (old text primary key, new text)")
+        self.db.conn.execute("delete from temp.remap")
+        self.db.conn.executemany("insert into temp.remap (old, new) values (?, ?)", moved)
+        self.db.conn.execute("update captures set version_id = (select new from temp.remap where old = version_id) "
+                             "where version_id in (select old from temp.remap)")
 
-    def _part_roles(self) -> dict[str, str]:
-        """Part/version id -> WARC role of its document: `attachment` if any capture was one, else
-        `report` if any was (a role-less capture or a file counts as a report), whatever the order."""
+    def _page_in_plan(self, pid: str) -> Version:
+        return self.merging[pid]
+
+    def _part_roles(self, part_ids: set[str]) -> dict[str, str]:
+        """Part id -> WARC role of its document: `attachment` if any capture was one, else `report` if
+        any was (a role-less capture or a file counts as a report), else the first capture's."""
         roles: dict[str, str] = {}
-        for c in self.captures:
-            vid = c.get("version_id")
-            if vid and roles.get(vid) != "attachment":
-                role = c.get("role") or "report"
+        digests = build_state.digests_of(self.db, part_ids)
+        if not digests:
+            return roles
+        self.db.conn.execute("create temp table if not exists wanted (digest text primary key)")
+        self.db.conn.execute("delete from temp.wanted")
+        self.db.conn.executemany("insert or ignore into temp.wanted (digest) values (?)", ((d,) for d in digests))
+        for vid, role in self.db.execute(
+                "select p.part_id, c.role from captures c join build_parts p on p.digest = c.payload_digest "
+                "where c.version_id is not null and c.payload_digest in (select digest from temp.wanted) "
+                "order by c.rowid"):
+            if roles.get(vid) != "attachment":
+                role = role or "report"
                 if vid not in roles or role in ("attachment", "report"):
                     roles[vid] = role
         return roles
@@ -74,9 +118,9 @@ class MergeMixin:
 
     def _merge_group(self, group: pairing.Group, roles: dict[str, str], remap: dict[str, str],
                      dropped: set[str]) -> None:
-        parts = [self.versions[p] for p in group.parts]
-        num = self.versions[group.numbers]
-        page = self.versions[group.parts[0]]
+        parts = [self.merging[p] for p in group.parts]
+        num = self.merging[group.numbers]
+        page = self.merging[group.parts[0]]
         others = [p for p in parts if p is not num]
         _, fields = pairing.identity(page, [p for p in parts if p is not page])
         roles = {**roles, **group.roles}
@@ -99,9 +143,6 @@ class MergeMixin:
         for other in others:
             self._drop_part(other)
             dropped.add(other.id)
-            num.urls |= other.urls
-            num.first_seen = _earlier(num.first_seen, other.first_seen)
-            num.last_seen = _later(num.last_seen, other.last_seen)
             num.order = min(num.order, other.order)
             self.stats["cells"] -= other.n_cells
             self.stats["rule_failures"] -= other.n_rule_failures

@@ -7,7 +7,6 @@ identical to a one-process build.
 
 from __future__ import annotations
 
-import gc
 import inspect
 import logging
 import threading
@@ -110,15 +109,24 @@ def _worker_parse(job: tuple) -> tuple:
     return kind, item, None if usable else body, (report, seconds)
 
 
+RECENT_DIGESTS = 1 << 16  # payloads a worker is not asked to parse again (a bounded memory of them)
+
+
 def _jobs(records: Iterable[tuple[str, dict, bytes | None]]) -> Iterator[tuple]:
-    """Mark which records need parsing: report responses whose payload digest is new."""
-    dispatched: set[str] = set()
+    """Mark which records need parsing: report responses whose payload digest was not just dispatched.
+
+    The memory is the last RECENT_DIGESTS digests, not all: a payload seen longer ago is parsed again
+    and the builder, which knows every digest, keeps its first version (a wasted parse, never a
+    different row), so the reader's memory does not grow with the archive."""
+    dispatched: dict[str, None] = {}
     for kind, item, body in records:
         need = False
         if kind == "response" and body is not None and _parseable(item) and not item.get("junk"):
             digest = item.get("payload_digest") or ""
             need = digest not in dispatched
-            dispatched.add(digest)
+            dispatched[digest] = None
+            if len(dispatched) > RECENT_DIGESTS:
+                del dispatched[next(iter(dispatched))]
         yield kind, item, body, need
 
 
@@ -190,10 +198,6 @@ def feed_records(builder: ArchiveBuilder, records: Iterable[tuple[str, dict, byt
             n += 1
             if window is not None:
                 window.taken()
-            if not n % 256:
-                # What the build keeps (captures, versions, buffered rows) only grows: move it out of
-                # the collector's sight, so full collections stop re-walking it (~10 % of the CPU).
-                gc.freeze()
             if kind == "summary":
                 builder.add_summary(item["summary"], {k: v for k, v in item.items() if k != "summary"})
             elif kind == "damaged":

@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any
 
-from nianbao.archive import findings, search
+from nianbao.archive import findings, search, version_store
 from nianbao.archive.schema import BUILD_COLUMNS, FTS, TABLES
 from nianbao.archive.version import (
     _CHAIN_ROWS,
@@ -43,7 +43,7 @@ class RowsMixin:
 
     def _fail_version(self, vid: str, exc: BaseException) -> None:
         """A version whose rows the database refused: delete what was written, mark it build_error."""
-        v = self.versions.get(vid)
+        v = self.live.get(vid)  # cells and sections are only ever buffered for a live version
         log.warning("build error on %s: %s: %s", v.url if v else vid, type(exc).__name__, exc)
         for table in self._PART_TABLES:
             self.db.conn.execute(f"delete from [{table}] where version_id = ?", [vid])
@@ -148,8 +148,7 @@ class RowsMixin:
                 vid, check.get("rule"), "" if scope is None else str(scope), ok, expected, actual,
                 None if blank is None else 0, None, other_version_id))
             if not ok:
-                self.versions[vid].n_rule_failures += 1
-                self.stats["rule_failures"] += 1
+                self._count_failure(vid)
             return
         extra = {k: val for k, val in check.items() if k not in _RULE_KEYS}
         expected, actual = _rule_number(check.get("expected")), _rule_number(check.get("actual"))
@@ -167,8 +166,26 @@ class RowsMixin:
             ok, expected, actual, None if blank is None else int(bool(blank)),
             json.dumps(extra, ensure_ascii=False, sort_keys=True) if extra else None, other_version_id))
         if not ok:
-            self.versions[vid].n_rule_failures += 1
-            self.stats["rule_failures"] += 1
+            self._count_failure(vid)
+
+    def _count_failure(self, vid: str) -> None:
+        """One more failed rule on a version (a carry chain's, in finish(), is on one already on disk:
+        counted in `failures_on_disk` until the chains are done)."""
+        self.stats["rule_failures"] += 1
+        v = self.live.get(vid)
+        if v is not None:
+            v.n_rule_failures += 1
+        else:
+            self.failures_on_disk[vid] = self.failures_on_disk.get(vid, 0) + 1
+
+    def _warn(self, vid: str, text: str) -> None:
+        """A warning on a version, live or on disk."""
+        v = self.live.get(vid) or version_store.get(self.db, vid)
+        if v is None:
+            return
+        v.warnings.append(text)
+        if vid not in self.live:
+            version_store.put(self.db, [v])
 
     _CELL_COLUMNS = {
         "active_disclosure": ("version_id", "row_key", "measure"),
@@ -198,32 +215,21 @@ class RowsMixin:
         self.db.conn.executemany(f"insert or replace into [{table}] ({cols}) values ({marks})", rows)
 
     CAPTURE_BATCH = 4096  # captures written at least this often (list pages have no cells to flush them)
-    CAPTURE_KEPT = ("id", "url", "fetched", "role", "parent_url", "version_id", "payload_digest")
 
     def _write_captures(self) -> None:
         """Write the captures read since the last call (their version is known by now: a capture's
-        record is done before the next is read) and keep the fields pairing reads of those of a version."""
+        record is done before the next is read)."""
         cols = self._CAPTURE_COLUMNS
         pending = self.pending_captures
         if not pending:
             return
         self._insert_many("captures", cols, [tuple(c.get(k) for k in cols) for c in pending])
         self.n_captures += len(pending)
-        kept = self.CAPTURE_KEPT
-        for c in pending:
-            if c["version_id"]:
-                self.captures.append({k: c.get(k) for k in kept})
-                self.written_versions.append(c["version_id"])
         pending.clear()
 
-    def _update_moved_captures(self) -> None:
-        """Point the stored captures whose version a merge changed at their version."""
-        moved = [(c["version_id"], c["id"]) for c, old in zip(self.captures, self.written_versions)
-                 if c["version_id"] != old]
-        self.db.conn.executemany("update captures set version_id = ? where id = ?", moved)
-
     def flush(self) -> None:
-        """Write buffered rows in one batch per table (the last of duplicate keys wins), and the captures."""
+        """Write buffered rows in one batch per table (the last of duplicate keys wins), the captures,
+        and the versions they belong to (out of memory: `_spill`)."""
         self._write_captures()
         for table, rows in self.buffers.items():
             if self.failed:
@@ -255,6 +261,7 @@ class RowsMixin:
                               [(r[0], *(r[i] for i in idx)) for r in self.section_rows])
             self.section_rows.clear()
         self.n_buffered = 0
+        self._spill()
 
     def _write(self, table: str, columns: tuple[str, ...], rows: list[tuple], vid_at: int) -> None:
         """_insert_many, and when the database refuses a row (a value it cannot bind), again one
@@ -281,8 +288,6 @@ class RowsMixin:
                     try:
                         self._insert_many(table, columns, [r])
                     except _ROW_ERRORS as row_exc:
-                        v = self.versions.get(vid)
-                        if v is not None:
-                            v.warnings.append(f"rule {r[1]!r} {r[2]!r} not stored: {type(row_exc).__name__}: "
-                                              f"{row_exc}"[:500])
+                        self._warn(vid, f"rule {r[1]!r} {r[2]!r} not stored: {type(row_exc).__name__}: "
+                                        f"{row_exc}"[:500])
 

@@ -1,7 +1,8 @@
 """One version as the build remembers it until the end, and the small value helpers its rows use.
 
-Cells are written as they are parsed; a `Version` keeps only what `finish()` needs (first/last seen,
-URLs, the carry-chain cells, the parts it was read from).
+Cells are written as they are parsed; a `Version` keeps only what `finish()` needs (the carry-chain
+cells, the parts it was read from), and only while its rows are buffered: then it goes to disk
+(archive/version_store.py). First/last seen and its URLs are read from the captures at the end.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from nianbao.parsers.values import BOUNDS, COUNT_BOUND, measure_kind
 BUILD_ERROR = "build_error"  # status of a document whose rows could not be built (error in its warnings)
 
 
-@dataclass(slots=True)  # ~100k of them live until the end: no per-instance __dict__
+@dataclass(slots=True)  # no per-instance __dict__
 class Version:
     """What the build must remember about one version until the end (cells are already written)."""
 
@@ -43,7 +44,6 @@ class Version:
     n_cells: int = 0
     n_rule_failures: int = 0
     warnings: list = field(default_factory=list)
-    urls: set = field(default_factory=set)
     # (row, column, value, raw, has_position) of carried_over/forward, packed by pack_chain (below):
     # ~150 bytes instead of ~2 KB of tuples a report held until the end (bench/build.py peak RSS)
     chain: bytes | None = None
