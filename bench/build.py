@@ -112,14 +112,37 @@ def child(spec: dict) -> dict:
     elif spec["jobs"] == 1:
         from nianbao.parsers import parse_report  # type: ignore[attr-defined]
         parse = parse_report
+    rss_at = _sample_rss_by_records(spec["n_records"])
     cpu0, t = _cpu(), time.perf_counter()
     run = build_archive(Path(spec["db"]), warcs=[Path(w) for w in spec["warcs"]], parse=parse,
                         parser_version=spec["parser_version"], registry_path=Path(spec["registry"]),
                         jobs=spec["jobs"], incremental=spec["incremental"], cache_mb=spec["cache_mb"])
     seconds, cpu = time.perf_counter() - t, _cpu() - cpu0
     return {"seconds": seconds, "cpu": cpu, "stats": json.loads(run["stats"]), "n_cells": run["n_cells"],
-            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "rss_at": rss_at,
             "workers_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:")) / 1024
+
+
+def _sample_rss_by_records(n: int) -> dict[int, float]:
+    """RSS after each tenth of the records is read (filled during the build; the builder's `_pend` sees
+    every record in order): a build whose memory grows with the archive shows a slope here."""
+    from nianbao.archive.builder import ArchiveBuilder
+
+    out: dict[int, float] = {}
+    step, pend = max(1, n // 10), ArchiveBuilder._pend
+
+    def sampling_pend(self, capture):
+        pend(self, capture)
+        if not self.order % step:
+            out[self.order] = _rss_mb()
+
+    ArchiveBuilder._pend = sampling_pend
+    return out
 
 
 def run_child(spec: dict) -> dict:
@@ -181,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
                     stale.unlink(missing_ok=True)
                 spec = {"db": str(db), "warcs": [str(warc)], "pre_parsed": pre_parsed, "jobs": jobs,
                         "parser_version": parser_version, "registry": str(work / "no-registry.yaml"),
-                        "incremental": False, "cache_mb": args.cache_mb}
+                        "incremental": False, "cache_mb": args.cache_mb, "n_records": n}
                 full = run_child(spec)
                 seconds, cpu, stats = full["seconds"], full["cpu"], full["stats"]
                 size = db.stat().st_size
@@ -190,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
                 # copying a 4.8 GB file whose pages are still dirty (just written) costs 11-22 s of
                 # kernel CPU instead of ~2.5 s here. Flush it first (not timed), as the day would.
                 os.sync()
-                inc = run_child({**spec, "warcs": [str(warc), str(night)], "incremental": True})
+                inc = run_child({**spec, "warcs": [str(warc), str(night)], "incremental": True,
+                                 "n_records": n + max(1, n // 100)})
                 results.setdefault(jobs, []).append({"n": n, "seconds": seconds, "cpu": cpu, "size": size,
                                                      "search": lat, "rss": full["rss_mb"]})
                 print(f"  jobs={jobs}: full build {seconds:.1f}s wall = {n / seconds:.0f} reports/s; "
@@ -206,6 +230,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"    peak RSS: build process {full['rss_mb']:.0f} MB "
                       f"({1024 * full['rss_mb'] / n:.1f} KB/report), "
                       f"largest parse worker {full['workers_rss_mb']:.0f} MB")
+                at = {int(k): v for k, v in full["rss_at"].items()}
+                half, last = min(at, key=lambda k: abs(k - n // 2)), max(at)
+                print("    RSS while reading the records (MB at each tenth): "
+                      + " ".join(f"{v:.0f}" for _, v in sorted(at.items()))
+                      + f"; second half {1024 * (at[last] - at[half]) / max(last - half, 1):+.2f} KB/report "
+                      "(target: independent of N)")
                 share, cpu_share = inc["seconds"] / seconds, inc["cpu"] / cpu
                 how = "incremental" if inc["stats"]["incremental"] else f"FULL: {inc['stats']['full_because']}"
                 print(f"    incremental build of one night ({inc['stats']['parsed']} new reports, {how}): "
