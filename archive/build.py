@@ -137,7 +137,7 @@ def default_cache_mb() -> int:
 # those steps scan and sort, and SQLite's sorter keeps up to the page cache's size in memory before it spills to its
 # temporary file (vdbesort.c): with the build's 256 MB cache, CREATE INDEX added another 246 MB at
 # 100,000 reports. With this cache the sorter stays within it too.
-SORT_CACHE_MB = 64
+SORT_CACHE_MB = 16
 
 
 def shrink_cache(db: sqlite_utils.Database, cache_mb: int | None = None) -> None:

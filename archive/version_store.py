@@ -23,7 +23,7 @@ import sqlite_utils
 from nianbao.archive.version import Version
 
 TABLE = "temp.build_versions"
-TEMP_CACHE_MB = 32  # page cache of the temporary database (the default 2 MB thrashes on random updates)
+TEMP_CACHE_MB = 8  # page cache of the temporary database (the default 2 MB thrashes on random updates)
 
 # Version field -> column (the order of both); warnings and documents are JSON, chain is the packed blob.
 _FIELDS = ("id", "document_id", "document_key", "agency", "year", "edition", "status", "title", "published",
