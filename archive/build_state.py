@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,12 +179,11 @@ def write_summaries(db: sqlite_utils.Database, summaries: list[dict], first_seq:
          summary_data(s)) for i, s in enumerate(summaries)])
 
 
-def read_summaries(db: sqlite_utils.Database) -> list[dict]:
-    """The summaries read by earlier builds, in record order, as `withdrawals()` takes them."""
+def read_summaries(db: sqlite_utils.Database) -> Iterator[dict]:
+    """The summaries read by earlier builds, in record order, as `withdrawals()` takes them (one at a time)."""
     rows = db.execute(
         "select b.data, c.started, c.finished, c.complete, c.report_urls from build_summaries b "
-        "left join crawl_summaries c on c.id = b.id order by b.seq").fetchall()
-    out = []
+        "left join crawl_summaries c on c.id = b.id order by b.seq")
     for data, started, finished, complete, report_urls in rows:
         d = json.loads(data)
         summary = {"source": d.get("source"), "run_id": d.get("run_id"), "started": started, "finished": finished,
@@ -192,5 +191,4 @@ def read_summaries(db: sqlite_utils.Database) -> list[dict]:
         for key in ("withdrawn", "moved"):
             if key in d:
                 summary[key] = d[key]
-        out.append({"summary": summary, "source": d.get("header_source")})
-    return out
+        yield {"summary": summary, "source": d.get("header_source")}

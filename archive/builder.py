@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlite_utils
 
-from nianbao.archive import build_state, findings, pairing, version_store
+from nianbao.archive import build_state, findings, pairing, summary_store, version_store
 from nianbao.archive.finish import FinishMixin
 from nianbao.archive.identity import hints_for, normalize_agency, registry_index
 from nianbao.archive.ids import document_key, stable_id
@@ -21,6 +21,7 @@ from nianbao.archive.parsing import USABLE, Parser, parse_capture
 from nianbao.archive.rows import RowsMixin
 from nianbao.archive.rules import carry_chain_function
 from nianbao.archive.version import BUILD_ERROR, Version, _text
+from nianbao.archive.withdrawals import crawl_rows
 from nianbao.parsers.junk import classify_junk
 
 log = logging.getLogger("nianbao.archive.build")
@@ -50,8 +51,9 @@ class ArchiveBuilder(RowsMixin, MergeMixin, FinishMixin):
         # first/last seen and the URLs of a version are read back from the table at the end.
         self.pending_captures: list[dict] = []
         self.n_captures = 0
-        self.summaries: list[dict] = []
-        self.n_old_summaries = 0  # those an earlier build read (incremental builds)
+        summary_store.create(db)  # crawl summaries go to disk as they are read (archive/summary_store.py)
+        self.n_summaries = 0  # summaries read, by this build and (incremental) the earlier ones
+        self.crawl_run_ids: set[str] = set()  # the crawl runs whose summaries this build read
         self.buffers: dict[str, list] = {t: [] for t in
                                          ("active_disclosure", "requests", "appeals", "rule_results")}
         self.section_rows: list[dict] = []
@@ -159,7 +161,15 @@ class ArchiveBuilder(RowsMixin, MergeMixin, FinishMixin):
             self._seen_again(known, capture)
 
     def add_summary(self, summary: dict, meta: dict) -> None:
-        self.summaries.append({"summary": summary, **meta})
+        """A crawl summary: its crawl_summaries and build_summaries rows now, its listing to the log
+        withdrawals read at the end."""
+        s = {"summary": summary, **meta}
+        summary_store.log(self.db, self.n_summaries, s)
+        build_state.write_summaries(self.db, [s], self.n_summaries)
+        rows, _ = crawl_rows([s])
+        self.db["crawl_summaries"].insert_all(rows, replace=True)
+        self.crawl_run_ids.update(r["run_id"] for r in rows)
+        self.n_summaries += 1
 
     def _classify(self, capture: dict, body: bytes) -> str | None:
         """Name a junk page (challenge, soft 404, login wall) with the current classifier (parsers/junk.py).

@@ -12,13 +12,13 @@ import logging
 import operator
 from collections.abc import Iterator
 
-from nianbao.archive import build_state, findings, pairing, search, version_store
+from nianbao.archive import build_state, findings, pairing, search, summary_store, version_store
 from nianbao.archive.agencies import infer_level, split_region
 from nianbao.archive.identity import normalize_agency
 from nianbao.archive.parsing import USABLE
 from nianbao.archive.schema import FTS
 from nianbao.archive.version import Version, _chain_report
-from nianbao.archive.withdrawals import crawl_rows, withdrawals
+from nianbao.archive.withdrawals import crawl_runs
 
 log = logging.getLogger("nianbao.archive.build")
 
@@ -34,7 +34,7 @@ class FinishMixin:
         self._seen_from_captures()
         self._carry_chains_and_order()
         self.flush()
-        self._withdraw(withdrawals(self.summaries))
+        self._withdraw()
         self._clear_metadata()
         self._write_roles()
         order = ("order by coalesce(nullif(v.agency, ''), char(65535)), coalesce(v.year, 0), v.document_key, "
@@ -90,14 +90,11 @@ class FinishMixin:
         self.db.conn.execute(f"create temp table {name} ({columns})")
         self.db.conn.execute(f"insert into temp.{name} {select}")
 
-    def _withdraw(self, withdrawn: dict[str, str | None]) -> None:
+    def _withdraw(self) -> None:
         """withdrawn_at of each version every URL of which (a capture's, or the page it was linked from)
         that a complete crawl listed was withdrawn since: the latest of those times."""
-        if not withdrawn:
+        if not summary_store.fill_withdrawals(self.db):
             return
-        self.db.conn.execute("drop table if exists temp.withdrawn_urls")
-        self.db.conn.execute("create temp table withdrawn_urls (url text primary key, at text)")
-        self.db.conn.executemany("insert into temp.withdrawn_urls (url, at) values (?, ?)", withdrawn.items())
         self._temp_table(
             "version_withdrawn", "id text primary key, at text",
             "select u.version_id, max(w.at) from (select version_id, url from captures where version_id is not null "
@@ -138,9 +135,8 @@ class FinishMixin:
         """build_parts' versions, build_summaries and the counters (archive/build_state.py)."""
         self.db.conn.executemany("update build_parts set version_id = ? where part_id = ?",
                                  sorted((vid, pid) for pid, vid in self.remap.items()))
-        build_state.write_summaries(self.db, self.summaries[self.n_old_summaries:], self.n_old_summaries)
         build_state.write_state(self.db, {"section_id": self.section_id, "order": self.order,
-                                          "n_summaries": len(self.summaries)})
+                                          "n_summaries": self.n_summaries})
 
     # carry-chain rule rows written at least this often (~6 MB of tuples; with the cells' batch_size,
     # 200,000 rows or 58 MB, finish() at 100k held 82 MB of Python objects at its peak)
@@ -239,9 +235,10 @@ class FinishMixin:
             self.db["agencies"].insert_all(agency_rows, replace=True)
 
     def _write_crawl_runs(self) -> None:
-        rows, runs = crawl_rows(self.summaries)
-        if runs:
-            self.db["runs"].insert_all(runs, replace=True)
-        if rows:
-            self.db["crawl_summaries"].insert_all(rows, replace=True)
+        """The crawl `runs` rows of the runs whose summaries this build read (their crawl_summaries rows
+        were written as they were read), from every summary of each run in the table, a run at a time."""
+        for run_id in sorted(self.crawl_run_ids):
+            cur = self.db.execute("select * from crawl_summaries where run_id = ?", [run_id])
+            names = [d[0] for d in cur.description]
+            self.db["runs"].insert_all(crawl_runs([dict(zip(names, r)) for r in cur.fetchall()]), replace=True)
 

@@ -26,9 +26,8 @@ from typing import Any
 
 import sqlite_utils
 
-from nianbao.archive import build_state, pairing, version_store
+from nianbao.archive import build_state, pairing, summary_store, version_store
 from nianbao.archive.builder import ArchiveBuilder
-from nianbao.archive.withdrawals import crawl_rows, crawl_runs
 
 log = logging.getLogger("nianbao.archive.build")
 
@@ -100,8 +99,9 @@ class IncrementalBuilder(ArchiveBuilder):
             merged.append((json.dumps([list(r[1:]) for r in rows], ensure_ascii=False), vid))
         version_store.update(db, "documents = ?", merged)
         self.n_captures = db.execute("select count(*) from captures").fetchone()[0]
-        self.summaries = build_state.read_summaries(db)
-        self.n_old_summaries = len(self.summaries)
+        for s in build_state.read_summaries(db):  # back in the log withdrawals read (not written again)
+            summary_store.log(db, self.n_summaries, s)
+            self.n_summaries += 1
         self.touched: set[str] = set()
 
     # -- finish(): what the new records change -----------------------------------------------------
@@ -178,17 +178,3 @@ class IncrementalBuilder(ArchiveBuilder):
             self.db.conn.execute(f"delete from [{table}]")
         fts = "document_versions_fts"
         self.db.conn.execute(f"insert into [{fts}] ([{fts}]) values ('delete-all')")
-
-    def _write_crawl_runs(self) -> None:
-        rows, _ = crawl_rows(self.summaries[self.n_old_summaries:])
-        if not rows:
-            return
-        self.db["crawl_summaries"].insert_all(rows, replace=True)
-        run_ids = sorted({r["run_id"] for r in rows})
-        marks = ", ".join("?" for _ in run_ids)
-        cur = self.db.execute(f"select * from crawl_summaries where run_id in ({marks})", run_ids)
-        names = [d[0] for d in cur.description]
-        runs = crawl_runs([dict(zip(names, r)) for r in cur.fetchall()])
-        self.db["runs"].insert_all(runs, replace=True)
-
-

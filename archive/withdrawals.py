@@ -8,6 +8,7 @@ Pure functions of the summaries: the builder passes what it read and writes the 
 from __future__ import annotations
 
 import json
+from typing import Protocol
 
 from nianbao.archive.version import _earlier, _later
 
@@ -20,47 +21,76 @@ def withdrawals(summaries: list[dict]) -> dict[str, str | None]:
     are withdrawn at its time, a `moved.from` URL follows its `moved.to` (never withdrawn by the move),
     and a URL that merely vanished without a verdict (challenge page, 5xx, network error) waits for a
     later crawl. Older summaries without those keys fall back to the listing difference: listed
-    before, absent now."""
+    before, absent now. (The build runs the same two steps a source at a time over summaries it keeps
+    on disk: archive/summary_store.py.)"""
     state: dict[str, str | None] = {}
     moved_to: dict[str, str] = {}
     by_source: dict[str, list[dict]] = {}
     for s in summaries:
-        summary = s["summary"]
-        by_source.setdefault(str(summary.get("source") or s.get("source") or ""), []).append(summary)
+        by_source.setdefault(source_key(s), []).append(s["summary"])
     for source_summaries in by_source.values():
-        previous: set[str] | None = None
-        for summary in sorted(source_summaries,
-                              key=lambda x: (str(x.get("finished") or ""), str(x.get("run_id")))):
-            if not summary.get("complete"):
-                continue
-            current = set(summary.get("report_urls") or [])
-            when = summary.get("finished") or summary.get("started")
-            moves = {str(m["from"]): str(m["to"]) for m in summary.get("moved") or []
-                     if isinstance(m, dict) and m.get("from") and m.get("to") and m["from"] != m["to"]}
-            for old, new in moves.items():
-                moved_to[old] = new
-                state[old] = None
-            if "withdrawn" in summary:  # the crawler's verdicts
-                gone = {str(u) for u in summary.get("withdrawn") or []} - current - set(moves)
-            elif previous is not None:
-                gone = previous - current - set(moves)
-            else:
-                gone = set()
-            for url in sorted(gone):
-                moved_to.pop(url, None)
-                if state.get(url) is None:
-                    state[url] = when
-            for url in current:
-                state[url] = None
-                moved_to.pop(url, None)
-            previous = current
-    for old in moved_to:  # a moved URL shares the fate of the URL it moved to (chains followed)
+        apply_listings(source_summaries, state, moved_to)
+    follow_moves(state, moved_to)
+    return state
+
+
+def source_key(s: dict) -> str:
+    """The source a summary speaks for (its payload's, else its record header's)."""
+    return str(s["summary"].get("source") or s.get("source") or "")
+
+
+def listing(s: dict) -> dict:
+    """What withdrawals read of a summary (its payload minus titles, dates and fetch lists)."""
+    summ = s["summary"]
+    kept = {k: summ[k] for k in ("source", "run_id", "started", "finished", "complete", "report_urls",
+                                 "withdrawn", "moved") if k in summ}
+    return {"summary": kept, "source": s.get("source")}
+
+
+class States(Protocol):
+    def get(self, url: str) -> str | None: ...
+
+    def __setitem__(self, url: str, when: str | None) -> None: ...
+
+
+def apply_listings(source_summaries: list[dict], state: States, moved_to: dict[str, str]) -> None:
+    """One source's summaries (payloads), in crawl order, applied to the URL states and the moves."""
+    previous: set[str] | None = None
+    for summary in sorted(source_summaries,
+                          key=lambda x: (str(x.get("finished") or ""), str(x.get("run_id")))):
+        if not summary.get("complete"):
+            continue
+        current = set(summary.get("report_urls") or [])
+        when = summary.get("finished") or summary.get("started")
+        moves = {str(m["from"]): str(m["to"]) for m in summary.get("moved") or []
+                 if isinstance(m, dict) and m.get("from") and m.get("to") and m["from"] != m["to"]}
+        for old, new in moves.items():
+            moved_to[old] = new
+            state[old] = None
+        if "withdrawn" in summary:  # the crawler's verdicts
+            gone = {str(u) for u in summary.get("withdrawn") or []} - current - set(moves)
+        elif previous is not None:
+            gone = previous - current - set(moves)
+        else:
+            gone = set()
+        for url in sorted(gone):
+            moved_to.pop(url, None)
+            if state.get(url) is None:
+                state[url] = when
+        for url in current:
+            state[url] = None
+            moved_to.pop(url, None)
+        previous = current
+
+
+def follow_moves(state: States, moved_to: dict[str, str]) -> None:
+    """A moved URL shares the fate of the URL it moved to (chains followed)."""
+    for old in moved_to:
         seen, url = {old}, moved_to[old]
         while url in moved_to and url not in seen:
             seen.add(url)
             url = moved_to[url]
         state[old] = state.get(url)
-    return state
 
 
 def crawl_rows(summaries: list[dict]) -> tuple[list[dict], list[dict]]:
