@@ -166,9 +166,9 @@ class ArchiveBuilder(RowsMixin, MergeMixin, FinishMixin):
         s = {"summary": summary, **meta}
         summary_store.log(self.db, self.n_summaries, s)
         build_state.write_summaries(self.db, [s], self.n_summaries)
-        rows, _ = crawl_rows([s])
-        self.db["crawl_summaries"].insert_all(rows, replace=True)
-        self.crawl_run_ids.update(r["run_id"] for r in rows)
+        (row,), _ = crawl_rows([s])
+        self._insert_many("crawl_summaries", tuple(row), [tuple(row.values())])
+        self.crawl_run_ids.add(row["run_id"])
         self.n_summaries += 1
 
     def _classify(self, capture: dict, body: bytes) -> str | None:

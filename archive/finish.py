@@ -53,7 +53,7 @@ class FinishMixin:
         self._insert_many("version_documents", self._VERSION_DOCUMENT_COLUMNS, (
             (v.id, *d) for v, role in version_store.stream_with(self.db, "r.role", "left join temp.version_roles r "
                                                               "on r.id = v.id " + order)
-            for d in (v.documents or [self._document_row(v, {v.id: role or "report"}, numbers=1, identity=1)])))
+            for d in (v.documents or [self._document_row(v, role or "report", numbers=1, identity=1)])))
         self._insert_many("documents", self._DOCUMENT_COLUMNS, self._documents())
         self._write_sources_and_agencies()
         self._write_crawl_runs()
@@ -84,12 +84,6 @@ class FinishMixin:
             f"update {version_store.TABLE} as v set first_seen = s.first, last_seen = s.last "
             "from temp.version_seen s where s.id = v.id")
 
-    def _temp_table(self, name: str, columns: str, select: str) -> None:
-        """temp.<name> filled by `select`, keyed by its first column (the joins that read it go by key)."""
-        self.db.conn.execute(f"drop table if exists temp.{name}")
-        self.db.conn.execute(f"create temp table {name} ({columns})")
-        self.db.conn.execute(f"insert into temp.{name} {select}")
-
     def _withdraw(self) -> None:
         """withdrawn_at of each version every URL of which (a capture's, or the page it was linked from)
         that a complete crawl listed was withdrawn since: the latest of those times."""
@@ -105,14 +99,9 @@ class FinishMixin:
                              "from temp.version_withdrawn w where w.id = v.id")
 
     def _write_roles(self) -> None:
-        """temp.version_roles: the WARC role of each version's document, as `_part_roles` folds it."""
-        self._temp_table(
-            "version_roles", "id text primary key, role text",
-            "select f.version_id, case when g.a then 'attachment' when g.r then 'report' else f.role end from "
-            "(select version_id, coalesce(nullif(role, ''), 'report') as role, min(rowid) from captures "
-            " where version_id is not null group by version_id) f join "
-            "(select version_id, max(role = 'attachment') as a, max(coalesce(nullif(role, ''), 'report') = 'report')"
-            " as r from captures where version_id is not null group by version_id) g on g.version_id = f.version_id")
+        """temp.version_roles: the WARC role of each version's document (version_store.roles_select)."""
+        self._temp_table("version_roles", "id text primary key, role text",
+                         version_store.roles_select("c.version_id", "c.version_id is not null"))
 
     @staticmethod
     def _document(doc_id: str, versions: list[Version]) -> tuple:

@@ -76,10 +76,8 @@ class IncrementalBuilder(ArchiveBuilder):
         self.section_id = int(state["section_id"])
         self.order = self.old_order = int(state["order"])
         self.old_capture_rowid = db.execute("select coalesce(max(rowid), 0) from captures").fetchone()[0]
-        db.conn.execute("drop table if exists temp.version_order")
-        db.conn.execute("create temp table version_order (version_id text primary key, ord integer)")
-        db.conn.execute("insert into temp.version_order select version_id, min(ord) from build_parts "
-                        "group by version_id")
+        self._temp_table("version_order", "version_id text primary key, ord integer",
+                         "select version_id, min(ord) from build_parts group by version_id")
         cols = [c for c in version_store.COLUMNS if c != "documents"]
         values = {c: f"dv.{c}" for c in cols}
         values.update({"document_key": "d.key", "digest": "dv.payload_digest", "ord": "o.ord",
@@ -155,9 +153,7 @@ class IncrementalBuilder(ArchiveBuilder):
     def _drop_chains(self) -> None:
         """Carry-chain results of the touched agencies' earlier versions go; finish() checks them again."""
         db = self.db
-        db.conn.execute("drop table if exists temp.touched")
-        db.conn.execute("create temp table touched (agency text primary key)")
-        db.conn.executemany("insert into temp.touched (agency) values (?)", ((a,) for a in sorted(self.touched)))
+        self._temp_table("touched", "agency text primary key", rows=((a,) for a in sorted(self.touched)))
         ids = [r[0] for r in db.execute(f"select id from {version_store.TABLE} where ord <= ? and agency in "
                                         "(select agency from temp.touched) order by id", [self.old_order])]
         less = []

@@ -74,17 +74,15 @@ class MergeMixin:
         for aid, pid in sorted(plan.inherit.items()):
             part, page = self.merging[aid], page_of(pid)
             fields = {f: getattr(part, f) or getattr(page, f) for f in pairing.IDENTITY_FIELDS}
-            part.documents = [self._document_row(part, roles, numbers=1, identity=0),
-                              self._document_row(page, roles, numbers=0, identity=1)]
+            part.documents = [self._document_row(part, roles.get(part.id, "report"), numbers=1, identity=0),
+                              self._document_row(page, roles.get(page.id, "report"), numbers=0, identity=1)]
             part.warnings.append(f"a later payload of an attachment of {page.url}: identity from that page")
             self._rename_part(part, fields, page.url, remap)
         version_store.delete(self.db, self.merging)
         version_store.put(self.db, (v for pid, v in self.merging.items() if pid not in dropped))
         self.merging = {}
         moved = sorted((old, new) for old, new in remap.items() if old != new)
-        self.db.conn.execute("create temp table if not exists remap (old text primary key, new text)")
-        self.db.conn.execute("delete from temp.remap")
-        self.db.conn.executemany("insert into temp.remap (old, new) values (?, ?)", moved)
+        self._temp_table("remap", "old text primary key, new text", rows=moved)
         self.db.conn.execute("update captures set version_id = (select new from temp.remap where old = version_id) "
                              "where version_id in (select old from temp.remap)")
 
@@ -93,28 +91,19 @@ class MergeMixin:
 
     def _part_roles(self, part_ids: set[str]) -> dict[str, str]:
         """Part id -> WARC role of its document: `attachment` if any capture was one, else `report` if
-        any was (a role-less capture or a file counts as a report), else the first capture's."""
-        roles: dict[str, str] = {}
-        digests = build_state.digests_of(self.db, part_ids)
+        any was (a role-less capture or a file counts as a report), else the first capture's
+        (version_store.roles_select, over the captures of their payloads)."""
+        digests = sorted(set(build_state.digests_of(self.db, part_ids)))
         if not digests:
-            return roles
-        self.db.conn.execute("create temp table if not exists wanted (digest text primary key)")
-        self.db.conn.execute("delete from temp.wanted")
-        self.db.conn.executemany("insert or ignore into temp.wanted (digest) values (?)", ((d,) for d in digests))
-        for vid, role in self.db.execute(
-                "select p.part_id, c.role from captures c join build_parts p on p.digest = c.payload_digest "
-                "where c.version_id is not null and c.payload_digest in (select digest from temp.wanted) "
-                "order by c.rowid"):
-            if roles.get(vid) != "attachment":
-                role = role or "report"
-                if vid not in roles or role in ("attachment", "report"):
-                    roles[vid] = role
-        return roles
+            return {}
+        self._temp_table("wanted", "digest text primary key", rows=((d,) for d in digests))
+        return dict(self.db.execute(version_store.roles_select(
+            "p.part_id", "c.version_id is not null and c.payload_digest in (select digest from temp.wanted)",
+            joins="join build_parts p on p.digest = c.payload_digest")))
 
     @staticmethod
-    def _document_row(part: Version, roles: dict[str, str], numbers: int, identity: int) -> tuple:
-        return (part.capture_id, part.url, part.digest, roles.get(part.id, "report"), part.status,
-                part.n_cells, numbers, identity)
+    def _document_row(part: Version, role: str, numbers: int, identity: int) -> tuple:
+        return (part.capture_id, part.url, part.digest, role, part.status, part.n_cells, numbers, identity)
 
     def _merge_group(self, group: pairing.Group, roles: dict[str, str], remap: dict[str, str],
                      dropped: set[str]) -> None:
@@ -124,7 +113,8 @@ class MergeMixin:
         others = [p for p in parts if p is not num]
         _, fields = pairing.identity(page, [p for p in parts if p is not page])
         roles = {**roles, **group.roles}
-        num.documents = [self._document_row(p, roles, numbers=int(p is num), identity=int(p.id == group.identity))
+        num.documents = [self._document_row(p, roles.get(p.id, "report"), numbers=int(p is num),
+                                            identity=int(p.id == group.identity))
                          for p in sorted(parts, key=lambda p: (p is not page, p.url, p.digest))]
         for name in ("agency", "year"):
             values = {getattr(p, name) for p in parts if getattr(p, name)}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from nianbao.archive import findings, search, version_store
@@ -213,6 +214,18 @@ class RowsMixin:
         cols = ", ".join(f"[{c}]" for c in columns)
         marks = ", ".join("?" for _ in columns)
         self.db.conn.executemany(f"insert or replace into [{table}] ({cols}) values ({marks})", rows)
+
+    def _temp_table(self, name: str, columns: str, select: str | None = None,
+                    rows: Iterable[tuple] = ()) -> None:
+        """temp.<name> (made anew), filled by `select` or with `rows`; keyed by its first column (the
+        joins that read it go by key)."""
+        self.db.conn.execute(f"drop table if exists temp.{name}")
+        self.db.conn.execute(f"create temp table {name} ({columns})")
+        if select is not None:
+            self.db.conn.execute(f"insert into temp.{name} {select}")
+        else:
+            marks = ", ".join("?" for _ in columns.split(","))
+            self.db.conn.executemany(f"insert into temp.{name} values ({marks})", rows)
 
     CAPTURE_BATCH = 4096  # captures written at least this often (list pages have no cells to flush them)
 

@@ -93,6 +93,18 @@ def stream_with(db: sqlite_utils.Database, extra: str, tail: str, params: Iterab
             yield (version(r), *r[n:])
 
 
+def roles_select(key: str, where: str, joins: str = "") -> str:
+    """SELECT (key, role) over `captures c` grouped by `key` (a version's or a part's id): the WARC role
+    of its document — `attachment` if any capture was one, else `report` if any was (a role-less
+    capture or a file counts as a report), else the first capture's, whatever the record order."""
+    role = "coalesce(nullif(c.role, ''), 'report')"
+    rows = f"from captures c {joins} where {where} group by {key}"
+    return (f"select f.k, case when g.a then 'attachment' when g.r then 'report' else f.role end from "
+            f"(select {key} as k, {role} as role, min(c.rowid) {rows}) f join "
+            f"(select {key} as k, max(c.role = 'attachment') as a, max({role} = 'report') as r {rows}) g "
+            "on g.k = f.k")
+
+
 def update(db: sqlite_utils.Database, assignments: str, rows: Iterable[tuple]) -> None:
     """`update build_versions set <assignments> where id = ?` for each row (its id last)."""
     db.conn.executemany(f"update {TABLE} set {assignments} where id = ?", rows)
